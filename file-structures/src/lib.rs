@@ -1,0 +1,1 @@
+//! Card layouts as data: national structure, local extensions, field codecs, personalisation.

@@ -1,0 +1,1 @@
+//! sscard host toolkit: transports, client layer, operations.
