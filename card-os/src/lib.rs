@@ -2,6 +2,41 @@
 //!
 //! See `docs/card-os.md` for the contract: storage layout, journal, commands and status words.
 #![no_std]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
+#[cfg(test)]
+extern crate std;
+
+pub mod access;
+pub mod apdu;
+pub mod atr;
+pub mod card;
+mod commands;
 pub mod crypto;
+pub mod fs;
+pub mod journal;
+pub mod layout;
+pub mod response;
+pub mod security;
+pub mod storage;
+pub mod sw;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tlv;
+pub mod volatile;
+
+pub use apdu::{Cla, Command};
+pub use card::{Card, PowerOnError, PowerOnFailure};
+pub use fs::{format, FormatError, FormatParams};
+pub use layout::{CHAIN_MAX, MAX_RESPONSE};
+pub use storage::{RamStorage, Storage, StorageError};
+pub use sw::Status;
+pub use volatile::{SecurityStatus, Volatile};

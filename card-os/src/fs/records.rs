@@ -1,0 +1,179 @@
+//! Record slots of linear and cyclic EFs.
+//!
+//! A record file owns `record_slots` slots of `1 + max_record_len` bytes: a length byte, then the
+//! record. Records are numbered from 1; in a cyclic file record 1 is the newest.
+
+use crate::journal::{memory_failure, Transaction};
+use crate::layout::RECORD_MAX;
+use crate::storage::Storage;
+use crate::sw::Status;
+
+use super::descriptor::{Descriptor, FileKind, D_RECORDS};
+
+/// Which occurrence of a record identifier to look for (READ/UPDATE RECORD P2 b2-b1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occurrence {
+    First,
+    Last,
+    Next,
+    Previous,
+}
+
+impl Occurrence {
+    pub fn from_bits(bits: u8) -> Self {
+        match bits & 0x03 {
+            0 => Occurrence::First,
+            1 => Occurrence::Last,
+            2 => Occurrence::Next,
+            _ => Occurrence::Previous,
+        }
+    }
+}
+
+/// The slot holding record `number`, if that record exists.
+pub fn slot_of(file: &Descriptor, number: u8) -> Option<u8> {
+    if number == 0 || number > file.records || file.record_slots == 0 {
+        return None;
+    }
+    if file.kind == FileKind::Cyclic {
+        let back = u16::from(number - 1);
+        let slots = u16::from(file.record_slots);
+        Some(((u16::from(file.newest) + slots - back % slots) % slots) as u8)
+    } else {
+        Some(number - 1)
+    }
+}
+
+fn slot_offset(file: &Descriptor, slot: u8) -> u32 {
+    file.data_offset + u32::from(slot) * file.slot_size()
+}
+
+/// Length and first byte (the record identifier) of record `number`.
+fn head<S: Storage>(storage: &S, file: &Descriptor, number: u8) -> Result<[u8; 2], Status> {
+    let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
+    let mut head = [0u8; 2];
+    storage
+        .read(slot_offset(file, slot), &mut head)
+        .map_err(memory_failure)?;
+    Ok(head)
+}
+
+/// The number of the record whose identifier (first byte) is `id` (`0` = any record), searching
+/// as `occurrence` says from the `current` record. `6A83` when there is none.
+pub fn find<S: Storage>(
+    storage: &S,
+    file: &Descriptor,
+    id: u8,
+    occurrence: Occurrence,
+    current: Option<u8>,
+) -> Result<u8, Status> {
+    let count = file.records;
+    let (start, forward) = match (occurrence, current) {
+        (Occurrence::First, _) | (Occurrence::Next, None) => (1, true),
+        (Occurrence::Last, _) | (Occurrence::Previous, None) => (count, false),
+        (Occurrence::Next, Some(c)) => (c.saturating_add(1), true),
+        (Occurrence::Previous, Some(c)) => (c.saturating_sub(1), false),
+    };
+    let mut number = start;
+    while number >= 1 && number <= count {
+        let [len, first] = head(storage, file, number)?;
+        if id == 0 || (len > 0 && first == id) {
+            return Ok(number);
+        }
+        number = if forward { number + 1 } else { number - 1 };
+    }
+    Err(Status::RecordNotFound)
+}
+
+/// Copies record `number` into `out`, returning its length. `6A83` when it does not exist;
+/// `Err(WrongLe(len))` when `out` is shorter than the record.
+pub fn read<S: Storage>(
+    storage: &S,
+    file: &Descriptor,
+    number: u8,
+    out: &mut [u8],
+) -> Result<usize, Status> {
+    let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
+    let offset = slot_offset(file, slot);
+    let mut len = [0u8];
+    storage.read(offset, &mut len).map_err(memory_failure)?;
+    let [len] = len;
+    let len = len.min(file.max_record_len);
+    let dest = out
+        .get_mut(..usize::from(len))
+        .ok_or(Status::WrongLe(len))?;
+    storage.read(offset + 1, dest).map_err(memory_failure)?;
+    Ok(usize::from(len))
+}
+
+/// `6700` / `6A84` when `data` cannot be a record of `file`.
+fn check_length(file: &Descriptor, data: &[u8]) -> Result<(), Status> {
+    match file.kind {
+        FileKind::LinearVariable if data.is_empty() => Err(Status::WrongLength),
+        FileKind::LinearVariable if data.len() > usize::from(file.max_record_len) => {
+            Err(Status::NotEnoughMemory)
+        }
+        FileKind::LinearVariable => Ok(()),
+        _ if data.len() != usize::from(file.max_record_len) => Err(Status::WrongLength),
+        _ => Ok(()),
+    }
+}
+
+fn write_slot<S: Storage>(
+    tx: &mut Transaction<'_, S>,
+    file: &Descriptor,
+    slot: u8,
+    data: &[u8],
+) -> Result<(), Status> {
+    let mut buf = [0u8; RECORD_MAX + 1];
+    let record = buf
+        .get_mut(..data.len() + 1)
+        .ok_or(Status::NotEnoughMemory)?;
+    if let Some((len, rest)) = record.split_first_mut() {
+        *len = data.len() as u8;
+        rest.copy_from_slice(data);
+    }
+    tx.write(slot_offset(file, slot), record)
+}
+
+/// Replaces record `number`.
+pub fn update<S: Storage>(
+    tx: &mut Transaction<'_, S>,
+    file: &Descriptor,
+    number: u8,
+    data: &[u8],
+) -> Result<(), Status> {
+    let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
+    check_length(file, data)?;
+    write_slot(tx, file, slot, data)
+}
+
+/// Appends a record to `file` (descriptor `index`), returning the new record's number. A full
+/// linear file is `6A84`; a cyclic file overwrites its oldest record.
+pub fn append<S: Storage>(
+    tx: &mut Transaction<'_, S>,
+    file: &mut Descriptor,
+    index: u8,
+    data: &[u8],
+) -> Result<u8, Status> {
+    check_length(file, data)?;
+    let (slot, number) = if file.kind == FileKind::Cyclic {
+        let slot = if file.records == 0 {
+            0
+        } else {
+            (file.newest + 1) % file.record_slots.max(1)
+        };
+        file.newest = slot;
+        file.records = file.records.saturating_add(1).min(file.record_slots);
+        (slot, 1)
+    } else {
+        if file.records >= file.record_slots {
+            return Err(Status::NotEnoughMemory);
+        }
+        file.records += 1;
+        (file.records - 1, file.records)
+    };
+    write_slot(tx, file, slot, data)?;
+    Descriptor::write_field(tx, index, D_RECORDS, &[file.records, file.newest])?;
+    Ok(number)
+}
