@@ -1,1 +1,12 @@
 //! Card layouts as data: national structure, local extensions, field codecs, personalisation.
+//!
+//! - [`layout`]: load and validate layout files (every problem with file and line), render them
+//!   as a tree, diff two of them, and list what a host should read ([`layout::Layout::read_plan`]).
+//! - [`codec`]: field encodings (`an`, GBK, `cn`, `b`, dates, citizen ID, card number, codes).
+//! - [`personalise`]: cardholder records → APDU scripts and card images, one card or a batch.
+//! - [`decode`]: records read from a card → typed values and JSON.
+
+pub mod codec;
+pub mod decode;
+pub mod layout;
+pub mod personalise;

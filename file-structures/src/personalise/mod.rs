@@ -1,0 +1,18 @@
+//! Personalisation: cardholder records through a layout into APDU scripts and card images.
+
+mod apdu;
+mod batch;
+mod image;
+mod keys;
+mod record;
+mod script;
+
+pub use batch::{
+    personalise_batch, BatchError, BatchOptions, BatchReport, CardOutput, Output, Progress,
+};
+pub use image::{
+    card_image, format_params, run_script, CardImage, CardStorage, CardSummary, IMAGE_SIZE,
+};
+pub use keys::{IssuerKeys, KeyError, TEST_KEYS_TOML};
+pub use record::{record_from_json, records_from_batch, BatchFormat, CardRecord, RecordError};
+pub use script::{personalisation_script, PersoError, Personaliser, Script, Step};
