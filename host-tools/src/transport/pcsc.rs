@@ -1,0 +1,406 @@
+//! A card in a PC/SC reader (pcsc-lite's pcscd on Linux, the platform service elsewhere).
+//!
+//! The card is opened in exclusive mode for as long as the transport lives: one sscard command is
+//! one operation, and no other program may slip an APDU between its commands (a SELECT followed by
+//! another program's SELECT would read the wrong file). A card reset by someone else is reconnected
+//! at once and reported, since the card's selected files and security state are gone.
+
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+use ::pcsc::{
+    Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State, MAX_ATR_SIZE,
+    MAX_BUFFER_SIZE_EXTENDED,
+};
+
+use super::{CardTransport, ResetKind, TransportError};
+
+/// How the reader is chosen: its position in the reader list or (part of) its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderChoice {
+    Index(usize),
+    Name(String),
+}
+
+impl std::str::FromStr for ReaderChoice {
+    type Err = std::convert::Infallible;
+
+    /// All digits: an index; anything else: a name.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse::<usize>() {
+            Ok(index) => ReaderChoice::Index(index),
+            Err(_) => ReaderChoice::Name(s.to_string()),
+        })
+    }
+}
+
+/// A reader and what is in it, as `sscard readers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReaderInfo {
+    pub index: usize,
+    pub name: String,
+    pub card_present: bool,
+    /// The card is there but gave no ATR.
+    pub card_mute: bool,
+    /// Another program holds the card exclusively.
+    pub in_use: bool,
+    #[serde(serialize_with = "atr_hex")]
+    pub atr: Option<Vec<u8>>,
+}
+
+fn atr_hex<S: serde::Serializer>(atr: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match atr {
+        Some(atr) => s.serialize_str(&crate::hexstr::encode(atr)),
+        None => s.serialize_none(),
+    }
+}
+
+/// The one mapping from PC/SC errors to what a person can act on.
+pub fn map_error(error: ::pcsc::Error) -> TransportError {
+    use ::pcsc::Error as E;
+    match error {
+        E::NoService | E::ServiceStopped => TransportError::ServiceUnavailable,
+        E::NoReadersAvailable => TransportError::NoReader,
+        E::NoSmartcard => TransportError::NoCard,
+        // pcsc-lite answers NotTransacted first when the card went away under an open handle.
+        E::RemovedCard | E::NotTransacted => TransportError::CardRemoved,
+        E::ResetCard => TransportError::CardReset,
+        E::UnresponsiveCard | E::UnpoweredCard | E::UnsupportedCard => {
+            TransportError::CardUnresponsive
+        }
+        E::ReaderUnavailable | E::UnknownReader | E::CommError => TransportError::ReaderGone,
+        E::SharingViolation => TransportError::CardInUse,
+        other => TransportError::Pcsc(other),
+    }
+}
+
+fn establish() -> Result<Context, TransportError> {
+    Context::establish(Scope::User).map_err(map_error)
+}
+
+fn reader_names(context: &Context) -> Result<Vec<CString>, TransportError> {
+    let names = context.list_readers_owned().map_err(map_error)?;
+    if names.is_empty() {
+        return Err(TransportError::NoReader);
+    }
+    Ok(names)
+}
+
+/// The current state of each reader, without waiting.
+fn states(context: &Context, names: &[CString]) -> Result<Vec<ReaderState>, TransportError> {
+    let mut states: Vec<ReaderState> = names
+        .iter()
+        .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
+        .collect();
+    context
+        .get_status_change(Duration::ZERO, &mut states)
+        .map_err(map_error)?;
+    Ok(states)
+}
+
+fn info(index: usize, state: &ReaderState) -> ReaderInfo {
+    let event = state.event_state();
+    let card_present = event.contains(State::PRESENT);
+    let atr = (card_present && !state.atr().is_empty()).then(|| state.atr().to_vec());
+    ReaderInfo {
+        index,
+        name: state.name().to_string_lossy().into_owned(),
+        card_present,
+        card_mute: event.contains(State::MUTE),
+        in_use: event.contains(State::EXCLUSIVE),
+        atr,
+    }
+}
+
+/// Every reader with its card state.
+pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
+    let context = establish()?;
+    let names = reader_names(&context)?;
+    Ok(states(&context, &names)?
+        .iter()
+        .enumerate()
+        .map(|(i, s)| info(i, s))
+        .collect())
+}
+
+/// The reader a choice names: an index into the list, an exact name, or the one name containing it.
+pub fn choose(names: &[String], choice: &ReaderChoice) -> Result<usize, TransportError> {
+    let not_found = || {
+        TransportError::ReaderNotFound(match choice {
+            ReaderChoice::Index(i) => i.to_string(),
+            ReaderChoice::Name(n) => n.clone(),
+        })
+    };
+    match choice {
+        ReaderChoice::Index(i) if *i < names.len() => Ok(*i),
+        ReaderChoice::Index(_) => Err(not_found()),
+        ReaderChoice::Name(wanted) => {
+            if let Some(i) = names.iter().position(|n| n == wanted) {
+                return Ok(i);
+            }
+            let lower = wanted.to_lowercase();
+            let matching: Vec<usize> = (0..names.len())
+                .filter(|&i| names[i].to_lowercase().contains(&lower))
+                .collect();
+            match matching[..] {
+                [one] => Ok(one),
+                [] => Err(not_found()),
+                _ => Err(TransportError::ReaderAmbiguous(wanted.clone())),
+            }
+        }
+    }
+}
+
+/// Options for opening a card.
+#[derive(Debug, Clone)]
+pub struct PcscOptions {
+    pub reader: Option<ReaderChoice>,
+    /// How long to wait for a card to be inserted.
+    pub wait: Duration,
+    /// Exclusive (the default) or shared access.
+    pub share: ShareMode,
+}
+
+impl Default for PcscOptions {
+    fn default() -> Self {
+        PcscOptions {
+            reader: None,
+            wait: Duration::from_secs(5),
+            share: ShareMode::Exclusive,
+        }
+    }
+}
+
+/// Waits until one of the readers has a card, up to `wait`; returns its index.
+fn wait_for_card(
+    context: &Context,
+    names: &[CString],
+    wait: Duration,
+) -> Result<usize, TransportError> {
+    let deadline = Instant::now() + wait;
+    let mut states = states(context, names)?;
+    loop {
+        for (i, state) in states.iter().enumerate() {
+            let event = state.event_state();
+            if event.contains(State::MUTE) {
+                return Err(TransportError::CardUnresponsive);
+            }
+            if event.contains(State::PRESENT) {
+                return Ok(i);
+            }
+            if event.intersects(State::UNKNOWN | State::UNAVAILABLE) {
+                return Err(TransportError::ReaderGone);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TransportError::Timeout(wait.as_millis() as u64));
+        }
+        for state in &mut states {
+            state.sync_current_state();
+        }
+        match context.get_status_change(left, &mut states) {
+            Ok(()) => {}
+            Err(::pcsc::Error::Timeout) => {
+                return Err(TransportError::Timeout(wait.as_millis() as u64))
+            }
+            Err(e) => return Err(map_error(e)),
+        }
+    }
+}
+
+/// A card in a PC/SC reader, held exclusively (by default) while this value lives.
+pub struct PcscTransport {
+    context: Context,
+    reader: CString,
+    card: Option<Card>,
+    share: ShareMode,
+    atr: Vec<u8>,
+}
+
+impl PcscTransport {
+    /// Connects to the card in the chosen reader (or the first reader with a card), waiting for one
+    /// up to `options.wait`.
+    pub fn open(options: &PcscOptions) -> Result<Self, TransportError> {
+        let context = establish()?;
+        let names = reader_names(&context)?;
+        let readable: Vec<String> = names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        let candidates: Vec<CString> = match &options.reader {
+            Some(choice) => vec![names[choose(&readable, choice)?].clone()],
+            None => names,
+        };
+        let index = wait_for_card(&context, &candidates, options.wait)?;
+        let reader = candidates[index].clone();
+        let card = context
+            .connect(&reader, options.share, Protocols::ANY)
+            .map_err(map_error)?;
+        let mut transport = PcscTransport {
+            context,
+            reader,
+            card: Some(card),
+            share: options.share,
+            atr: Vec::new(),
+        };
+        transport.atr = transport.read_atr()?;
+        Ok(transport)
+    }
+
+    fn card(&self) -> Result<&Card, TransportError> {
+        self.card.as_ref().ok_or(TransportError::CardRemoved)
+    }
+
+    fn read_atr(&self) -> Result<Vec<u8>, TransportError> {
+        let card = self.card()?;
+        let mut names = [0u8; 2048];
+        let mut atr = [0u8; MAX_ATR_SIZE];
+        let status = card.status2(&mut names, &mut atr).map_err(map_error)?;
+        Ok(status.atr().to_vec())
+    }
+
+    /// Reconnects after someone else reset the card, keeping our exclusive hold.
+    fn reconnect(&mut self, disposition: Disposition) -> Result<(), TransportError> {
+        match self.card.as_mut() {
+            Some(card) => card
+                .reconnect(self.share, Protocols::ANY, disposition)
+                .map_err(map_error)?,
+            None => {
+                let card = self
+                    .context
+                    .connect(&self.reader, self.share, Protocols::ANY)
+                    .map_err(map_error)?;
+                self.card = Some(card);
+                if disposition != Disposition::LeaveCard {
+                    return self.reconnect(disposition);
+                }
+            }
+        }
+        self.atr = self.read_atr()?;
+        Ok(())
+    }
+}
+
+impl CardTransport for PcscTransport {
+    fn name(&self) -> String {
+        self.reader.to_string_lossy().into_owned()
+    }
+
+    fn atr(&self) -> Vec<u8> {
+        self.atr.clone()
+    }
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut buffer = vec![0u8; MAX_BUFFER_SIZE_EXTENDED];
+        let result = self
+            .card()?
+            .transmit(command, &mut buffer)
+            .map(|r| r.to_vec());
+        match result {
+            // A card that drops mid-APDU can make the transmit "succeed" with no bytes.
+            Ok(response) if response.len() < 2 => {
+                Err(TransportError::ShortResponse(response.len()))
+            }
+            Ok(response) => Ok(response),
+            Err(::pcsc::Error::ResetCard) => {
+                self.reconnect(Disposition::LeaveCard)?;
+                Err(TransportError::CardReset)
+            }
+            Err(e) => {
+                let e = map_error(e);
+                if matches!(e, TransportError::CardRemoved | TransportError::ReaderGone) {
+                    // The handle is dead; a later cold reset connects to whatever card is there.
+                    self.card = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
+        let disposition = match kind {
+            ResetKind::Cold => Disposition::UnpowerCard,
+            ResetKind::Warm => Disposition::ResetCard,
+        };
+        self.reconnect(disposition)?;
+        Ok(self.atr.clone())
+    }
+
+    fn power_off(&mut self) -> Result<(), TransportError> {
+        if let Some(card) = self.card.take() {
+            card.disconnect(Disposition::UnpowerCard)
+                .map_err(|(_, e)| map_error(e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PcscTransport {
+    fn drop(&mut self) {
+        // Leave the card powered for the next program (pcscd powers it down when idle).
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(Disposition::LeaveCard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::pcsc::Error as E;
+
+    #[test]
+    fn pcsc_errors_map_to_what_a_person_can_act_on() {
+        let cases = [
+            (E::NoService, "ServiceUnavailable"),
+            (E::ServiceStopped, "ServiceUnavailable"),
+            (E::NoReadersAvailable, "NoReader"),
+            (E::NoSmartcard, "NoCard"),
+            (E::RemovedCard, "CardRemoved"),
+            (E::NotTransacted, "CardRemoved"),
+            (E::ResetCard, "CardReset"),
+            (E::UnresponsiveCard, "CardUnresponsive"),
+            (E::ReaderUnavailable, "ReaderGone"),
+            (E::UnknownReader, "ReaderGone"),
+            (E::SharingViolation, "CardInUse"),
+            (E::InvalidHandle, "Pcsc"),
+        ];
+        for (error, expected) in cases {
+            let mapped = format!("{:?}", map_error(error));
+            assert!(mapped.starts_with(expected), "{error:?} -> {mapped}");
+        }
+    }
+
+    #[test]
+    fn the_underlying_error_is_kept() {
+        let e = map_error(E::InvalidHandle);
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn readers_are_chosen_by_index_exact_name_or_unique_part() {
+        let names = vec![
+            "Virtual PCD 00 00".to_string(),
+            "Virtual PCD 00 01".to_string(),
+            "ACS ACR39U 01 00".to_string(),
+        ];
+        assert_eq!(choose(&names, &"1".parse().unwrap()).unwrap(), 1);
+        assert_eq!(
+            choose(&names, &"Virtual PCD 00 01".parse().unwrap()).unwrap(),
+            1
+        );
+        assert_eq!(choose(&names, &"acr39".parse().unwrap()).unwrap(), 2);
+        assert!(matches!(
+            choose(&names, &"virtual".parse().unwrap()),
+            Err(TransportError::ReaderAmbiguous(_))
+        ));
+        assert!(
+            matches!(choose(&names, &"3".parse().unwrap()), Err(TransportError::ReaderNotFound(s)) if s == "3")
+        );
+        assert!(matches!(
+            choose(&names, &"Gemalto".parse().unwrap()),
+            Err(TransportError::ReaderNotFound(_))
+        ));
+    }
+}

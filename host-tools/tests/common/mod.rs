@@ -1,0 +1,72 @@
+//! Shared by the cli_* tests: running the binary and making card images.
+// Each test file uses part of this module.
+#![allow(dead_code, unused_imports)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use host_tools::transport::sim::{MemoryStorage, SimTransport};
+
+pub use host_tools::testdir::TestDir;
+
+/// Exit codes from docs/host-tools.md.
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_SERVICE: i32 = 3;
+pub const EXIT_REFUSED: i32 = 9;
+pub const EXIT_BAD_INPUT: i32 = 10;
+pub const EXIT_IMAGE_DAMAGED: i32 = 11;
+pub const EXIT_IO: i32 = 12;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+fn finish(output: Output) -> Run {
+    Run {
+        // A signal (no code) would be a crash: -1 fails every assertion on codes.
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs sscard with these arguments.
+pub fn sscard(args: &[&str]) -> Run {
+    finish(
+        Command::new(env!("CARGO_BIN_EXE_sscard"))
+            .args(args)
+            .output()
+            .expect("sscard runs"),
+    )
+}
+
+/// Runs sscard with extra environment variables.
+pub fn sscard_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sscard"));
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    finish(command.output().expect("sscard runs"))
+}
+
+/// A card image holding card-os's demo card (SSSE with EF05/EF06, DF01, DF04).
+pub fn demo_image(dir: &Path) -> PathBuf {
+    let mut storage = MemoryStorage::erased(64 * 1024);
+    card_os::testing::demo_card(&mut storage).expect("the demo card personalises");
+    let path = dir.join("demo.card");
+    SimTransport::create_image(&path, &storage).expect("the image is written");
+    path
+}
+
+/// SELECT SSSE by DF name, no answer data.
+pub const SELECT_SSSE: &str = "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF";
