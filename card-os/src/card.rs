@@ -3,12 +3,15 @@
 
 use crate::apdu::{Cla, Command};
 use crate::atr;
-use crate::commands::{self, Answer, Context};
+use crate::commands::{self, secure, Answer, Context};
 use crate::fs::header::{CardHeader, HeaderError};
 use crate::fs::FileIndex;
 use crate::journal;
 use crate::layout::CHAIN_MAX;
 use crate::response::finish;
+use crate::security::objects::card_life_cycle;
+use crate::security::random::{self, POOL_LEN};
+use crate::security::Usage;
 use crate::storage::{Storage, StorageError};
 use crate::sw::Status;
 use crate::volatile::{IoMode, Volatile};
@@ -51,6 +54,8 @@ pub struct Card<S: Storage> {
     storage: S,
     volatile: Volatile,
     index: FileIndex,
+    /// Host entropy for challenges (kept across warm resets).
+    pool: [u8; POOL_LEN],
 }
 
 impl<S: Storage> Card<S> {
@@ -73,6 +78,7 @@ impl<S: Storage> Card<S> {
                 storage,
                 volatile: Volatile::new(),
                 index,
+                pool: [0; POOL_LEN],
             }),
             Err(error) => Err(PowerOnFailure { storage, error }),
         }
@@ -85,6 +91,13 @@ impl<S: Storage> Card<S> {
         if self.index.rebuild(&self.storage).is_err() {
             self.index = FileIndex::default();
         }
+    }
+
+    /// Mixes entropy from the host (e.g. a reader's random numbers) into the challenge generator.
+    /// Challenges stay unique without it; with it they are also unpredictable before any key is
+    /// loaded.
+    pub fn add_entropy(&mut self, entropy: &[u8]) {
+        random::stir(&mut self.pool, entropy);
     }
 
     /// Writes the ATR into `out` and returns its length (0 if `out` is too small or the header
@@ -125,6 +138,8 @@ impl<S: Storage> Card<S> {
             return 0;
         }
         let (len, sw) = self.dispatch(apdu, response);
+        #[cfg(feature = "mutants")]
+        let sw = crate::mutants::status_word(sw);
         finish(response, len, sw)
     }
 
@@ -142,21 +157,27 @@ impl<S: Storage> Card<S> {
         if cla.channel != 0 {
             return (0, Status::LogicalChannelNotSupported);
         }
-        // Secure messaging is verified by the security layer (docs/security.md); until it
-        // is in place, an SM class is refused rather than run without its MAC checked.
+        // Only the SSC MAC (`x4`) is supported, not ISO secure messaging (`x8`, `xC`).
         self.volatile.security.sm_mac_verified = false;
-        if cla.secure_messaging != 0 {
+        if cla.secure_messaging > 1 {
             return (0, Status::SecureMessagingNotSupported);
         }
         if command.ins == 0xC0 && !cla.chaining {
             return self.get_response(&command, pending, response);
         }
+        // A challenge is good for the next command only (links of a chain aside).
+        let challenge = self.volatile.security.challenge.take();
+        let life_cycle = match card_life_cycle(&self.storage) {
+            Ok(life_cycle) => life_cycle,
+            Err(sw) => return (0, sw),
+        };
 
         let Volatile {
             selection,
             security,
             io,
             buffer,
+            derived_key,
         } = &mut self.volatile;
         let data: &[u8] = match (pending, cla.chaining) {
             (
@@ -188,6 +209,7 @@ impl<S: Storage> Card<S> {
                         p2: command.p2,
                         len: end as u16,
                     };
+                    security.challenge = challenge;
                     return (0, Status::Success);
                 }
                 buffer.get(..end).unwrap_or(&[])
@@ -205,29 +227,53 @@ impl<S: Storage> Card<S> {
                     p2: command.p2,
                     len,
                 };
+                security.challenge = challenge;
                 return (0, Status::Success);
             }
             (_, false) if command.data.len() > CHAIN_MAX => return (0, Status::WrongLength),
             (_, false) => command.data,
         };
         let command = Command { data, ..command };
+        let df_before = selection.df;
         let mut context = Context {
             storage: &mut self.storage,
             selection,
             security,
             index: &mut self.index,
+            life_cycle,
+            challenge,
+            pool: &self.pool,
+            derived_key,
+        };
+        if let Err(sw) = commands::admit(&context, command.ins) {
+            return (0, sw);
+        }
+        // A MAC'd class on any command but those that check their own MAC: the MAC of the
+        // current DF's MAC key, checked (and stripped) before the command runs.
+        let command = if cla.secure_messaging == 1 && !secure::checks_own_mac(command.ins) {
+            match secure::verify(&mut context, &command, df_before, 0, Usage::Mac) {
+                Ok(data) => {
+                    context.security.sm_mac_verified = true;
+                    Command { data, ..command }
+                }
+                Err(sw) => return (0, sw),
+            }
+        } else {
+            command
         };
 
         let space = response.len() - 2;
         if space >= LONG_MAX {
             let out = response.get_mut(..space).unwrap_or(&mut []);
             let result = commands::execute(&mut context, &command, out);
+            forget_keys_of_other_df(&mut context, df_before);
             let space = out.len();
             settle(result, command.ne, out, space, io, buffer)
         } else {
             // A small response buffer: answer into a local one, send what fits, keep the rest.
             let mut local = [0u8; LONG_MAX];
             let result = commands::execute(&mut context, &command, &mut local);
+            forget_keys_of_other_df(&mut context, df_before);
             let (sent, sw) = settle(result, command.ne, &local, space, io, buffer);
             if let (Some(dest), Some(src)) = (response.get_mut(..sent), local.get(..sent)) {
                 dest.copy_from_slice(src);
@@ -270,6 +316,14 @@ impl<S: Storage> Card<S> {
         } else {
             (sent, Status::Success)
         }
+    }
+}
+
+/// Key authentication belongs to a DF: selecting another DF forgets it (the PIN is card-global
+/// and stays verified).
+fn forget_keys_of_other_df<S: Storage>(context: &mut Context<'_, S>, df_before: u8) {
+    if context.selection.df != df_before {
+        context.security.authenticated_keys.clear();
     }
 }
 

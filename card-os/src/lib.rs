@@ -24,7 +24,10 @@ pub mod crypto;
 pub mod fs;
 pub mod journal;
 pub mod layout;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod response;
+pub mod restriction;
 pub mod security;
 pub mod storage;
 pub mod sw;

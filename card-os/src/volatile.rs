@@ -1,5 +1,6 @@
 //! The card's RAM state: cleared at power-on and warm reset.
 
+use crate::crypto::SecretKey;
 use crate::fs::MF_INDEX;
 use crate::layout::CHAIN_MAX;
 
@@ -82,6 +83,8 @@ pub struct SecurityStatus {
     pub sm_mac_verified: bool,
     /// The last GET CHALLENGE answer; the next command consumes it, whatever it is.
     pub challenge: Option<Challenge>,
+    /// Today's date as the terminal gave it with SET DATE (packed BCD `YYYYMMDD`).
+    pub terminal_date: Option<[u8; 4]>,
 }
 
 /// What is selected.
@@ -130,6 +133,8 @@ pub struct Volatile {
     pub(crate) io: IoMode,
     /// Shared by a pending response and a command chain (one excludes the other).
     pub(crate) buffer: [u8; CHAIN_MAX],
+    /// PSAM: the key the last DELIVER KEY derived, for CIPHER DATA.
+    pub(crate) derived_key: Option<SecretKey>,
 }
 
 impl Default for Volatile {
@@ -139,6 +144,7 @@ impl Default for Volatile {
             security: SecurityStatus::default(),
             io: IoMode::Idle,
             buffer: [0; CHAIN_MAX],
+            derived_key: None,
         }
     }
 }

@@ -429,6 +429,9 @@ fn access_conditions_refuse_with_6982() {
         ),
         0x9000
     );
+    // Access conditions take effect at ISSUE CARD.
+    assert_eq!(sw_of(&mut card, "00B0000002"), 0x9000);
+    assert_eq!(sw_of(&mut card, "80F00200"), 0x9000);
     assert_eq!(sw_of(&mut card, "00B0000002"), 0x6982);
     assert_eq!(sw_of(&mut card, "00D6000001AA"), 0x6982);
     card.volatile_mut().security.pin_verified = true;

@@ -302,8 +302,13 @@ fn a_batch_with_bad_records_makes_nothing_unless_allowed() {
         },
     );
     match result {
-        Err(BatchError::Rejected { total, failed }) => {
+        Err(BatchError::Rejected {
+            total,
+            bad_records,
+            failed,
+        }) => {
             assert_eq!(total, 4);
+            assert_eq!(bad_records, 2, "two records are bad, one of them twice");
             let bad: Vec<_> = failed
                 .iter()
                 .map(|e| (e.record.as_str(), e.field.as_deref().unwrap_or("")))

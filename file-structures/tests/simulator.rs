@@ -123,7 +123,6 @@ fn structure_and_records_of_a_script_build_a_card_that_reads_back_every_field() 
 }
 
 #[test]
-#[ignore = "needs card-os WRITE KEY / WRITE PIN / ISSUE CARD (80 D4, 80 F0) and access conditions waived in life cycle 01"]
 fn the_whole_script_personalises_a_blank_card_that_reads_back_its_free_files() {
     let layout = layout::national("2.0").unwrap();
     let record = holder();

@@ -3,7 +3,7 @@
 use super::{atomically, authorise, done, target_ef, Answer, Context};
 use crate::access::Operation;
 use crate::apdu::Command;
-use crate::fs::{Descriptor, FileKind};
+use crate::fs::{integrity, Descriptor, FileKind};
 use crate::journal::memory_failure;
 use crate::storage::Storage;
 use crate::sw::Status;
@@ -13,7 +13,7 @@ fn target<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
     operation: Operation,
-) -> Result<(Descriptor, u32), Status> {
+) -> Result<(u8, Descriptor, u32), Status> {
     let (sfi, offset) = if command.p1 & 0x80 != 0 {
         let sfi = command.p1 & 0x1F;
         if command.p1 & 0x60 != 0 || sfi == 0 || sfi > 30 {
@@ -23,7 +23,7 @@ fn target<S: Storage>(
     } else {
         (0, u32::from(u16::from_be_bytes([command.p1, command.p2])))
     };
-    let (_, file) = target_ef(ctx, sfi)?;
+    let (index, file) = target_ef(ctx, sfi)?;
     if file.kind != FileKind::Transparent {
         return Err(Status::IncompatibleFileStructure);
     }
@@ -31,7 +31,7 @@ fn target<S: Storage>(
     if offset > u32::from(file.data_size) {
         return Err(Status::WrongParameters);
     }
-    Ok((file, offset))
+    Ok((index, file, offset))
 }
 
 /// Returns up to Ne bytes from the offset; `6282` when the file ends first.
@@ -41,7 +41,8 @@ pub(super) fn read<S: Storage>(
     out: &mut [u8],
 ) -> Result<Answer, Status> {
     let ne = command.ne.ok_or(Status::WrongLength)?;
-    let (file, offset) = target(ctx, command, Operation::Read)?;
+    let (index, file, offset) = target(ctx, command, Operation::Read)?;
+    integrity::verify(ctx.storage, index, &file)?;
     let available = (u32::from(file.data_size) - offset) as usize;
     let n = ne.min(available).min(out.len());
     let dest = out.get_mut(..n).ok_or(Status::NoPreciseDiagnosis)?;
@@ -64,12 +65,13 @@ pub(super) fn update<S: Storage>(
     if command.data.is_empty() {
         return Err(Status::WrongLength);
     }
-    let (file, offset) = target(ctx, command, Operation::Update)?;
+    let (index, file, offset) = target(ctx, command, Operation::Update)?;
     if offset as usize + command.data.len() > usize::from(file.data_size) {
         return Err(Status::NotEnoughMemory);
     }
     atomically(ctx.storage, |tx| {
-        tx.write(file.data_offset + offset, command.data)
+        tx.write(file.data_offset + offset, command.data)?;
+        integrity::seal(tx, index, &file)
     })?;
     done()
 }

@@ -1,8 +1,10 @@
-//! GET DATA: card serial number, card life cycle, memory.
+//! GET DATA: card serial number, card life cycle, memory, integrity of the current DF's EFs.
 
 use super::{Answer, Context};
 use crate::apdu::Command;
 use crate::fs::header::{alloc_pointer, CardHeader};
+use crate::fs::integrity;
+use crate::fs::Descriptor;
 use crate::layout::DATA_OFFSET;
 use crate::response::Writer;
 use crate::storage::Storage;
@@ -23,6 +25,19 @@ pub(super) fn get_data<S: Storage>(
             let free = capacity.saturating_sub(alloc_pointer(ctx.storage)?);
             writer.extend(&free.to_be_bytes())?;
             writer.extend(&capacity.saturating_sub(DATA_OFFSET).to_be_bytes())?;
+        }
+        integrity::INTEGRITY_TAG => {
+            // FID (2) and status (00 intact, 01 damaged, 02 unprotected) per EF of the current DF.
+            let df = ctx.selection.df;
+            for (index, entry) in ctx.index.iter() {
+                if entry.parent != df || entry.is_df() {
+                    continue;
+                }
+                let file = Descriptor::read(ctx.storage, index)?;
+                let status = integrity::check(ctx.storage, index, &file)?;
+                writer.extend(&file.fid.to_be_bytes())?;
+                writer.push(status as u8)?;
+            }
         }
         _ => return Err(Status::ReferencedDataNotFound),
     }

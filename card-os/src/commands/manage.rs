@@ -6,7 +6,9 @@ use crate::access::Operation;
 use crate::apdu::Command;
 use crate::fs::descriptor::{descriptor_offset, Descriptor, D_KIND, D_LIFE_CYCLE, D_NAME};
 use crate::fs::header::{alloc_pointer, set_alloc_pointer};
-use crate::fs::{fcp, FileKind, LCS_ACTIVATED, LCS_DEACTIVATED, LCS_TERMINATED, MF_INDEX};
+use crate::fs::{
+    fcp, integrity, FileKind, LCS_ACTIVATED, LCS_DEACTIVATED, LCS_TERMINATED, MF_INDEX,
+};
 use crate::journal::memory_failure;
 use crate::layout::{DATA_OFFSET, DF_NAME_MAX, DF_SECURITY_SIZE};
 use crate::storage::Storage;
@@ -62,6 +64,9 @@ pub(super) fn create<S: Storage>(
             at += n as u32;
         }
         tx.write(descriptor_offset(slot), &file.encode())?;
+        if file.kind != FileKind::Df {
+            integrity::seal(tx, slot, &file)?;
+        }
         set_alloc_pointer(tx, end)
     });
     ctx.index.rebuild(ctx.storage).map_err(memory_failure)?;

@@ -1,5 +1,6 @@
 //! Command handlers, one module per family, and what they share.
 
+mod activation;
 mod auth;
 mod binary;
 mod block;
@@ -7,6 +8,7 @@ mod data;
 mod manage;
 mod personalise;
 mod pin;
+mod psam;
 mod record;
 pub(crate) mod secure;
 mod select;
@@ -37,6 +39,8 @@ pub(crate) struct Context<'c, S: Storage> {
     pub challenge: Option<Challenge>,
     /// Host entropy for GET CHALLENGE.
     pub pool: &'c [u8; POOL_LEN],
+    /// PSAM: the key of the last DELIVER KEY.
+    pub derived_key: &'c mut Option<crate::crypto::SecretKey>,
 }
 
 /// Refuses commands a blocked card or application does not take: card blocked `6A81`, current
@@ -73,6 +77,7 @@ pub(crate) fn execute<S: Storage>(
     command: &Command<'_>,
     out: &mut [u8],
 ) -> Result<Answer, Status> {
+    activation::check_settlement(ctx, command)?;
     match command.ins {
         0xA4 => select::select(ctx, command, out),
         0xB0 => binary::read(ctx, command, out),
@@ -80,7 +85,13 @@ pub(crate) fn execute<S: Storage>(
         0xB2 => record::read(ctx, command, out),
         0xDC => record::update(ctx, command),
         0xE2 => record::append(ctx, command),
+        0xCA if u16::from_be_bytes([command.p1, command.p2]) == crate::restriction::STATUS_TAG => {
+            activation::get_status(ctx, out)
+        }
         0xCA => data::get_data(ctx, command, out),
+        0xDA => activation::set_date(ctx, command),
+        0x1A => psam::deliver_key(ctx, command),
+        0xFA => psam::cipher_data(ctx, command, out),
         0xE0 => manage::create(ctx, command),
         0xE4 => manage::delete(ctx, command),
         0x44 => manage::set_life_cycle(ctx, command, manage::Change::Activate),

@@ -75,7 +75,9 @@ fn write_pin<S: Storage>(ctx: &mut Context<'_, S>, data: &[u8]) -> Result<Answer
     let pin = Pin::from_bcd(bcd).map_err(|_| Status::IncorrectDataParameters)?;
     let df = ctx.selection.df;
     let area = objects::security_area(ctx.storage, df)?;
-    atomically(ctx.storage, |tx| objects::write_pin(tx, df, area, tries, &pin))?;
+    atomically(ctx.storage, |tx| {
+        objects::write_pin(tx, df, area, tries, &pin)
+    })?;
     done()
 }
 

@@ -4,7 +4,7 @@ use super::{atomically, authorise, done, target_ef, Answer, Context};
 use crate::access::Operation;
 use crate::apdu::Command;
 use crate::fs::records::{self, Occurrence};
-use crate::fs::Descriptor;
+use crate::fs::{integrity, Descriptor};
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -56,7 +56,8 @@ pub(super) fn read<S: Storage>(
     command: &Command<'_>,
     out: &mut [u8],
 ) -> Result<Answer, Status> {
-    let (_, file) = target(ctx, command.p2, Operation::Read)?;
+    let (index, file) = target(ctx, command.p2, Operation::Read)?;
+    integrity::verify(ctx.storage, index, &file)?;
     let number = locate(ctx, &file, command.p1, command.p2)?;
     let limit = command.ne.unwrap_or(0).min(out.len());
     let len = records::read(
@@ -73,10 +74,11 @@ pub(super) fn update<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    let (_, file) = target(ctx, command.p2, Operation::Update)?;
+    let (index, file) = target(ctx, command.p2, Operation::Update)?;
     let number = locate(ctx, &file, command.p1, command.p2)?;
     atomically(ctx.storage, |tx| {
-        records::update(tx, &file, number, command.data)
+        records::update(tx, &file, number, command.data)?;
+        integrity::seal(tx, index, &file)
     })?;
     ctx.selection.record = Some(number);
     done()
@@ -91,7 +93,9 @@ pub(super) fn append<S: Storage>(
     }
     let (index, mut file) = target(ctx, command.p2, Operation::Append)?;
     let number = atomically(ctx.storage, |tx| {
-        records::append(tx, &mut file, index, command.data)
+        let number = records::append(tx, &mut file, index, command.data)?;
+        integrity::seal(tx, index, &file)?;
+        Ok(number)
     })?;
     ctx.selection.record = Some(number);
     done()

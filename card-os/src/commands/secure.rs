@@ -16,6 +16,13 @@ pub(crate) fn has_mac(cla: u8) -> bool {
     (cla >> 2) & 0x03 == 1
 }
 
+/// Commands that check their MAC with a key of their own usage (PIN UNBLOCK with a MAC'd class,
+/// PIN RELOAD, APPLICATION BLOCK / UNBLOCK, CARD BLOCK); any other command with a MAC'd class is
+/// checked with the current DF's MAC key before it runs.
+pub(crate) fn checks_own_mac(ins: u8) -> bool {
+    matches!(ins, 0x24 | 0x2C | 0x1E | 0x18 | 0x16)
+}
+
 /// Checks the MAC at the end of the command data with the key (`id`, or `00` = the first key of
 /// that usage) of DF `df` and the challenge of the GET CHALLENGE just before; returns the data
 /// without the MAC. No SM class `6987`; data shorter than a MAC `6700`; no challenge `6985`; no

@@ -8,8 +8,11 @@ use crate::fs::{
     Descriptor, FileIndex, FileKind, LCS_DEACTIVATED, LCS_TERMINATED, MF_FID, MF_INDEX, NO_PARENT,
 };
 use crate::journal::memory_failure;
-use crate::layout::DF_NAME_MAX;
+use crate::layout::{
+    APPLICATION_BLOCKED_PERMANENTLY, APPLICATION_BLOCKED_TEMPORARILY, DF_NAME_MAX,
+};
 use crate::response::Writer;
+use crate::security::{objects, APPLICATION_PERMANENTLY_BLOCKED};
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -66,7 +69,11 @@ pub(super) fn select<S: Storage>(
     let sw = match file.life_cycle {
         LCS_DEACTIVATED => Status::SelectedFileDeactivated,
         LCS_TERMINATED => Status::SelectedFileTerminated,
-        _ => Status::Success,
+        _ => match objects::application_state(ctx.storage, ctx.selection.df)? {
+            APPLICATION_BLOCKED_TEMPORARILY => Status::SelectedFileDeactivated,
+            APPLICATION_BLOCKED_PERMANENTLY => APPLICATION_PERMANENTLY_BLOCKED,
+            _ => Status::Success,
+        },
     };
     let tag = match p2 & 0x0C {
         0x0C => return Ok(Answer::Data(0, sw)),

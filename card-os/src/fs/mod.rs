@@ -6,6 +6,7 @@ pub mod fcp;
 pub mod format;
 pub mod header;
 pub mod index;
+pub mod integrity;
 pub mod records;
 
 pub use descriptor::{Descriptor, FileKind};

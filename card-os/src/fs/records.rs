@@ -93,6 +93,8 @@ pub fn read<S: Storage>(
     number: u8,
     out: &mut [u8],
 ) -> Result<usize, Status> {
+    #[cfg(feature = "mutants")]
+    let number = crate::mutants::record_number(file, number);
     let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
     let offset = slot_offset(file, slot);
     let mut len = [0u8];

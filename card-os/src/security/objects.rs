@@ -79,15 +79,19 @@ pub fn slot_for<S: Storage>(storage: &S, area: u32, id: u8) -> Result<Option<u32
 
 /// The key of DF `df` with this id (`00`: the first key of that usage) and usage; `6A88` when
 /// there is none.
-pub fn find_key<S: Storage>(storage: &S, df: u8, id: u8, usage: Usage) -> Result<KeyObject, Status> {
+pub fn find_key<S: Storage>(
+    storage: &S,
+    df: u8,
+    id: u8,
+    usage: Usage,
+) -> Result<KeyObject, Status> {
     let area = security_area(storage, df)?;
     for slot in 0..KEY_SLOTS {
         let at = slot_offset(area, slot);
         let mut bytes = [0u8; KEY_SLOT_SIZE as usize];
         storage.read(at, &mut bytes).map_err(memory_failure)?;
-        let found = decode_key(&bytes, at).filter(|key| {
-            key.usage == usage && (key.id == id || (id == 0 && key.id != 0))
-        });
+        let found = decode_key(&bytes, at)
+            .filter(|key| key.usage == usage && (key.id == id || (id == 0 && key.id != 0)));
         bytes.zeroize();
         if let Some(key) = found {
             return Ok(key);
@@ -130,7 +134,10 @@ pub fn write_key<S: Storage>(
             dest.copy_from_slice(value);
         }
     };
-    put(KEY_ID, &[id, usage as u8, key.algorithm().to_byte(), limit, limit]);
+    put(
+        KEY_ID,
+        &[id, usage as u8, key.algorithm().to_byte(), limit, limit],
+    );
     put(KEY_BYTES, key.expose_bytes());
     let result = tx.write(slot_offset(area, slot), &bytes);
     bytes.zeroize();

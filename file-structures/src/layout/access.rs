@@ -83,10 +83,12 @@ impl AccessRule {
     /// The rule a (condition, key id) byte pair stands for (the inverse of [`Self::to_bytes`]);
     /// `None` for a condition byte with bits the card does not define (it denies such rules).
     pub fn from_bytes([condition, key]: [u8; 2]) -> Option<AccessRule> {
+        if condition == 0xFF {
+            return Some(AccessRule::NEVER);
+        }
         let secure_messaging = condition & SM != 0;
         let condition = match condition & !SM {
             0x00 if !secure_messaging => Condition::Free,
-            0xFF if !secure_messaging => Condition::Never,
             c if c == PIN => Condition::Pin,
             c if c == KEY => Condition::Key(key),
             c if c == PIN | KEY | EITHER => Condition::PinOrKey(key),
@@ -209,7 +211,11 @@ mod tests {
             "pin&key:04+sm",
         ] {
             let rule: AccessRule = text.parse().unwrap();
-            assert_eq!(AccessRule::from_bytes(rule.to_bytes()), Some(rule), "{text}");
+            assert_eq!(
+                AccessRule::from_bytes(rule.to_bytes()),
+                Some(rule),
+                "{text}"
+            );
         }
         assert_eq!(AccessRule::from_bytes([0x40, 0x00]), None);
     }

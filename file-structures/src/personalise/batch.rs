@@ -49,9 +49,11 @@ pub struct BatchReport {
 /// Why a batch stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    #[error("{} of {total} records are bad, so no card was made (allow a partial batch to make the others); the first: {}", .failed.len(), .failed.first().map(|e| e.to_string()).unwrap_or_default())]
+    #[error("{bad_records} of {total} records are bad ({} problems), so no card was made (allow a partial batch to make the others); the first: {}", .failed.len(), .failed.first().map(|e| e.to_string()).unwrap_or_default())]
     Rejected {
         total: usize,
+        /// How many records are bad; `failed` may hold several problems per record.
+        bad_records: usize,
         failed: Vec<RecordError>,
     },
     #[error("making the card of {record} failed")]
@@ -92,7 +94,11 @@ pub fn personalise_batch(
         progress(Progress::Checked { done: i + 1, total });
     }
     if !failed.is_empty() && !options.allow_partial {
-        return Err(BatchError::Rejected { total, failed });
+        return Err(BatchError::Rejected {
+            total,
+            bad_records: total - good.len(),
+            failed,
+        });
     }
     let personaliser = Personaliser::new(layout, keys);
     let to_make = good.len();

@@ -1,0 +1,87 @@
+//! Per-EF integrity: a CRC-32 of each EF's whole content area, kept in its descriptor (bytes
+//! 75..80: marker `C5`, then the CRC big-endian), set at CREATE FILE and updated in the same
+//! journal transaction as every write to the EF, checked before every read. Memory that changed
+//! behind the card's back (worn cells, a write torn outside the journal) answers `6581`.
+//! Files created before the marker existed carry none and are reported as unprotected.
+
+use crate::crypto::hash::Crc32;
+use crate::journal::{memory_failure, Transaction};
+use crate::storage::Storage;
+use crate::sw::Status;
+
+use super::descriptor::{descriptor_offset, Descriptor};
+
+/// Where the marker and the CRC live in a descriptor (reserved bytes before this module).
+pub const D_INTEGRITY: u32 = 75;
+/// The marker byte: the CRC that follows is valid.
+pub const INTEGRITY_MARKER: u8 = 0xC5;
+
+/// GET DATA P1-P2 of the integrity report of the current DF's EFs: FID (2) + [`Integrity`] (1) each.
+pub const INTEGRITY_TAG: u16 = 0xDF7F;
+
+/// What GET DATA `DF7F` reports per EF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrity {
+    /// The content matches its CRC (`00`).
+    Intact = 0,
+    /// The content does not match its CRC (`01`).
+    Damaged = 1,
+    /// No CRC kept for this file (`02`).
+    Unprotected = 2,
+}
+
+/// CRC-32 of the EF's content area (`data_size` bytes from `data_offset`).
+fn content_crc<S: Storage>(storage: &S, file: &Descriptor) -> Result<u32, Status> {
+    let mut crc = Crc32::new();
+    let mut buf = [0u8; 64];
+    let size = u32::from(file.data_size);
+    let mut at = 0u32;
+    while at < size {
+        let n = (size - at).min(buf.len() as u32) as usize;
+        let chunk = buf.get_mut(..n).ok_or(Status::MemoryFailure)?;
+        storage
+            .read(file.data_offset + at, chunk)
+            .map_err(memory_failure)?;
+        crc.update(chunk);
+        at += n as u32;
+    }
+    Ok(crc.finalize())
+}
+
+/// The integrity of EF `index` (`file` is its descriptor).
+pub fn check<S: Storage>(storage: &S, index: u8, file: &Descriptor) -> Result<Integrity, Status> {
+    let mut stored = [0u8; 5];
+    storage
+        .read(descriptor_offset(index) + D_INTEGRITY, &mut stored)
+        .map_err(memory_failure)?;
+    let [marker, a, b, c, d] = stored;
+    if marker != INTEGRITY_MARKER {
+        return Ok(Integrity::Unprotected);
+    }
+    if content_crc(storage, file)? == u32::from_be_bytes([a, b, c, d]) {
+        Ok(Integrity::Intact)
+    } else {
+        Ok(Integrity::Damaged)
+    }
+}
+
+/// `6581` when EF `index` is damaged; reads call this first.
+pub fn verify<S: Storage>(storage: &S, index: u8, file: &Descriptor) -> Result<(), Status> {
+    match check(storage, index, file)? {
+        Integrity::Damaged => Err(Status::MemoryFailure),
+        Integrity::Intact | Integrity::Unprotected => Ok(()),
+    }
+}
+
+/// Records the CRC of EF `index` as its content is now, inside the transaction that changed it.
+pub fn seal<S: Storage>(
+    tx: &mut Transaction<'_, S>,
+    index: u8,
+    file: &Descriptor,
+) -> Result<(), Status> {
+    let [a, b, c, d] = content_crc(tx.storage(), file)?.to_be_bytes();
+    tx.write(
+        descriptor_offset(index) + D_INTEGRITY,
+        &[INTEGRITY_MARKER, a, b, c, d],
+    )
+}
