@@ -1,0 +1,572 @@
+//! The byte expressions of vector files (docs/test-vectors.md, "Expressions").
+//!
+//! A template is hex bytes (spaces anywhere between bytes) and `{...}` terms: a captured value
+//! `{challenge}`, a holder field `{field:ssn}` (the record `tag len value` as personalised) or
+//! `{value:ssn}` (the value alone), or a function `{ext_auth(SSSE/04, {challenge})}`. Arguments
+//! are written like templates, except key references (`DF/ID`) and numbers/text. A pattern (an
+//! expected answer) also takes `??` for any one byte and a final `*` for anything that follows.
+
+use crate::facts::Scope;
+
+/// One piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Term {
+    Byte(u8),
+    /// `??`, patterns only.
+    Any,
+    Capture(String),
+    Field {
+        id: String,
+        value_only: bool,
+    },
+    Call(Call),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Call {
+    function: Function,
+    args: Vec<Arg>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Arg {
+    Bytes(Vec<Term>),
+    Key { df: String, id: u8 },
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bytes,
+    Key,
+    Text,
+}
+
+/// The functions of the expression language, with their argument kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Function {
+    /// `lc(X)`: the length of X as one byte, then X.
+    Lc,
+    /// `len(X)`: the length of X as one byte.
+    Len,
+    /// `pin(123456)`: the PIN as packed BCD padded with F.
+    Pin,
+    /// `ascii(text)`: the text's bytes.
+    Ascii,
+    /// `repeat(XX, n)`: X repeated n times.
+    Repeat,
+    /// `flip(X)`: X with the low bit of its last byte inverted (a wrong MAC or cryptogram).
+    Flip,
+    /// `ext_auth(KEY, CHALLENGE)`: the EXTERNAL AUTHENTICATE cryptogram.
+    ExtAuth,
+    /// `int_auth(KEY, DATA)`: the INTERNAL AUTHENTICATE answer.
+    IntAuth,
+    /// `mac(KEY, CHALLENGE, HEADER, DATA)`: the 4-byte secure-messaging MAC of a command.
+    Mac,
+    /// `sm(KEY, CHALLENGE, HEADER, DATA)`: the whole command `HEADER Lc DATA MAC`.
+    Sm,
+}
+
+const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
+    ("lc", Function::Lc, &[Kind::Bytes]),
+    ("len", Function::Len, &[Kind::Bytes]),
+    ("pin", Function::Pin, &[Kind::Text]),
+    ("ascii", Function::Ascii, &[Kind::Text]),
+    ("repeat", Function::Repeat, &[Kind::Bytes, Kind::Text]),
+    ("flip", Function::Flip, &[Kind::Bytes]),
+    ("ext_auth", Function::ExtAuth, &[Kind::Key, Kind::Bytes]),
+    ("int_auth", Function::IntAuth, &[Kind::Key, Kind::Bytes]),
+    (
+        "mac",
+        Function::Mac,
+        &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
+    ),
+    (
+        "sm",
+        Function::Sm,
+        &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
+    ),
+];
+
+/// A command template: evaluates to bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    terms: Vec<Term>,
+    text: String,
+}
+
+/// An expected answer: bytes, `??` and an optional open end `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    terms: Vec<Term>,
+    open_end: bool,
+    text: String,
+}
+
+/// Why an expression could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The target cannot provide what the expression needs (e.g. the holder of a real card): the
+    /// vector is skipped, not failed.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A pattern evaluated for one run: `None` bytes match anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub bytes: Vec<Option<u8>>,
+    pub open_end: bool,
+}
+
+impl Expected {
+    /// `None` when `got` matches, else a sentence with the first difference.
+    pub fn mismatch(&self, got: &[u8]) -> Option<String> {
+        let too_short = got.len() < self.bytes.len();
+        let too_long = !self.open_end && got.len() > self.bytes.len();
+        if let Some(i) = self
+            .bytes
+            .iter()
+            .zip(got)
+            .position(|(e, g)| e.is_some_and(|e| e != *g))
+        {
+            return Some(format!(
+                "data differs at byte {i}: expected {}, got {}",
+                self,
+                hex::encode_upper(got)
+            ));
+        }
+        if too_short || too_long {
+            return Some(format!(
+                "expected {} byte(s) of data{} ({}), got {} ({})",
+                self.bytes.len(),
+                if self.open_end { " or more" } else { "" },
+                self,
+                got.len(),
+                hex::encode_upper(got)
+            ));
+        }
+        None
+    }
+}
+
+impl std::fmt::Display for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.bytes.is_empty() && !self.open_end {
+            return f.write_str("no data");
+        }
+        for b in &self.bytes {
+            match b {
+                Some(b) => write!(f, "{b:02X}")?,
+                None => f.write_str("??")?,
+            }
+        }
+        if self.open_end {
+            f.write_str("*")?;
+        }
+        Ok(())
+    }
+}
+
+impl Template {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
+        eval_terms(&self.terms, scope)
+    }
+}
+
+impl Pattern {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Expected, EvalError> {
+        let mut bytes = Vec::new();
+        for term in &self.terms {
+            match term {
+                Term::Any => bytes.push(None),
+                other => bytes.extend(
+                    eval_terms(std::slice::from_ref(other), scope)?
+                        .into_iter()
+                        .map(Some),
+                ),
+            }
+        }
+        Ok(Expected {
+            bytes,
+            open_end: self.open_end,
+        })
+    }
+}
+
+/// Parses a command template (no `??`, no `*`).
+pub fn parse_template(text: &str) -> Result<Template, String> {
+    let mut parser = Parser::new(text);
+    let terms = parser.terms(false)?;
+    parser.end()?;
+    Ok(Template {
+        terms,
+        text: text.to_owned(),
+    })
+}
+
+/// Parses an expected-answer pattern.
+pub fn parse_pattern(text: &str) -> Result<Pattern, String> {
+    let mut parser = Parser::new(text);
+    let terms = parser.terms(true)?;
+    parser.skip_ws();
+    let open_end = parser.eat('*');
+    parser.end()?;
+    Ok(Pattern {
+        terms,
+        open_end,
+        text: text.to_owned(),
+    })
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    chars: Vec<char>,
+    at: usize,
+}
+
+impl<'t> Parser<'t> {
+    fn new(text: &'t str) -> Self {
+        Parser {
+            text,
+            chars: text.chars().collect(),
+            at: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).copied()
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    fn error(&self, message: &str) -> String {
+        format!("{message} at character {} of {:?}", self.at + 1, self.text)
+    }
+
+    fn end(&mut self) -> Result<(), String> {
+        self.skip_ws();
+        match self.peek() {
+            None => Ok(()),
+            Some(c) => Err(self.error(&format!("unexpected {c:?}"))),
+        }
+    }
+
+    /// Hex bytes, `{...}` terms and (in patterns) `??`, up to the end, `*`, `,` or `)`.
+    fn terms(&mut self, pattern: bool) -> Result<Vec<Term>, String> {
+        let mut terms = Vec::new();
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                None | Some('*' | ',' | ')') => return Ok(terms),
+                Some('?') if pattern => {
+                    self.at += 1;
+                    if !self.eat('?') {
+                        return Err(self.error("write ?? for any byte"));
+                    }
+                    terms.push(Term::Any);
+                }
+                Some('{') => {
+                    self.at += 1;
+                    terms.push(self.braced()?);
+                }
+                Some(c) if c.is_ascii_hexdigit() => {
+                    let hi = c;
+                    self.at += 1;
+                    let lo = self
+                        .peek()
+                        .filter(char::is_ascii_hexdigit)
+                        .ok_or_else(|| self.error("a byte needs two adjacent hex digits"))?;
+                    self.at += 1;
+                    let byte = (hi.to_digit(16).unwrap_or(0) << 4) | lo.to_digit(16).unwrap_or(0);
+                    terms.push(Term::Byte(byte as u8));
+                }
+                Some(c) => return Err(self.error(&format!("{c:?} is not a hex digit or {{"))),
+            }
+        }
+    }
+
+    fn ident(&mut self) -> String {
+        let start = self.at;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            self.at += 1;
+        }
+        self.chars[start..self.at].iter().collect()
+    }
+
+    /// After `{`: a capture, a field or a call, then `}`.
+    fn braced(&mut self) -> Result<Term, String> {
+        self.skip_ws();
+        let name = self.ident();
+        if name.is_empty() {
+            return Err(self.error("expected a name after {"));
+        }
+        let term = if self.eat(':') {
+            let id = self.ident();
+            match name.as_str() {
+                "field" | "value" if !id.is_empty() => Term::Field {
+                    id,
+                    value_only: name == "value",
+                },
+                _ => return Err(self.error("write {field:ID} or {value:ID}")),
+            }
+        } else if self.eat('(') {
+            Term::Call(self.call(&name)?)
+        } else {
+            Term::Capture(name)
+        };
+        self.skip_ws();
+        if !self.eat('}') {
+            return Err(self.error("expected }"));
+        }
+        Ok(term)
+    }
+
+    /// After `name(`: the arguments by the function's signature, then `)`.
+    fn call(&mut self, name: &str) -> Result<Call, String> {
+        let (_, function, kinds) =
+            FUNCTIONS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .ok_or_else(|| {
+                    let names: Vec<_> = FUNCTIONS.iter().map(|(n, _, _)| *n).collect();
+                    self.error(&format!(
+                        "{name} is not a function (known: {})",
+                        names.join(", ")
+                    ))
+                })?;
+        let mut args = Vec::with_capacity(kinds.len());
+        for (i, kind) in kinds.iter().enumerate() {
+            if i > 0 {
+                self.skip_ws();
+                if !self.eat(',') {
+                    return Err(self.error(&format!("{name} takes {} arguments", kinds.len())));
+                }
+            }
+            self.skip_ws();
+            args.push(match kind {
+                Kind::Bytes => Arg::Bytes(self.terms(false)?),
+                Kind::Key => {
+                    let df = self.ident();
+                    let id = if self.eat('/') {
+                        self.ident()
+                    } else {
+                        String::new()
+                    };
+                    let id = u8::from_str_radix(&id, 16)
+                        .ok()
+                        .filter(|_| !df.is_empty() && id.len() == 2)
+                        .ok_or_else(|| self.error("a key is written DF/ID, e.g. SSSE/04"))?;
+                    Arg::Key { df, id }
+                }
+                Kind::Text => {
+                    let start = self.at;
+                    while self.peek().is_some_and(|c| c != ',' && c != ')') {
+                        self.at += 1;
+                    }
+                    Arg::Text(
+                        self.chars[start..self.at]
+                            .iter()
+                            .collect::<String>()
+                            .trim()
+                            .to_owned(),
+                    )
+                }
+            });
+        }
+        self.skip_ws();
+        if !self.eat(')') {
+            return Err(self.error(&format!("{name} takes {} arguments", kinds.len())));
+        }
+        Ok(Call {
+            function: *function,
+            args,
+        })
+    }
+}
+
+fn eval_terms(terms: &[Term], scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
+    let mut out = Vec::new();
+    for term in terms {
+        match term {
+            Term::Byte(b) => out.push(*b),
+            Term::Any => {
+                return Err(EvalError::Invalid(
+                    "?? only belongs in an expected answer".into(),
+                ))
+            }
+            Term::Capture(name) => out.extend_from_slice(scope.capture(name)?),
+            Term::Field { id, value_only } => out.extend(scope.field(id, *value_only)?),
+            Term::Call(call) => out.extend(eval_call(call, scope)?),
+        }
+    }
+    Ok(out)
+}
+
+fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
+    let bytes = |i: usize| match call.args.get(i) {
+        Some(Arg::Bytes(terms)) => eval_terms(terms, scope),
+        _ => Err(EvalError::Invalid("argument kind mismatch".into())),
+    };
+    let text = |i: usize| match call.args.get(i) {
+        Some(Arg::Text(t)) => Ok(t.as_str()),
+        _ => Err(EvalError::Invalid("argument kind mismatch".into())),
+    };
+    let key = |i: usize| match call.args.get(i) {
+        Some(Arg::Key { df, id }) => scope.card_key(df, *id),
+        _ => Err(EvalError::Invalid("argument kind mismatch".into())),
+    };
+    let invalid = |what: &str, e: card_os::crypto::Error| {
+        EvalError::Invalid(format!("{what}: {e:?} (SW {:04X})", e.status_word()))
+    };
+    let one_byte_len = |x: &[u8]| {
+        u8::try_from(x.len()).map_err(|_| {
+            EvalError::Invalid(format!("{} bytes do not fit one length byte", x.len()))
+        })
+    };
+    match call.function {
+        Function::Lc => {
+            let x = bytes(0)?;
+            let mut out = vec![one_byte_len(&x)?];
+            out.extend(x);
+            Ok(out)
+        }
+        Function::Len => Ok(vec![one_byte_len(&bytes(0)?)?]),
+        Function::Pin => {
+            let pin = card_os::crypto::Pin::from_ascii(text(0)?.as_bytes())
+                .map_err(|e| invalid("pin()", e))?;
+            Ok(pin.as_bcd().to_vec())
+        }
+        Function::Ascii => Ok(text(0)?.as_bytes().to_vec()),
+        Function::Repeat => {
+            let unit = bytes(0)?;
+            let n: usize = text(1)?
+                .parse()
+                .map_err(|_| EvalError::Invalid("repeat(X, n): n is a decimal count".into()))?;
+            Ok(unit.repeat(n))
+        }
+        Function::Flip => {
+            let mut x = bytes(0)?;
+            if let Some(last) = x.last_mut() {
+                *last ^= 0x01;
+            }
+            Ok(x)
+        }
+        Function::ExtAuth => {
+            let c = card_os::crypto::external_cryptogram(&key(0)?, &bytes(1)?)
+                .map_err(|e| invalid("ext_auth()", e))?;
+            Ok(c.as_bytes().to_vec())
+        }
+        Function::IntAuth => {
+            let c = card_os::crypto::internal_authenticate(&key(0)?, &bytes(1)?)
+                .map_err(|e| invalid("int_auth()", e))?;
+            Ok(c.as_bytes().to_vec())
+        }
+        Function::Mac | Function::Sm => {
+            let k = key(0)?;
+            let challenge = bytes(1)?;
+            let header: [u8; 4] = bytes(2)?.try_into().map_err(|_| {
+                EvalError::Invalid("the header of mac()/sm() is 4 bytes: CLA INS P1 P2".into())
+            })?;
+            let data = bytes(3)?;
+            let mac = card_os::crypto::sm::command_mac(&k, &challenge, header, &data)
+                .map_err(|e| invalid("mac()", e))?;
+            if call.function == Function::Mac {
+                return Ok(mac.to_vec());
+            }
+            let mut out = header.to_vec();
+            out.push(one_byte_len(&[&data[..], &mac[..]].concat())?);
+            out.extend(data);
+            out.extend(mac);
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::CardFacts;
+    use std::collections::HashMap;
+
+    fn eval(text: &str, captures: &HashMap<String, Vec<u8>>) -> Result<Vec<u8>, EvalError> {
+        let facts = CardFacts::none();
+        parse_template(text)
+            .unwrap()
+            .eval(&Scope::new(&facts, captures))
+    }
+
+    #[test]
+    fn templates_join_hex_captures_and_functions() {
+        let mut captures = HashMap::new();
+        captures.insert("challenge".to_string(), vec![0x11, 0x22]);
+        assert_eq!(
+            eval("00 A4 0400 {lc(D1 56 {challenge})}", &captures).unwrap(),
+            vec![0x00, 0xA4, 0x04, 0x00, 0x04, 0xD1, 0x56, 0x11, 0x22]
+        );
+        assert_eq!(
+            eval("{pin(12345)} {repeat(AB, 3)} {flip(0102)}", &captures).unwrap(),
+            vec![0x12, 0x34, 0x5F, 0xAB, 0xAB, 0xAB, 0x01, 0x03]
+        );
+        assert_eq!(eval("{ascii(3.00)}", &captures).unwrap(), b"3.00".to_vec());
+    }
+
+    #[test]
+    fn unknown_names_and_bad_syntax_are_errors_with_a_position() {
+        assert!(parse_template("00 A")
+            .unwrap_err()
+            .contains("two adjacent hex digits"));
+        assert!(parse_template("{nope(00)}")
+            .unwrap_err()
+            .contains("not a function"));
+        assert!(parse_template("{ext_auth(04, 00)}")
+            .unwrap_err()
+            .contains("DF/ID"));
+        assert!(parse_template("00 ??").is_err());
+        assert!(matches!(
+            eval("{challenge}", &HashMap::new()),
+            Err(EvalError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn patterns_match_any_bytes_and_open_ends() {
+        let facts = CardFacts::none();
+        let captures = HashMap::new();
+        let scope = Scope::new(&facts, &captures);
+        let p = parse_pattern("6F ?? 84 *").unwrap().eval(&scope).unwrap();
+        assert_eq!(p.mismatch(&[0x6F, 0x10, 0x84, 1, 2]), None);
+        assert!(p.mismatch(&[0x6F, 0x10, 0x85]).unwrap().contains("byte 2"));
+        assert!(p.mismatch(&[0x6F]).is_some());
+        let exact = parse_pattern("0102").unwrap().eval(&scope).unwrap();
+        assert!(exact.mismatch(&[1, 2, 3]).is_some());
+        let empty = parse_pattern("").unwrap().eval(&scope).unwrap();
+        assert_eq!(empty.mismatch(&[]), None);
+    }
+}
