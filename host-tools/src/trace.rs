@@ -29,8 +29,9 @@ fn secret_of(ins: u8) -> Secret {
         // VERIFY, CHANGE REFERENCE DATA / PIN UNBLOCK, RESET RETRY COUNTER, CHANGE PIN,
         // WRITE KEY / WRITE PIN, EXTERNAL AUTHENTICATE.
         0x20 | 0x24 | 0x2C | 0x5E | 0xD4 | 0x82 => Secret::CommandData,
-        // INTERNAL AUTHENTICATE: the challenge is public, the answer is a cryptogram.
-        0x88 => Secret::ResponseData,
+        // INTERNAL AUTHENTICATE: the challenge is public, the answer is a cryptogram. PSAM
+        // CIPHER DATA: its answer is a cryptogram or a MAC.
+        0x88 | 0xFA => Secret::ResponseData,
         _ => Secret::None,
     }
 }

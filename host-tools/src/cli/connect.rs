@@ -8,22 +8,35 @@ use host_tools::client::Client;
 use host_tools::trace::TracingTransport;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport};
 use host_tools::transport::sim::SimTransport;
-use host_tools::transport::CardTransport;
+use host_tools::transport::{CardTransport, TransportError};
 
 use super::{CliError, Global};
 
 pub type CardClient = Client<Box<dyn CardTransport>>;
 
-pub fn open(global: &Global) -> Result<CardClient, CliError> {
-    let transport: Box<dyn CardTransport> = match &global.card {
+/// The card the global options name, untraced; a failure to open is the transport's own error
+/// (diagnose turns "no reader", "no card" and "no ATR" into findings).
+pub fn transport(global: &Global) -> Result<Box<dyn CardTransport>, TransportError> {
+    Ok(match &global.card {
         Some(path) => Box::new(SimTransport::open_image(path)?),
         None => Box::new(PcscTransport::open(&PcscOptions {
             reader: global.reader.clone(),
             wait: Duration::from_millis(global.timeout_ms),
             ..PcscOptions::default()
         })?),
-    };
-    let transport = match &global.trace {
+    })
+}
+
+pub fn open(global: &Global) -> Result<CardClient, CliError> {
+    Ok(Client::new(traced(global, transport(global)?)?))
+}
+
+/// The transport wrapped in a trace when --trace asks for one.
+pub fn traced(
+    global: &Global,
+    transport: Box<dyn CardTransport>,
+) -> Result<Box<dyn CardTransport>, CliError> {
+    Ok(match &global.trace {
         Some(path) => {
             let file = File::create(path).map_err(|source| CliError::CreateFile {
                 path: path.display().to_string(),
@@ -35,6 +48,5 @@ pub fn open(global: &Global) -> Result<CardClient, CliError> {
             ))
         }
         None => transport,
-    };
-    Ok(Client::new(transport))
+    })
 }

@@ -2,11 +2,17 @@
 
 use serde_json::{json, Value};
 
+use file_structures::layout::LayoutError;
+use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
 use host_tools::apdu::ApduError;
 use host_tools::atr::AtrError;
+use host_tools::auth::AuthError;
+use host_tools::cardinfo::InfoError;
 use host_tools::client::ClientError;
+use host_tools::explore::ExploreError;
 use host_tools::hexstr::HexError;
 use host_tools::transport::TransportError;
+use host_tools::vpcd::VpcdError;
 
 /// Exit codes, one per class of failure (the table in docs/host-tools.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +39,30 @@ pub enum ExitClass {
     BadInput = 10,
     /// The card image is damaged or not a card image.
     ImageDamaged = 11,
-    /// A file could not be read or written (card image, trace).
+    /// A file could not be read or written (card image, trace, layout, records, keys).
     Io = 12,
+    /// A layout file breaks the layout rules.
+    InvalidLayout = 13,
+    /// Cardholder records break the layout's field rules.
+    BadRecords = 14,
+    /// A conformance run found vectors the card fails.
+    ConformanceFailed = 20,
+    /// Activation: the identity document does not match the card.
+    IdentityMismatch = 30,
+    /// Activation: the card is already activated.
+    AlreadyActivated = 31,
+    /// Activation: the card or its application is blocked.
+    CardBlocked = 32,
+    /// Activation: the card has expired.
+    CardExpired = 33,
+    /// Activation: the card is on the lost/cancelled list (and has just been blocked).
+    CardLost = 34,
+    /// Activation: the card failed INTERNAL AUTHENTICATE (not a genuine card).
+    FakeCard = 35,
+    /// Activation: the holder's new PIN entries were refused (differ, trivial, initial).
+    PinRejected = 36,
+    /// Activation: the card is not issued yet.
+    NotIssued = 37,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +90,43 @@ pub enum CliError {
     },
     #[error("could not write the output: {0}")]
     Output(#[source] std::io::Error),
+    #[error("could not read {path}: {source}")]
+    ReadFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("{invalid} of {total} layout file(s) are invalid")]
+    LayoutsInvalid { invalid: usize, total: usize },
+    #[error("the key file cannot be used: {0}")]
+    Keys(#[source] KeyError),
+    #[error("the cardholder record cannot be used: {0}")]
+    Record(#[source] RecordError),
+    #[error(transparent)]
+    Perso(#[from] PersoError),
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("the card did not answer the SELECT of {what}: {sw}")]
+    NotSelected { what: String, sw: String },
+    #[error(transparent)]
+    Explore(#[from] ExploreError),
+    #[error(transparent)]
+    Vpcd(#[from] VpcdError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Activation(#[from] host_tools::activation::ActivationError),
+    #[error("the faulty card could not be made: {0}")]
+    Fault(#[from] host_tools::faults::FaultError),
+    #[error(transparent)]
+    Conformance(#[from] host_tools::conformance::ConformanceError),
+    #[error("the card failed the conformance suite (see the failed vectors above)")]
+    ConformanceFailed,
+    #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
+    MatrixMismatch { wrong: usize, total: usize },
 }
 
 fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
@@ -91,23 +154,120 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
     }
 }
 
+fn conformance_class(e: &host_tools::conformance::ConformanceError) -> (ExitClass, &'static str) {
+    use host_tools::conformance::ConformanceError as C;
+    match e {
+        C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
+        C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
+        C::Keys { .. } => (ExitClass::BadInput, "bad_key_file"),
+        C::Import { .. } | C::UnknownCard(_) | C::Suite(_) => (ExitClass::BadInput, "bad_vectors"),
+    }
+}
+
+fn perso_class(e: &PersoError) -> (ExitClass, &'static str) {
+    match e {
+        PersoError::Record { .. } => (ExitClass::BadRecords, "bad_record"),
+        PersoError::Keys { .. } | PersoError::NoCardIdCode { .. } => {
+            (ExitClass::BadInput, "bad_key_file")
+        }
+        // The simulated card refused its own personalisation: a defect, not the user's input.
+        PersoError::Card { .. } | PersoError::Format { .. } => {
+            (ExitClass::Failure, "personalisation_failed")
+        }
+    }
+}
+
+impl From<InfoError> for CliError {
+    fn from(e: InfoError) -> Self {
+        match e {
+            InfoError::Client(c) => CliError::Client(c),
+            InfoError::Auth { source, .. } => CliError::Auth(source),
+        }
+    }
+}
+
+fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, &'static str) {
+    use host_tools::activation::{ActivationError as A, InputError as I, SecurityError as S};
+    match e {
+        A::Input(I::PinsDiffer | I::PinForm | I::PinInitial | I::PinTrivial(_)) => {
+            (ExitClass::PinRejected, "pin_rejected")
+        }
+        A::Input(I::LostList { .. }) => (ExitClass::Io, "io"),
+        A::Input(_) => (ExitClass::BadInput, "bad_input"),
+        A::Layout(_) => (ExitClass::InvalidLayout, "invalid_layout"),
+        A::Unreadable(_) | A::Refused { .. } | A::PinAlreadyChanged => {
+            (ExitClass::Refused, "card_refused")
+        }
+        A::NotIssued => (ExitClass::NotIssued, "not_issued"),
+        A::Blocked(_) => (ExitClass::CardBlocked, "card_blocked"),
+        A::Lost { .. } => (ExitClass::CardLost, "card_lost"),
+        A::Expired { .. } => (ExitClass::CardExpired, "card_expired"),
+        A::AlreadyActivated { .. } => (ExitClass::AlreadyActivated, "already_activated"),
+        A::IdentityMismatch { .. } => (ExitClass::IdentityMismatch, "identity_mismatch"),
+        A::FakeCard => (ExitClass::FakeCard, "fake_card"),
+        A::Security(S::PsamLink(c)) | A::Client(c) => CliError::class_of_client(c),
+        A::Security(S::NotTestKeys | S::Key { .. }) => (ExitClass::BadInput, "bad_key_file"),
+        A::Security(_) => (ExitClass::Refused, "security_module_refused"),
+        A::Journal(_) => (ExitClass::Io, "journal_io"),
+    }
+}
+
 impl CliError {
     /// The exit class and a stable name for programs.
     pub fn class(&self) -> (ExitClass, &'static str) {
         match self {
-            CliError::Transport(e) | CliError::Client(ClientError::Transport(e)) => {
-                transport_class(e)
-            }
-            CliError::Client(ClientError::Apdu(_)) => (ExitClass::BadInput, "bad_apdu"),
-            CliError::Client(ClientError::GetResponseLimit(_)) => {
-                (ExitClass::CardUnresponsive, "get_response_limit")
-            }
+            CliError::Transport(e) => transport_class(e),
+            CliError::Client(e) => Self::class_of_client(e),
             CliError::BadHex { .. } => (ExitClass::BadInput, "bad_hex"),
             CliError::BadApdu { .. } => (ExitClass::BadInput, "bad_apdu"),
             CliError::BadAtr(_) => (ExitClass::BadInput, "bad_atr"),
             CliError::Refused { .. } => (ExitClass::Refused, "card_refused"),
-            CliError::CreateFile { .. } | CliError::Output(_) => (ExitClass::Io, "io"),
+            CliError::CreateFile { .. } | CliError::Output(_) | CliError::ReadFile { .. } => {
+                (ExitClass::Io, "io")
+            }
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
+            CliError::Activation(e) => activation_class(e),
+            CliError::Layout(LayoutError::Read { .. }) => (ExitClass::Io, "io"),
+            CliError::Layout(LayoutError::Invalid { .. }) | CliError::LayoutsInvalid { .. } => {
+                (ExitClass::InvalidLayout, "invalid_layout")
+            }
+            CliError::Keys(_) => (ExitClass::BadInput, "bad_key_file"),
+            CliError::Record(_) => (ExitClass::BadRecords, "bad_record"),
+            CliError::Perso(e) | CliError::Batch(BatchError::Card { source: e, .. }) => {
+                perso_class(e)
+            }
+            CliError::Batch(BatchError::Rejected { .. }) => {
+                (ExitClass::BadRecords, "records_rejected")
+            }
+            CliError::Batch(BatchError::Sink { .. }) => (ExitClass::Io, "io"),
+            CliError::Auth(AuthError::Client(e)) | CliError::Explore(ExploreError::Client(e)) => {
+                CliError::class_of_client(e)
+            }
+            CliError::Auth(AuthError::UnknownKey { .. } | AuthError::Key(_)) => {
+                (ExitClass::BadInput, "bad_key_file")
+            }
+            CliError::Auth(_) => (ExitClass::Refused, "authentication_failed"),
+            CliError::NotSelected { .. } => (ExitClass::Refused, "card_refused"),
+            CliError::Explore(ExploreError::UnknownPath(_)) => {
+                (ExitClass::BadInput, "unknown_path")
+            }
+            CliError::Vpcd(VpcdError::Unreachable { .. }) => {
+                (ExitClass::Service, "vpcd_unreachable")
+            }
+            CliError::Vpcd(VpcdError::Card(e)) => transport_class(e),
+            CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
+            CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),
+            CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
+            CliError::Conformance(e) => conformance_class(e),
+            CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+        }
+    }
+
+    fn class_of_client(e: &ClientError) -> (ExitClass, &'static str) {
+        match e {
+            ClientError::Transport(t) => transport_class(t),
+            ClientError::Apdu(_) => (ExitClass::BadInput, "bad_apdu"),
+            ClientError::GetResponseLimit(_) => (ExitClass::CardUnresponsive, "get_response_limit"),
         }
     }
 
@@ -158,6 +318,17 @@ mod tests {
             ExitClass::BadInput,
             ExitClass::ImageDamaged,
             ExitClass::Io,
+            ExitClass::InvalidLayout,
+            ExitClass::BadRecords,
+            ExitClass::ConformanceFailed,
+            ExitClass::IdentityMismatch,
+            ExitClass::AlreadyActivated,
+            ExitClass::CardBlocked,
+            ExitClass::CardExpired,
+            ExitClass::CardLost,
+            ExitClass::FakeCard,
+            ExitClass::PinRejected,
+            ExitClass::NotIssued,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| *c as u8).collect();
         codes.sort_unstable();

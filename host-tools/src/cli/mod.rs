@@ -1,16 +1,29 @@
 //! The `sscard` command line: options and commands (clap), each command in its own module.
 
+mod activate;
 mod apdu;
 mod atr;
+mod conformance;
 mod connect;
+mod demo;
+mod diagnose;
 pub mod error;
+mod explore;
 mod generate;
+mod info;
+mod inputs;
+mod layout;
 mod output;
+mod personalise;
+mod progress;
 mod readers;
+mod sim;
+mod table;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use host_tools::conformance::ConformanceCommand;
 use host_tools::transport::pcsc::ReaderChoice;
 
 pub use error::CliError;
@@ -62,6 +75,27 @@ pub enum Command {
     },
     /// Send raw command APDUs and show each answer with its status word in words.
     Apdu(apdu::ApduArgs),
+    /// Show the card's identification and cardholder data, decoded through the layout.
+    Info(info::InfoArgs),
+    /// Walk the layout's files on the card: FCP facts, records decoded, what could not be read.
+    Explore(explore::ExploreArgs),
+    /// Check, show and compare layout files.
+    #[command(subcommand)]
+    Layout(layout::LayoutCommand),
+    /// Personalise a batch of cardholder records into card images or APDU scripts.
+    Personalise(personalise::PersonaliseArgs),
+    /// Simulated cards: make a card image, serve a card to vpcd.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// The main job on the built-in simulator, in memory: a new card, its ATR, its data, its files.
+    Demo(demo::DemoArgs),
+    /// Activate a new card at a bank outlet: identity, mutual authentication, new PIN, activation record.
+    Activate(Box<activate::ActivateArgs>),
+    /// Tell why a card "doesn't work": read-only checks, the likely cause and the next step.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Conformance: does the card behave like a social security card? (test-vectors suite)
+    #[command(subcommand)]
+    Conformance(ConformanceCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -77,6 +111,15 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Readers => readers::run(&cli.global),
         Command::Atr { hex } => atr::run(&cli.global, hex.as_deref()),
         Command::Apdu(args) => apdu::run(&cli.global, args),
+        Command::Info(args) => info::run(&cli.global, args),
+        Command::Explore(args) => explore::run(&cli.global, args),
+        Command::Layout(command) => layout::run(command),
+        Command::Personalise(args) => personalise::run(&cli.global, args),
+        Command::Sim(command) => sim::run(&cli.global, command),
+        Command::Demo(args) => demo::run(&cli.global, args),
+        Command::Activate(args) => activate::run(&cli.global, args),
+        Command::Diagnose(args) => diagnose::run(&cli.global, args),
+        Command::Conformance(command) => conformance::run(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

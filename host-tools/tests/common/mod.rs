@@ -16,6 +16,8 @@ pub const EXIT_REFUSED: i32 = 9;
 pub const EXIT_BAD_INPUT: i32 = 10;
 pub const EXIT_IMAGE_DAMAGED: i32 = 11;
 pub const EXIT_IO: i32 = 12;
+pub const EXIT_INVALID_LAYOUT: i32 = 13;
+pub const EXIT_BAD_RECORDS: i32 = 14;
 
 pub struct Run {
     pub code: i32,
@@ -70,3 +72,29 @@ pub fn demo_image(dir: &Path) -> PathBuf {
 
 /// SELECT SSSE by DF name, no answer data.
 pub const SELECT_SSSE: &str = "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF";
+
+/// The sample cardholder record the CLI embeds, as the tests read it.
+pub fn sample_holder() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../../file-structures/samples/holder.json"))
+        .expect("the sample holder is JSON")
+}
+
+/// The workspace's file-structures directory (shipped layouts, samples, keys).
+pub fn file_structures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../file-structures")
+}
+
+/// A personalised card image of the sample holder made by `sscard sim new`.
+pub fn sample_card(dir: &Path, version: &str) -> PathBuf {
+    let path = dir.join(format!("sample-{version}.card"));
+    let run = sscard(&[
+        "sim",
+        "new",
+        "--out",
+        path.to_str().unwrap(),
+        "--version",
+        version,
+    ]);
+    assert_eq!(run.code, 0, "sim new: {}", run.stderr);
+    path
+}

@@ -1,0 +1,135 @@
+//! `sscard explore [PATH]`: the layout's files on the card, with FCP facts and decoded records.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use host_tools::cardinfo::version_from_atr;
+use host_tools::explore::{explore, DfReport, EfReport};
+use host_tools::fcp::FileFacts;
+
+use super::inputs::LayoutArgs;
+use super::{connect, CliError, Global, Outcome};
+
+#[derive(Debug, clap::Args)]
+pub struct ExploreArgs {
+    /// Only this DF ("SSSE") or EF ("SSSE/EF06").
+    pub path: Option<String>,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+fn facts_line(facts: &FileFacts) -> String {
+    let mut parts = Vec::new();
+    if let Some(fid) = &facts.fid {
+        parts.push(format!("FID {fid}"));
+    }
+    parts.push(facts.structure.clone());
+    if let Some(sfi) = facts.sfi {
+        parts.push(format!("SFI {sfi}"));
+    }
+    match (facts.record_slots, facts.max_record_len, facts.size) {
+        (Some(n), Some(len), _) => parts.push(format!("{n} records of up to {len} bytes")),
+        (_, _, Some(size)) => parts.push(format!("{size} bytes")),
+        _ => {}
+    }
+    if let Some(name) = &facts.df_name {
+        parts.push(format!("name {name}"));
+    }
+    if let Some(state) = &facts.life_cycle {
+        parts.push(state.clone());
+    }
+    parts.join(", ")
+}
+
+fn access_line(facts: &FileFacts) -> Option<String> {
+    let access = facts.access.as_ref()?;
+    Some(
+        access
+            .iter()
+            .map(|a| format!("{} {}", a.operation, a.words))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+fn ef_text(ef: &EfReport, out: &mut String) {
+    let _ = writeln!(out, "  EF {} {} {}", ef.path, ef.zh, ef.en);
+    if let Some(facts) = &ef.facts {
+        let _ = writeln!(out, "     {}", facts_line(facts));
+        if let Some(access) = access_line(facts) {
+            let _ = writeln!(out, "     access: {access}");
+        }
+    }
+    let rows: Vec<Vec<String>> = ef
+        .records
+        .iter()
+        .map(|r| {
+            let value = match (&r.value, &r.problem) {
+                (Some(v), _) => v.clone(),
+                (None, Some(p)) => format!("({p})"),
+                (None, None) => "(empty)".into(),
+            };
+            vec![
+                format!("rec {}", r.number),
+                format!("tag {}", r.tag.as_deref().unwrap_or("--")),
+                r.zh.clone().unwrap_or_default(),
+                r.en.clone().unwrap_or_default(),
+                value,
+                r.raw.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&super::table::render(&rows, "     "));
+    if let Some(data) = &ef.data {
+        let zero = data.bytes().all(|b| b == b'0');
+        let preview: String = data.chars().take(32).collect();
+        let _ = writeln!(
+            out,
+            "     {} bytes read{}: {preview}{}",
+            data.len() / 2,
+            if zero { ", all zero" } else { "" },
+            if data.len() > 32 { "…" } else { "" }
+        );
+    }
+    if let Some(why) = &ef.unread {
+        let _ = writeln!(out, "     not read: {why}");
+    }
+}
+
+pub fn text(reports: &[DfReport]) -> String {
+    let mut out = String::new();
+    for df in reports {
+        let _ = writeln!(out, "DF {} {} {}", df.name, df.zh, df.en);
+        match &df.facts {
+            Some(facts) => {
+                let _ = writeln!(out, "   {}", facts_line(facts));
+                if let Some(access) = access_line(facts) {
+                    let _ = writeln!(out, "   access: {access}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "   not selected: {}", df.select);
+            }
+        }
+        for ef in &df.efs {
+            ef_text(ef, &mut out);
+        }
+    }
+    out
+}
+
+pub fn run(global: &Global, args: &ExploreArgs) -> Result<Outcome, CliError> {
+    let mut client = connect::open(global)?;
+    let layout = args.layout.load(version_from_atr(&client.atr()))?;
+    let reports = explore(&mut client, &layout, args.path.as_deref())?;
+    Ok(Outcome::new(
+        format!(
+            "{} — {}\n{}",
+            layout.name,
+            client.transport().name(),
+            text(&reports)
+        ),
+        json!({ "layout": layout.name, "reader": client.transport().name(), "dfs": reports }),
+    ))
+}

@@ -1,0 +1,119 @@
+//! The files commands take besides the card: layouts, issuer key files, cardholder records.
+
+use std::path::{Path, PathBuf};
+
+use file_structures::layout::{self, Layout, NATIONAL_VERSIONS};
+use file_structures::personalise::{
+    record_from_json, records_from_batch, BatchFormat, CardRecord, IssuerKeys, RecordError,
+};
+
+use super::CliError;
+
+/// `--layout FILE --version V`, shared by the commands that read or make cards.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LayoutArgs {
+    /// A layout file (a region's extension, or a national layout); default: the national layout.
+    #[arg(long, value_name = "FILE")]
+    pub layout: Option<PathBuf>,
+    /// The national version. Default: the one the card's ATR announces, else 3.0.
+    #[arg(long, value_name = "VERSION", value_parser = NATIONAL_VERSIONS)]
+    pub version: Option<String>,
+}
+
+impl LayoutArgs {
+    /// The layout, of the version given, else `fallback` (e.g. from the card's ATR), else 3.0.
+    pub fn load(&self, fallback: Option<&str>) -> Result<Layout, CliError> {
+        let version = self.version.as_deref().or(fallback);
+        match &self.layout {
+            Some(path) => Ok(layout::load(path, version)?),
+            None => Ok(layout::national(version.unwrap_or("3.0"))?),
+        }
+    }
+}
+
+/// `--keys FILE` / `--test-keys`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyArgs {
+    /// The issuer's master key file (TOML, see docs/security.md).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Use the public TEST issuer keys shipped with sscard (simulated cards only).
+    #[arg(long, conflicts_with = "keys")]
+    pub test_keys: bool,
+}
+
+/// Issuer keys and whether they are the public test keys (which every output must say).
+pub struct Keys {
+    pub keys: IssuerKeys,
+    pub test_only: bool,
+}
+
+impl KeyArgs {
+    /// The keys asked for; `default_test` gives the test keys when none are named.
+    pub fn load(&self, default_test: bool) -> Result<Option<Keys>, CliError> {
+        let keys = match &self.keys {
+            Some(path) => {
+                let text = read_text(path)?;
+                IssuerKeys::from_toml(&path.display().to_string(), &text).map_err(CliError::Keys)?
+            }
+            None if self.test_keys || default_test => {
+                IssuerKeys::test_keys().map_err(CliError::Keys)?
+            }
+            None => return Ok(None),
+        };
+        let test_only = keys.test_only;
+        Ok(Some(Keys { keys, test_only }))
+    }
+}
+
+/// The label every output shows for the keys used.
+pub fn keys_label(keys: &Keys) -> &'static str {
+    if keys.test_only {
+        "TEST issuer keys (public values, for simulated cards only)"
+    } else {
+        "issuer keys from the key file"
+    }
+}
+
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// One cardholder record from a JSON object file.
+pub fn read_record(path: &Path) -> Result<CardRecord, CliError> {
+    record_from_json(&file_name(path), &read_text(path)?).map_err(CliError::Record)
+}
+
+/// Every record of a batch: `.csv` (header row of field ids), `.jsonl` (one object a line) or
+/// `.json` (one object, or an array of objects), each parsed or failed on its own.
+pub fn read_batch(path: &Path) -> Result<Vec<Result<CardRecord, RecordError>>, CliError> {
+    let text = read_text(path)?;
+    let name = file_name(path);
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    Ok(match extension.as_deref() {
+        Some("csv") => records_from_batch(&name, &text, BatchFormat::Csv),
+        Some("jsonl") => records_from_batch(&name, &text, BatchFormat::JsonLines),
+        _ => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    record_from_json(&format!("{name} record {}", i + 1), &item.to_string())
+                })
+                .collect(),
+            _ => vec![record_from_json(&name, &text)],
+        },
+    })
+}

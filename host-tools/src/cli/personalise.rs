@@ -1,0 +1,206 @@
+//! `sscard personalise`: a batch of cardholder records into card images and/or APDU scripts,
+//! all or nothing unless --allow-partial.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use file_structures::codec::Encoding;
+use file_structures::layout::Layout;
+use file_structures::personalise::{
+    format_params, personalise_batch, run_script, BatchError, BatchOptions, CardOutput, CardRecord,
+    CardStorage, Output, Progress,
+};
+use host_tools::transport::image;
+
+use super::inputs::{keys_label, read_batch, KeyArgs, LayoutArgs};
+use super::{progress, CliError, Global, Outcome};
+
+#[derive(Debug, clap::Args)]
+pub struct PersonaliseArgs {
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// Cardholder records: .csv (header row of field ids), .jsonl or .json.
+    #[arg(long, value_name = "FILE")]
+    pub records: PathBuf,
+    /// The directory the cards are written to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Make the good records' cards even when some records are bad.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Write each card's plain-text APDU script (NAME.apdu) instead of its card image.
+    #[arg(long)]
+    pub script: bool,
+    /// With --script: write the card images (NAME.card) too.
+    #[arg(long, requires = "script")]
+    pub image: bool,
+}
+
+/// The file name stem of a card: its card number, else its record label.
+fn card_stem(layout: &Layout, record: &CardRecord) -> String {
+    let number = layout
+        .fields()
+        .find(|f| f.field.encoding == Encoding::CardNumber)
+        .and_then(|f| record.values.get(&f.field.id));
+    let stem = number.cloned().unwrap_or_else(|| record.label.clone());
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes a script readable by its owner only: it holds the card's keys.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+fn to_io(e: host_tools::transport::TransportError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+pub fn run(global: &Global, args: &PersonaliseArgs) -> Result<Outcome, CliError> {
+    let layout = args.layout.load(None)?;
+    let keys = args
+        .keys
+        .load(true)?
+        .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
+    let records = read_batch(&args.records)?;
+    let total = records.len();
+    let options = BatchOptions {
+        output: if args.script {
+            Output::Script
+        } else {
+            Output::Image
+        },
+        allow_partial: args.allow_partial,
+    };
+    let bar = progress::bar(total, "checking", global.json);
+    let mut written: Vec<serde_json::Value> = Vec::new();
+    let result = personalise_batch(
+        &layout,
+        records,
+        &keys.keys,
+        options,
+        &mut |p| match p {
+            Progress::Checked { done, .. } => bar.set_position(done as u64),
+            Progress::Made { done, total } => {
+                if done == 1 {
+                    bar.set_message("personalising");
+                    bar.set_length(total as u64);
+                }
+                bar.set_position(done as u64);
+            }
+        },
+        &mut |record, output| {
+            // Created only when a card is made: a refused batch leaves nothing behind.
+            fs::create_dir_all(&args.out)?;
+            let stem = card_stem(&layout, record);
+            let mut files = Vec::new();
+            match output {
+                CardOutput::Image(card) => {
+                    let path = args.out.join(format!("{stem}.card"));
+                    image::save(&path, &card.bytes).map_err(to_io)?;
+                    files.push(path);
+                }
+                CardOutput::Script(script) => {
+                    let path = args.out.join(format!("{stem}.apdu"));
+                    write_private(&path, &script.to_text())?;
+                    files.push(path);
+                    if args.image {
+                        let mut storage = Box::new(CardStorage::new());
+                        let params = format_params(&layout, &script.card_id_code);
+                        run_script(&mut *storage, &params, &script)
+                            .map_err(|e| std::io::Error::other(e.to_string()))?;
+                        let path = args.out.join(format!("{stem}.card"));
+                        image::save(&path, storage.as_bytes()).map_err(to_io)?;
+                        files.push(path);
+                    }
+                }
+            }
+            written.push(json!({
+                "record": record.label,
+                "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            }));
+            Ok(())
+        },
+    );
+    bar.finish_and_clear();
+    let (report, failure) = match result {
+        Ok(report) => (report.failed, None),
+        Err(BatchError::Rejected {
+            total,
+            bad_records,
+            failed,
+        }) => {
+            let listed = failed.clone();
+            (
+                listed,
+                Some(CliError::Batch(BatchError::Rejected {
+                    total,
+                    bad_records,
+                    failed,
+                })),
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut text = format!(
+        "{} card(s) written to {} from {total} record(s) ({})\n",
+        written.len(),
+        args.out.display(),
+        keys_label(&keys)
+    );
+    for card in &written {
+        text.push_str(&format!(
+            "  {}: {}\n",
+            card["record"].as_str().unwrap_or_default(),
+            card["files"]
+                .as_array()
+                .map(|f| f
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ));
+    }
+    if !report.is_empty() {
+        text.push_str(&format!("{} problem(s) in the records:\n", report.len()));
+        for e in &report {
+            text.push_str(&format!(
+                "  {}{}: {}\n",
+                e.record,
+                e.field
+                    .as_ref()
+                    .map(|f| format!(":{f}"))
+                    .unwrap_or_default(),
+                e.rule
+            ));
+        }
+    }
+    let mut outcome = Outcome::new(
+        text,
+        json!({
+            "written": written,
+            "rejected": report,
+            "records": total,
+            "test_keys": keys.test_only,
+        }),
+    );
+    outcome.failure = failure;
+    Ok(outcome)
+}

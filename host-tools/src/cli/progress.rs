@@ -1,0 +1,21 @@
+//! Progress bars for long work: on stderr, and only for a person watching (stderr a terminal,
+//! no --json).
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A bar of `total` steps, hidden when nobody is watching.
+pub fn bar(total: usize, message: &str, json: bool) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    if json || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+    if let Ok(style) = ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} {eta}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message.to_owned());
+    bar
+}

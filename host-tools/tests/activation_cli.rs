@@ -1,0 +1,205 @@
+//! `sscard activate` on a simulated card image: the receipt, `--json`, one exit code per outcome,
+//! PINs from standard input, and the journal file.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{sample_card, sscard};
+use host_tools::testdir::TestDir;
+
+const ID: &str = "110105199001010010";
+const NAME: &str = "张测试";
+
+fn activate(card: &str, journal: &str, extra: &[&str]) -> common::Run {
+    let mut args = vec![
+        "--card",
+        card,
+        "--json",
+        "activate",
+        "--test-keys",
+        "--outlet",
+        "BANK-0001",
+        "--terminal",
+        "T-42",
+        "--journal",
+        journal,
+        "--date",
+        "20240401",
+    ];
+    args.extend_from_slice(extra);
+    sscard(&args)
+}
+
+#[test]
+fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
+    let dir = TestDir::new("activation-cli");
+    let card = sample_card(dir.path(), "3.0");
+    let card = card.to_str().unwrap();
+    let journal = dir.path().join("terminal.jsonl");
+    let journal = journal.to_str().unwrap();
+    let lost = dir.path().join("lost.txt");
+    std::fs::write(&lost, "# lost cards\nX00000019\n").unwrap();
+
+    let wrong_name = activate(
+        card,
+        journal,
+        &[
+            "--id-number",
+            ID,
+            "--name",
+            "李测试",
+            "--unsafe-new-pin",
+            "135790",
+        ],
+    );
+    assert_eq!(wrong_name.code, 30, "{}", wrong_name.stderr);
+    assert_eq!(wrong_name.json()["error"]["kind"], "identity_mismatch");
+    assert!(
+        wrong_name
+            .stderr
+            .contains("name on the document does not match"),
+        "{}",
+        wrong_name.stderr
+    );
+
+    let bad_id = activate(
+        card,
+        journal,
+        &["--id-number", "110105199001010011", "--name", NAME],
+    );
+    assert_eq!(bad_id.code, 10, "{}", bad_id.stderr);
+
+    let trivial = activate(
+        card,
+        journal,
+        &[
+            "--id-number",
+            ID,
+            "--name",
+            NAME,
+            "--unsafe-new-pin",
+            "111111",
+        ],
+    );
+    assert_eq!(trivial.code, 36, "{}", trivial.stderr);
+
+    let ok = activate(
+        card,
+        journal,
+        &[
+            "--id-number",
+            ID,
+            "--name",
+            NAME,
+            "--unsafe-new-pin",
+            "135790",
+            "--lost-list",
+            lost.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let receipt = &ok.json()["receipt"];
+    assert_eq!(receipt["card_number"], "T0000001X");
+    assert_eq!(receipt["activation_date"], "20240401");
+    assert_eq!(receipt["medical_insurance"], "normal");
+
+    let again = activate(
+        card,
+        journal,
+        &[
+            "--id-number",
+            ID,
+            "--name",
+            NAME,
+            "--unsafe-new-pin",
+            "135790",
+        ],
+    );
+    assert_eq!(again.code, 31, "{}", again.stderr);
+
+    // `info` sees the activation.
+    let info = sscard(&["--card", card, "--json", "info", "--test-keys"]);
+    assert_eq!(info.json()["activation"]["state"], "activated");
+
+    let lines = std::fs::read_to_string(journal).unwrap();
+    assert!(lines
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert!(lines.contains("\"step\":\"activated\""));
+    assert!(!lines.contains("135790"), "the journal never holds a PIN");
+}
+
+#[test]
+fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
+    let dir = TestDir::new("activation-cli-stdin");
+    let card = sample_card(dir.path(), "2.0");
+    let card = card.to_str().unwrap();
+    let journal = dir.path().join("terminal.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args([
+            "--card",
+            card,
+            "activate",
+            "--test-keys",
+            "--outlet",
+            "B1",
+            "--terminal",
+            "T1",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--date",
+            "20240401",
+            "--id-number",
+            ID,
+            "--name",
+            NAME,
+            "--pin-from-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"135790\n135791\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(36));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the two PIN entries differ"));
+
+    let lost = dir.path().join("lost.txt");
+    std::fs::write(&lost, "T0000001X\n").unwrap();
+    let run = activate(
+        card,
+        journal.to_str().unwrap(),
+        &[
+            "--id-number",
+            ID,
+            "--name",
+            NAME,
+            "--unsafe-new-pin",
+            "135790",
+            "--lost-list",
+            lost.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 34, "{}", run.stderr);
+    let run = activate(
+        card,
+        journal.to_str().unwrap(),
+        &[
+            "--id-number",
+            ID,
+            "--name",
+            NAME,
+            "--unsafe-new-pin",
+            "135790",
+        ],
+    );
+    assert_eq!(run.code, 32, "{}", run.stderr);
+}
