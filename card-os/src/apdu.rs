@@ -24,13 +24,11 @@ pub struct Command<'a> {
     pub extended: bool,
 }
 
-impl<'a> Command<'a> {
-    /// Parses any of the cases 1, 2S, 3S, 4S, 2E, 3E, 4E. Lengths that do not match the body are
-    /// `6700`; CLA is not judged here (see [`Cla::decode`]).
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, Status> {
-        let (header, body) = bytes.split_first_chunk::<4>().ok_or(Status::WrongLength)?;
-        let [cla, ins, p1, p2] = *header;
-        let mut command = Command {
+impl Command<'static> {
+    /// A case 1 command: header only, no data, no Le, short form. Set `data`, `ne` or
+    /// `extended` on the result as needed.
+    pub const fn header(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
+        Command {
             cla,
             ins,
             p1,
@@ -38,7 +36,17 @@ impl<'a> Command<'a> {
             data: &[],
             ne: None,
             extended: false,
-        };
+        }
+    }
+}
+
+impl<'a> Command<'a> {
+    /// Parses any of the cases 1, 2S, 3S, 4S, 2E, 3E, 4E. Lengths that do not match the body are
+    /// `6700`; CLA is not judged here (see [`Cla::decode`]).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Status> {
+        let (header, body) = bytes.split_first_chunk::<4>().ok_or(Status::WrongLength)?;
+        let [cla, ins, p1, p2] = *header;
+        let mut command: Command<'a> = Command::header(cla, ins, p1, p2);
         match body {
             // Case 1.
             [] => {}

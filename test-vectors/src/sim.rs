@@ -14,7 +14,7 @@ use crate::format::{CardKind, Vector};
 use crate::target::{CardError, CardUnderTest, NotPrepared, Prepared, Target};
 
 /// The sample fictitious cardholder of file-structures (张测试), embedded.
-pub const SAMPLE_HOLDER_JSON: &str = include_str!("../../file-structures/samples/holder.json");
+pub const SAMPLE_HOLDER_JSON: &str = file_structures::samples::HOLDER_JSON;
 
 /// The simulator's memory on the heap (32 KiB is too much to move around on the stack).
 #[derive(Clone)]

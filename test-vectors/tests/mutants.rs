@@ -86,7 +86,8 @@ fn every_broken_card_build_fails_the_suite_and_the_correct_one_passes() {
         }
         // A mutant makes vectors fail, never the runner or the target break.
         assert_eq!(
-            report.summary.skipped, 0,
+            report.summary.skipped,
+            0,
             "{mutant:?}: {}",
             report.to_text()
         );

@@ -1,7 +1,7 @@
 //! The six-month rule on the card (see `crate::restriction`): SET DATE, the medical insurance
 //! status (GET DATA `DF41`) and the refusal of settlement-type operations while restricted.
 
-use super::{done, Answer, Context};
+use super::{done, expect_p1p2, Answer, Context};
 use crate::apdu::Command;
 use crate::fs::records::{self, Occurrence};
 use crate::fs::{Descriptor, MF_INDEX};
@@ -20,9 +20,7 @@ pub(super) fn set_date<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0, 0) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0, 0)?;
     let date: [u8; 4] = command.data.try_into().map_err(|_| Status::WrongLength)?;
     if CardDate::from_bcd(&date).is_none() {
         return Err(Status::IncorrectDataParameters);

@@ -1,7 +1,7 @@
 //! GET CHALLENGE (`00 84`), EXTERNAL AUTHENTICATE (`00 82`), INTERNAL AUTHENTICATE (`00 88`).
 //! Keys are those of the current DF.
 
-use super::{atomically, done, Answer, Context};
+use super::{atomically, done, expect_p1p2, Answer, Context};
 use crate::apdu::Command;
 use crate::crypto::{internal_authenticate, verify_external_cryptogram, INTERNAL_AUTH_MAX};
 use crate::security::{objects, random, tries, Usage};
@@ -14,9 +14,7 @@ pub(super) fn get_challenge<S: Storage>(
     command: &Command<'_>,
     out: &mut [u8],
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0, 0) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0, 0)?;
     let len = match command.ne {
         Some(len @ (4 | 8)) if command.data.is_empty() => len,
         _ => return Err(Status::WrongLength),

@@ -42,7 +42,7 @@ pub(super) fn read<S: Storage>(
 ) -> Result<Answer, Status> {
     let ne = command.ne.ok_or(Status::WrongLength)?;
     let (index, file, offset) = target(ctx, command, Operation::Read)?;
-    integrity::verify(ctx.storage, index, &file)?;
+    integrity::verify(ctx.storage, ctx.index, index, &file)?;
     let available = (u32::from(file.data_size) - offset) as usize;
     let n = ne.min(available).min(out.len());
     let dest = out.get_mut(..n).ok_or(Status::NoPreciseDiagnosis)?;

@@ -1,7 +1,7 @@
 //! Personalisation and life-cycle commands: CREATE FILE, DELETE FILE, ACTIVATE / DEACTIVATE FILE,
 //! TERMINATE EF / DF.
 
-use super::{atomically, done, permitted, personalisation_only, Answer, Context};
+use super::{atomically, done, expect_p1p2, permitted, personalisation_only, Answer, Context};
 use crate::access::Operation;
 use crate::apdu::Command;
 use crate::fs::descriptor::{descriptor_offset, Descriptor, D_KIND, D_LIFE_CYCLE, D_NAME};
@@ -19,9 +19,7 @@ pub(super) fn create<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0, 0) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0, 0)?;
     personalisation_only(ctx)?;
     let parent_index = ctx.selection.df;
     let parent = Descriptor::read(ctx.storage, parent_index)?;
@@ -102,9 +100,7 @@ fn name_taken<S: Storage>(ctx: &Context<'_, S>, name: &[u8]) -> Result<bool, Sta
 /// The file a management command names: a FID child of the current DF in the data, or (empty
 /// data) the current EF, else the current DF.
 fn target<S: Storage>(ctx: &Context<'_, S>, command: &Command<'_>) -> Result<u8, Status> {
-    if (command.p1, command.p2) != (0, 0) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0, 0)?;
     match command.data {
         [] => Ok(ctx.selection.ef.unwrap_or(ctx.selection.df)),
         [hi, lo] => ctx

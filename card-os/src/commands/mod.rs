@@ -120,6 +120,15 @@ fn done() -> Result<Answer, Status> {
     Ok(Answer::Data(0, Status::Success))
 }
 
+/// `6A86` unless P1 and P2 are the ones the command takes.
+fn expect_p1p2(command: &Command<'_>, p1: u8, p2: u8) -> Result<(), Status> {
+    if (command.p1, command.p2) == (p1, p2) {
+        Ok(())
+    } else {
+        Err(Status::IncorrectP1P2)
+    }
+}
+
 /// The EF a command addresses: the current EF when `sfi` is 0, else the EF with that SFI in the
 /// current DF (which then becomes the current EF). `6986` / `6A82` when there is none.
 fn target_ef<S: Storage>(ctx: &mut Context<'_, S>, sfi: u8) -> Result<(u8, Descriptor), Status> {

@@ -1,7 +1,7 @@
 //! Personalisation: WRITE KEY (`80 D4 00 00 14`), WRITE PIN (`80 D4 01 00 Lc`), ISSUE CARD
 //! (`80 F0 02 00`). Card life cycle `01` only.
 
-use super::{atomically, done, personalisation_only, Answer, Context};
+use super::{atomically, done, expect_p1p2, personalisation_only, Answer, Context};
 use crate::apdu::Command;
 use crate::crypto::{Algorithm, Pin, SecretKey, KEY_LEN, PIN_MAX_BCD_LEN};
 use crate::fs::header::set_life_cycle;
@@ -86,9 +86,7 @@ pub(super) fn issue<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0x02, 0x00) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0x02, 0x00)?;
     if !command.data.is_empty() {
         return Err(Status::WrongLength);
     }

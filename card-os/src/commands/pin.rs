@@ -2,8 +2,9 @@
 //! (`00 24 00 00`), PIN UNBLOCK (`84 24`), PIN RELOAD (`84 2C`). The PIN is card-global: these
 //! commands reach it from any DF.
 
-use super::{atomically, done, secure, Answer, Context};
+use super::{atomically, done, expect_p1p2, secure, Answer, Context};
 use crate::apdu::Command;
+use crate::crypto::mac::LINE_MAC_LEN;
 use crate::crypto::{Pin, PIN_MAX_BCD_LEN};
 use crate::security::objects::{self, PinObject};
 use crate::security::{tries, Usage};
@@ -32,10 +33,37 @@ fn check_pin<S: Storage>(
     if *offered == pin.value {
         Ok(())
     } else {
-        ctx.security.pin_verified = false;
-        ctx.security.pin_initial = false;
+        forget_pin(ctx);
         Err(tries::wrong(left))
     }
+}
+
+/// Clears the verified state.
+fn forget_pin<S: Storage>(ctx: &mut Context<'_, S>) {
+    ctx.security.pin_verified = false;
+    ctx.security.pin_initial = false;
+}
+
+/// In one transaction: the PIN's value replaced by `new` when there is one, and its tries back
+/// to the limit.
+fn store<S: Storage>(storage: &mut S, pin: &PinObject, new: Option<&Pin>) -> Result<(), Status> {
+    atomically(storage, |tx| {
+        if let Some(new) = new {
+            objects::set_pin_value(tx, pin, new)?;
+        }
+        tx.write(pin.tries_at(), &[pin.limit])
+    })
+}
+
+/// Checks the command's MAC with key P2 of `usage` in the PIN's DF.
+fn verify_mac<S: Storage>(
+    ctx: &mut Context<'_, S>,
+    command: &Command<'_>,
+    usage: Usage,
+) -> Result<(), Status> {
+    let df = objects::holder_pin_df(ctx.storage)?;
+    secure::verify(ctx, command, df, command.p2, usage)?;
+    Ok(())
 }
 
 /// VERIFY `00 20 00 00 Lc PIN`. Without data: `9000` if verified, else `63Cx` (tries left) or
@@ -44,9 +72,7 @@ pub(super) fn verify<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0, 0) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0, 0)?;
     let pin = objects::read_pin(ctx.storage)?;
     if command.data.is_empty() {
         return match pin.tries {
@@ -57,7 +83,7 @@ pub(super) fn verify<S: Storage>(
     }
     let offered = pin_from(command.data)?;
     check_pin(ctx, &pin, &offered)?;
-    atomically(ctx.storage, |tx| tx.write(pin.tries_at(), &[pin.limit]))?;
+    store(ctx.storage, &pin, None)?;
     let initial = pin.is_initial();
     ctx.security.pin_verified = !initial;
     ctx.security.pin_initial = initial;
@@ -69,9 +95,7 @@ pub(super) fn change_pin<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0x01, 0x00) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0x01, 0x00)?;
     let split = command
         .data
         .iter()
@@ -86,9 +110,7 @@ pub(super) fn change_reference_data<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if (command.p1, command.p2) != (0, 0) {
-        return Err(Status::IncorrectP1P2);
-    }
+    expect_p1p2(command, 0, 0)?;
     let stored = objects::read_pin(ctx.storage)?;
     let split = stored.value.as_bcd().len();
     if command.data.len() <= split {
@@ -107,10 +129,7 @@ fn change<S: Storage>(ctx: &mut Context<'_, S>, old: &[u8], new: &[u8]) -> Resul
         return Err(Status::IncorrectDataParameters);
     }
     check_pin(ctx, &pin, &old)?;
-    atomically(ctx.storage, |tx| {
-        objects::set_pin_value(tx, &pin, &new)?;
-        tx.write(pin.tries_at(), &[pin.limit])
-    })?;
+    store(ctx.storage, &pin, Some(&new))?;
     ctx.security.pin_verified = true;
     ctx.security.pin_initial = false;
     done()
@@ -126,12 +145,11 @@ pub(super) fn unblock<S: Storage>(
         return Err(Status::IncorrectP1P2);
     }
     let pin = objects::read_pin(ctx.storage)?;
-    if command.data.len() != crate::crypto::mac::LINE_MAC_LEN {
+    if command.data.len() != LINE_MAC_LEN {
         return Err(Status::WrongLength);
     }
-    let df = objects::holder_pin_df(ctx.storage)?;
-    secure::verify(ctx, command, df, command.p2, Usage::PinUnblock)?;
-    atomically(ctx.storage, |tx| tx.write(pin.tries_at(), &[pin.limit]))?;
+    verify_mac(ctx, command, Usage::PinUnblock)?;
+    store(ctx.storage, &pin, None)?;
     done()
 }
 
@@ -145,20 +163,14 @@ pub(super) fn reload<S: Storage>(
         return Err(Status::IncorrectP1P2);
     }
     let pin = objects::read_pin(ctx.storage)?;
-    let mac_len = crate::crypto::mac::LINE_MAC_LEN;
     let data_len = command
         .data
         .len()
-        .checked_sub(mac_len)
+        .checked_sub(LINE_MAC_LEN)
         .ok_or(Status::WrongLength)?;
     let new = pin_from(command.data.get(..data_len).unwrap_or(&[]))?;
-    let df = objects::holder_pin_df(ctx.storage)?;
-    secure::verify(ctx, command, df, command.p2, Usage::PinReload)?;
-    atomically(ctx.storage, |tx| {
-        objects::set_pin_value(tx, &pin, &new)?;
-        tx.write(pin.tries_at(), &[pin.limit])
-    })?;
-    ctx.security.pin_verified = false;
-    ctx.security.pin_initial = false;
+    verify_mac(ctx, command, Usage::PinReload)?;
+    store(ctx.storage, &pin, Some(&new))?;
+    forget_pin(ctx);
     done()
 }

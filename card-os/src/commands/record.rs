@@ -57,7 +57,7 @@ pub(super) fn read<S: Storage>(
     out: &mut [u8],
 ) -> Result<Answer, Status> {
     let (index, file) = target(ctx, command.p2, Operation::Read)?;
-    integrity::verify(ctx.storage, index, &file)?;
+    integrity::verify(ctx.storage, ctx.index, index, &file)?;
     let number = locate(ctx, &file, command.p1, command.p2)?;
     let limit = command.ne.unwrap_or(0).min(out.len());
     let len = records::read(

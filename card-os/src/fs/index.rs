@@ -32,12 +32,17 @@ impl IndexEntry {
 #[derive(Clone, Debug)]
 pub struct FileIndex {
     entries: [IndexEntry; MAX_FILES],
+    /// One bit per descriptor: the EF's content matched its CRC at a read since power-on (or
+    /// since the index was rebuilt). Reads are the hot path, so each file is checked once a
+    /// session; writes re-seal the CRC in their own transaction and keep the bit true.
+    verified: u64,
 }
 
 impl Default for FileIndex {
     fn default() -> Self {
         FileIndex {
             entries: [IndexEntry::default(); MAX_FILES],
+            verified: 0,
         }
     }
 }
@@ -45,6 +50,7 @@ impl Default for FileIndex {
 impl FileIndex {
     /// Reads the first bytes of every descriptor.
     pub fn rebuild<S: Storage>(&mut self, storage: &S) -> Result<(), StorageError> {
+        self.verified = 0;
         for (i, entry) in self.entries.iter_mut().enumerate() {
             let mut bytes = [0u8; 7];
             storage.read(descriptor_offset(i as u8) + D_KIND, &mut bytes)?;
@@ -62,6 +68,19 @@ impl FileIndex {
             };
         }
         Ok(())
+    }
+
+    /// Whether EF `index` passed its integrity check since power-on.
+    pub fn is_verified(&self, index: u8) -> bool {
+        1u64.checked_shl(u32::from(index))
+            .is_some_and(|bit| self.verified & bit != 0)
+    }
+
+    /// Notes that EF `index` passed its integrity check.
+    pub fn mark_verified(&mut self, index: u8) {
+        if let Some(bit) = 1u64.checked_shl(u32::from(index)) {
+            self.verified |= bit;
+        }
     }
 
     pub fn get(&self, index: u8) -> Option<&IndexEntry> {

@@ -1,6 +1,7 @@
 //! Per-EF integrity: a CRC-32 of each EF's whole content area, kept in its descriptor (bytes
 //! 75..80: marker `C5`, then the CRC big-endian), set at CREATE FILE and updated in the same
-//! journal transaction as every write to the EF, checked before every read. Memory that changed
+//! journal transaction as every write to the EF, checked at the first read of the EF after
+//! power-on (the RAM file index remembers which files passed, so reads stay fast). Memory that changed
 //! behind the card's back (worn cells, a write torn outside the journal) answers `6581`.
 //! Files created before the marker existed carry none and are reported as unprotected.
 
@@ -10,6 +11,7 @@ use crate::storage::Storage;
 use crate::sw::Status;
 
 use super::descriptor::{descriptor_offset, Descriptor};
+use super::index::FileIndex;
 
 /// Where the marker and the CRC live in a descriptor (reserved bytes before this module).
 pub const D_INTEGRITY: u32 = 75;
@@ -65,11 +67,23 @@ pub fn check<S: Storage>(storage: &S, index: u8, file: &Descriptor) -> Result<In
     }
 }
 
-/// `6581` when EF `index` is damaged; reads call this first.
-pub fn verify<S: Storage>(storage: &S, index: u8, file: &Descriptor) -> Result<(), Status> {
+/// `6581` when EF `index` is damaged; reads call this first. A file that passed since power-on
+/// is not checked again.
+pub fn verify<S: Storage>(
+    storage: &S,
+    files: &mut FileIndex,
+    index: u8,
+    file: &Descriptor,
+) -> Result<(), Status> {
+    if files.is_verified(index) {
+        return Ok(());
+    }
     match check(storage, index, file)? {
         Integrity::Damaged => Err(Status::MemoryFailure),
-        Integrity::Intact | Integrity::Unprotected => Ok(()),
+        Integrity::Intact | Integrity::Unprotected => {
+            files.mark_verified(index);
+            Ok(())
+        }
     }
 }
 
