@@ -18,6 +18,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "card-os for a real chip (thumbv7em-none-eabi)"
 rustup target add thumbv7em-none-eabi >/dev/null 2>&1 || true
 cargo build -p card-os --release --locked --target thumbv7em-none-eabi
+scripts/footprint.sh
 
 step "main job on the embedded simulator (release build, no PC/SC development package needed)"
 cargo run --release --locked -q -- demo >/dev/null

@@ -5,8 +5,10 @@
 //! - [`codec`]: field encodings (`an`, GBK, `cn`, `b`, dates, citizen ID, card number, codes).
 //! - [`personalise`]: cardholder records → APDU scripts and card images, one card or a batch.
 //! - [`decode`]: records read from a card → typed values and JSON.
+//! - [`samples`]: the sample cardholder, embedded.
 
 pub mod codec;
 pub mod decode;
 pub mod layout;
 pub mod personalise;
+pub mod samples;

@@ -20,15 +20,7 @@ pub enum ApduError {
 
 /// A case 1 command: header only. Set `data`, `ne` or `extended` on the result as needed.
 pub fn command(cla: u8, ins: u8, p1: u8, p2: u8) -> Command<'static> {
-    Command {
-        cla,
-        ins,
-        p1,
-        p2,
-        data: &[],
-        ne: None,
-        extended: false,
-    }
+    Command::header(cla, ins, p1, p2)
 }
 
 /// The command as bytes, short form unless its lengths (or `extended`) need the extended form.

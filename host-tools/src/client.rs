@@ -124,16 +124,22 @@ impl<T: CardTransport> Client<T> {
 
     /// One command (no chaining), with its 6Cxx resend and 61xx collection.
     fn exchange(&mut self, command: &Command<'_>) -> Result<Response, ClientError> {
-        let mut answer = self.transmit_raw(&apdu::encode(command)?)?;
-        if let Status::WrongLe(available) = answer.sw {
-            // Once only: a card that answers 6Cxx to the Le it named is answered as it is.
-            let resend = Command {
-                ne: Some(ne_of(available)),
-                ..*command
-            };
-            answer = self.transmit_raw(&apdu::encode(&resend)?)?;
-        }
+        let answer = self.send_with_exact_le(command)?;
         self.collect_remaining(answer, command.cla)
+    }
+
+    /// One command as given; a 6Cxx answer is resent with the Le it names.
+    fn send_with_exact_le(&mut self, command: &Command<'_>) -> Result<Response, ClientError> {
+        let answer = self.transmit_raw(&apdu::encode(command)?)?;
+        let Status::WrongLe(available) = answer.sw else {
+            return Ok(answer);
+        };
+        // Once only: a card that answers 6Cxx to the Le it named is answered as it is.
+        let resend = Command {
+            ne: Some(ne_of(available)),
+            ..*command
+        };
+        self.transmit_raw(&apdu::encode(&resend)?)
     }
 
     /// Follows 61xx with GET RESPONSE until the card has no more, appending the data.
@@ -153,14 +159,7 @@ impl<T: CardTransport> Client<T> {
                 ne: Some(ne_of(available)),
                 ..apdu::command(cla & 0x03, 0xC0, 0x00, 0x00)
             };
-            let mut more = self.transmit_raw(&apdu::encode(&get_response)?)?;
-            if let Status::WrongLe(exact) = more.sw {
-                let again = Command {
-                    ne: Some(ne_of(exact)),
-                    ..get_response
-                };
-                more = self.transmit_raw(&apdu::encode(&again)?)?;
-            }
+            let more = self.send_with_exact_le(&get_response)?;
             answer.data.extend_from_slice(&more.data);
             answer.sw = more.sw;
         }
@@ -184,6 +183,14 @@ mod tests {
 
     fn client(script: &[(&str, &str)]) -> Client<ScriptedTransport> {
         Client::new(ScriptedTransport::new(script))
+    }
+
+    /// UPDATE BINARY at offset 0 with `data`.
+    fn update_binary(data: &[u8]) -> Command<'_> {
+        Command {
+            data,
+            ..apdu::command(0, 0xD6, 0, 0)
+        }
     }
 
     fn select_ssse() -> Command<'static> {
@@ -308,12 +315,7 @@ mod tests {
             (&last, "9000"),
         ]))
         .with_long_commands(LongCommands::Chaining);
-        let r = c
-            .transmit(&Command {
-                data: &data,
-                ..apdu::command(0, 0xD6, 0, 0)
-            })
-            .unwrap();
+        let r = c.transmit(&update_binary(&data)).unwrap();
         assert_eq!(r.sw, Status::Success);
         assert!(c.transport().finished());
     }
@@ -324,12 +326,7 @@ mod tests {
         let first = format!("10D60000FF{}", "EE".repeat(255));
         let mut c = Client::new(ScriptedTransport::new(&[(&first, "6A84")]))
             .with_long_commands(LongCommands::Chaining);
-        let r = c
-            .transmit(&Command {
-                data: &data,
-                ..apdu::command(0, 0xD6, 0, 0)
-            })
-            .unwrap();
+        let r = c.transmit(&update_binary(&data)).unwrap();
         assert_eq!(r.sw, Status::NotEnoughMemory);
         assert!(c.transport().finished());
     }
@@ -339,12 +336,7 @@ mod tests {
         let data = vec![0x11; 300];
         let cmd = format!("00D60000 00012C {}", "11".repeat(300));
         let mut c = client(&[(&cmd, "9000")]);
-        let r = c
-            .transmit(&Command {
-                data: &data,
-                ..apdu::command(0, 0xD6, 0, 0)
-            })
-            .unwrap();
+        let r = c.transmit(&update_binary(&data)).unwrap();
         assert_eq!(r.sw, Status::Success);
     }
 

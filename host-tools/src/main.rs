@@ -16,10 +16,9 @@ fn json_requested() -> bool {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    // A closed pipe (`sscard --json ... | head`) is not worth a message, nor a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 fn fail(error: &CliError, json: bool) -> ExitCode {

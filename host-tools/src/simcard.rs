@@ -2,20 +2,14 @@
 //! result as the simulator's memory (for `sim new`, the demo and tests).
 
 use file_structures::layout::Layout;
-use file_structures::personalise::{
-    record_from_json, CardRecord, CardSummary, IssuerKeys, PersoError, Personaliser,
-};
+use file_structures::personalise::{CardRecord, CardSummary, IssuerKeys, PersoError, Personaliser};
 
 use crate::transport::sim::MemoryStorage;
 
-/// The sample fictitious cardholder shipped with file-structures (embedded, so it works from
-/// any directory).
-pub const SAMPLE_HOLDER_JSON: &str = include_str!("../../file-structures/samples/holder.json");
-
-/// The sample cardholder as a record.
+/// The sample fictitious cardholder shipped with file-structures, as a record.
 pub fn sample_holder() -> CardRecord {
     // The embedded sample is tested to parse (tests below): failing here is a build defect.
-    record_from_json("sample holder", SAMPLE_HOLDER_JSON)
+    file_structures::samples::sample_holder()
         .unwrap_or_else(|e| panic!("the embedded sample holder does not parse: {e}"))
 }
 

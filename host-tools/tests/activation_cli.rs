@@ -203,3 +203,75 @@ fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
     );
     assert_eq!(run.code, 32, "{}", run.stderr);
 }
+
+/// `sscard activate` with the security module in a simulated PSAM card image.
+fn activate_with_psam(card: &str, psam: &str, journal: &str) -> common::Run {
+    sscard(&[
+        "--card",
+        card,
+        "--json",
+        "activate",
+        "--psam-card",
+        psam,
+        "--outlet",
+        "BANK-0001",
+        "--terminal",
+        "T-42",
+        "--journal",
+        journal,
+        "--date",
+        "20240401",
+        "--id-number",
+        ID,
+        "--name",
+        NAME,
+        "--unsafe-new-pin",
+        "135790",
+    ])
+}
+
+#[test]
+fn sim_new_psam_makes_the_terminal_psam_for_the_cards_region_and_only_that_region() {
+    let dir = TestDir::new("activation-cli-psam");
+    let psam = dir.path().join("psam.card");
+    let psam = psam.to_str().unwrap();
+    let made = sscard(&["sim", "new", "--psam", "--out", psam]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert!(made.stdout.contains("TEST PSAM"), "{}", made.stdout);
+    assert!(made.stdout.contains("--port 35964"), "{}", made.stdout);
+    let made = sscard(&["--json", "sim", "new", "--psam", "--out", psam]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let facts = made.json();
+    assert_eq!(facts["kind"], "psam");
+    // The sample holder's region (card identification code 110100...), as `sim new` makes it.
+    assert_eq!(facts["region"], "110100");
+    assert_eq!(facts["test_keys"], true);
+
+    // The sample card (3.0: personal data behind key 0A, read through the PSAM) is activated.
+    let card = sample_card(dir.path(), "3.0");
+    let journal = dir.path().join("terminal.jsonl");
+    let ok = activate_with_psam(card.to_str().unwrap(), psam, journal.to_str().unwrap());
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let receipt = &ok.json()["receipt"];
+    assert_eq!(receipt["name"], NAME);
+    assert!(
+        receipt["security_module"]
+            .as_str()
+            .unwrap()
+            .starts_with("PSAM"),
+        "{receipt}"
+    );
+
+    // A PSAM made for another region derives other card keys: the card refuses the terminal.
+    let other = dir.path().join("other-region.card");
+    let other = other.to_str().unwrap();
+    let made = sscard(&["sim", "new", "--psam", "--region", "330300", "--out", other]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let card = sample_card(dir.path(), "2.0");
+    let refused = activate_with_psam(card.to_str().unwrap(), other, journal.to_str().unwrap());
+    assert_eq!(refused.code, common::EXIT_REFUSED, "{}", refused.stderr);
+
+    let bad = sscard(&["sim", "new", "--psam", "--region", "11010X", "--out", other]);
+    assert_eq!(bad.code, common::EXIT_USAGE, "{}", bad.stderr);
+    assert!(bad.stderr.contains("not a region code"), "{}", bad.stderr);
+}

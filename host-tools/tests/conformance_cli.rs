@@ -81,7 +81,10 @@ fn the_junit_file_is_xml_with_one_testcase_per_vector() {
     assert_eq!(names, ids);
     // A testsuite per file, its count matching its testcases.
     for file in root.children().filter(|n| n.has_tag_name("testsuite")) {
-        let inside = file.children().filter(|n| n.has_tag_name("testcase")).count();
+        let inside = file
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count();
         assert_eq!(
             file.attribute("tests"),
             Some(inside.to_string().as_str()),
@@ -94,7 +97,13 @@ fn the_junit_file_is_xml_with_one_testcase_per_vector() {
 #[test]
 fn the_filter_runs_only_what_it_selects() {
     let terms = ["select", "pin.block.*"];
-    let run = sscard(&["--json", "conformance", "run", "--filter", "select,pin.block.*"]);
+    let run = sscard(&[
+        "--json",
+        "conformance",
+        "run",
+        "--filter",
+        "select,pin.block.*",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
     let results = out["results"].as_array().expect("results is a list");
@@ -189,7 +198,10 @@ fn a_card_image_passes_what_it_can_and_says_why_it_skips_the_rest() {
         }
         // What the card can show is checked, not skipped: its life cycle and its ATR.
         for id in ["data.life-cycle.issued", "atr.cold.shape"] {
-            let verdict = results.iter().find(|r| r["id"] == id).map(|r| &r["verdict"]);
+            let verdict = results
+                .iter()
+                .find(|r| r["id"] == id)
+                .map(|r| &r["verdict"]);
             assert_eq!(
                 verdict.and_then(|v| v.as_str()),
                 Some("pass"),
@@ -220,9 +232,17 @@ fn a_card_that_is_not_the_declared_holders_fails_with_exit_code_20() {
         "--junit",
         path(&junit),
     ]);
-    assert_eq!(run.code, EXIT_CONFORMANCE_FAILED, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, EXIT_CONFORMANCE_FAILED,
+        "{}\n{}",
+        run.stdout, run.stderr
+    );
     // The vector reading the name (EF06, record 1) says what it expected and what it got.
-    assert!(run.stdout.contains("FAIL reader.ef06.by-number"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL reader.ef06.by-number"),
+        "{}",
+        run.stdout
+    );
     let text = std::fs::read_to_string(&junit).unwrap();
     let xml = roxmltree::Document::parse(&text).expect("the JUnit file is XML");
     let failed: BTreeSet<&str> = xml

@@ -32,7 +32,9 @@ use test_vectors::{
 fn personalised(version: &str) -> MemoryStorage {
     let layout = national(version).unwrap();
     let keys = IssuerKeys::test_keys().unwrap();
-    personalised_card(&layout, &sample_holder(), &keys).unwrap().0
+    personalised_card(&layout, &sample_holder(), &keys)
+        .unwrap()
+        .0
 }
 
 /// The served card: the simulator over a personalised image, put back to that image at the next
@@ -109,7 +111,11 @@ fn run_through_pcscd(suite: &Suite, version: &str, kind: CardKind) -> Report {
         keys: None,
     };
     let inner = ExternalTarget::new(TransportCard(open_reader()), READER, options);
-    assert_eq!(inner.kind(), Ok(kind), "the served card is found to be {kind:?}");
+    assert_eq!(
+        inner.kind(),
+        Ok(kind),
+        "the served card is found to be {kind:?}"
+    );
     let mut target = RestoredPerVector { inner, restore };
     let report = suite.run(&mut target, &Filter::new([kind.name()]), &mut |_| {});
     drop(target);
@@ -135,7 +141,10 @@ fn every_national_vector_passes_through_pcscd() {
             "a disposable card with its holder runs every vector of its kind:\n{}",
             report.to_text()
         );
-        assert_eq!(report.summary.total, suite.count(&Filter::new([kind.name()])));
+        assert_eq!(
+            report.summary.total,
+            suite.count(&Filter::new([kind.name()]))
+        );
         ran += report.summary.passed;
     }
     let total = suite.count(&Filter::default());
@@ -160,11 +169,7 @@ fn a_card_that_cannot_be_restored_runs_the_non_destructive_vectors_from_the_cli(
     let served = ServedCard::start(Box::new(card), FIRST_SLOT_PORT);
     wait_for_card(&context(), READER, true);
     let holder = std::env::temp_dir().join(format!("sscard-holder-{}.json", std::process::id()));
-    std::fs::write(
-        &holder,
-        include_str!("../../file-structures/samples/holder.json"),
-    )
-    .unwrap();
+    std::fs::write(&holder, file_structures::samples::HOLDER_JSON).unwrap();
     let output = run(
         env!("CARGO_BIN_EXE_sscard"),
         &[
@@ -188,9 +193,9 @@ fn a_card_that_cannot_be_restored_runs_the_non_destructive_vectors_from_the_cli(
     assert!(summary["passed"].as_u64().unwrap() > 0, "{summary}");
     // Skipped, each with its reason: destructive vectors, and those for other cards.
     let results = report["results"].as_array().unwrap();
-    let destructive_skipped = results.iter().any(|r| {
-        r["verdict"] == "skip" && r["reason"].as_str().unwrap().contains("disposable")
-    });
+    let destructive_skipped = results
+        .iter()
+        .any(|r| r["verdict"] == "skip" && r["reason"].as_str().unwrap().contains("disposable"));
     assert!(destructive_skipped, "{summary}");
     eprintln!("one card through pcscd, not disposable: {summary}");
 }

@@ -209,40 +209,28 @@ fn encode_unchecked_len(
     value: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    match encoding {
-        Encoding::An => text::encode_ascii(value, len, out),
-        Encoding::Gbk => text::encode_gbk(value, len, out),
-        Encoding::Cn => digits::encode_bcd(value, len, out),
-        Encoding::B => digits::encode_hex(value, len, out),
-        Encoding::Date => {
-            date::check(value)?;
-            digits::encode_bcd(value, len, out)
-        }
-        Encoding::CitizenId => {
-            citizen_id::check(value)?;
-            text::encode_ascii(value, len, out)
-        }
-        Encoding::CardNumber => {
-            card_number::check(value)?;
-            text::encode_ascii(value, len, out)
-        }
-        Encoding::Region => {
-            codes::check_region(value)?;
-            digits::encode_bcd(value, len, out)
-        }
-        Encoding::Gender => {
-            codes::check_gender(value)?;
-            text::encode_ascii(value, len, out)
-        }
-        Encoding::Nation => {
-            codes::check_nation(value)?;
-            digits::encode_bcd(value, len, out)
-        }
-        Encoding::CardIdCode => {
-            codes::check_card_id_code(value)?;
-            digits::encode_hex(value, len, out)
-        }
+    check_value(encoding, value)?;
+    match encoding.storage() {
+        StorageClass::Text if encoding == Encoding::Gbk => text::encode_gbk(value, len, out),
+        StorageClass::Text => text::encode_ascii(value, len, out),
+        StorageClass::Bcd => digits::encode_bcd(value, len, out),
+        StorageClass::Binary => digits::encode_hex(value, len, out),
     }
+}
+
+/// The rule a value of `encoding` obeys beyond its storage class, written or read.
+fn check_value(encoding: Encoding, value: &str) -> Result<(), CodecError> {
+    match encoding {
+        Encoding::Date => date::check(value)?,
+        Encoding::CitizenId => citizen_id::check(value)?,
+        Encoding::CardNumber => card_number::check(value)?,
+        Encoding::Region => codes::check_region(value)?,
+        Encoding::Gender => codes::check_gender(value)?,
+        Encoding::Nation => codes::check_nation(value)?,
+        Encoding::CardIdCode => codes::check_card_id_code(value)?,
+        Encoding::An | Encoding::Gbk | Encoding::Cn | Encoding::B => {}
+    }
+    Ok(())
 }
 
 /// The value `bytes` hold, as a person writes it (the inverse of [`encode`]).
@@ -254,15 +242,6 @@ pub fn decode(encoding: Encoding, bytes: &[u8]) -> Result<String, CodecError> {
         StorageClass::Binary => hex::encode_upper(bytes),
     };
     // A value read from a card obeys the same rules as one written to it.
-    match encoding {
-        Encoding::Date => date::check(&value)?,
-        Encoding::CitizenId => citizen_id::check(&value)?,
-        Encoding::CardNumber => card_number::check(&value)?,
-        Encoding::Region => codes::check_region(&value)?,
-        Encoding::Gender => codes::check_gender(&value)?,
-        Encoding::Nation => codes::check_nation(&value)?,
-        Encoding::CardIdCode => codes::check_card_id_code(&value)?,
-        Encoding::An | Encoding::Gbk | Encoding::Cn | Encoding::B => {}
-    }
+    check_value(encoding, &value)?;
     Ok(value)
 }

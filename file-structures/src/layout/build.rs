@@ -199,6 +199,55 @@ impl Builder<'_> {
         self.problems.push(src.problem(span, message));
     }
 
+    /// A problem at an item already read (a setting, a field, a file), by its origin.
+    fn report_at(&mut self, at: &Origin, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: at.file.clone(),
+            line: at.line,
+            message: message.into(),
+        });
+    }
+
+    /// The value of `table` named by `value`, or a problem naming every name of `table`.
+    fn named<T: Copy>(
+        &mut self,
+        src: &Source,
+        value: &S<String>,
+        table: &[(&str, T)],
+        what: &str,
+    ) -> Option<T> {
+        let found = table
+            .iter()
+            .find(|(name, _)| name == value.get_ref())
+            .map(|(_, v)| *v);
+        if found.is_none() {
+            let names: Vec<_> = table.iter().map(|(n, _)| *n).collect();
+            self.report(
+                src,
+                value.span(),
+                format!(
+                    "unknown {what} {:?}: use one of {}",
+                    value.get_ref(),
+                    names.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
+    /// Reports a FID the card keeps for itself; true when `fid` is one.
+    fn reserved_fid(&mut self, src: &Source, raw: &S<String>, fid: u16) -> bool {
+        let reserved = RESERVED_FIDS.contains(&fid);
+        if reserved {
+            self.report(
+                src,
+                raw.span(),
+                format!("FID {fid:04X} is reserved (3F00 MF, 3FFF, FFFF)"),
+            );
+        }
+        reserved
+    }
+
     fn is_national(&self, origin: &Origin) -> bool {
         origin.file == self.national.name
     }
@@ -328,13 +377,7 @@ impl Builder<'_> {
                 None => Err(format!("setting {name} must be an access rule string")),
             };
             return parsed
-                .map_err(|message| {
-                    self.problems.push(Problem {
-                        file: origin.file,
-                        line: origin.line,
-                        message,
-                    })
-                })
+                .map_err(|message| self.report_at(&origin, message))
                 .ok();
         }
         text.parse::<AccessRule>()
@@ -448,12 +491,7 @@ impl Builder<'_> {
         let (Some(fid), Some(df_name), Some(access)) = (fid, df_name, access) else {
             return;
         };
-        if RESERVED_FIDS.contains(&fid) {
-            self.report(
-                src,
-                raw.fid.span(),
-                format!("FID {fid:04X} is reserved (3F00 MF, 3FFF, FFFF)"),
-            );
+        if self.reserved_fid(src, &raw.fid, fid) {
             return;
         }
         if let Some(clash) = self.fid_user(parent.as_deref(), fid) {
@@ -523,19 +561,7 @@ impl Builder<'_> {
         let at = origin(src, raw.id.span());
         let df = self.df_index(src, &raw.df);
         let id = self.hex(src, &raw.id, 2, "key id").map(|i| i as u8);
-        let usage = KeyUsage::from_name(raw.usage.get_ref());
-        if usage.is_none() {
-            let names: Vec<_> = KeyUsage::ALL.iter().map(|(n, _)| *n).collect();
-            self.report(
-                src,
-                raw.usage.span(),
-                format!(
-                    "unknown key usage {:?}: use one of {}",
-                    raw.usage.get_ref(),
-                    names.join(", ")
-                ),
-            );
-        }
+        let usage = self.named(src, &raw.usage, &KeyUsage::ALL, "key usage");
         let algorithm = match &raw.algorithm {
             Some(a) => self.algorithm(src, a),
             None => Some(self.algorithm),
@@ -623,12 +649,7 @@ impl Builder<'_> {
             return;
         };
         let df_name = self.dfs[df].name.clone();
-        if RESERVED_FIDS.contains(&fid) {
-            self.report(
-                src,
-                raw.fid.span(),
-                format!("FID {fid:04X} is reserved (3F00 MF, 3FFF, FFFF)"),
-            );
+        if self.reserved_fid(src, &raw.fid, fid) {
             return;
         }
         // Every clash is reported before the EF is dropped, so that one run shows them all.
@@ -762,19 +783,11 @@ impl Builder<'_> {
         for (i, f) in fields.iter().enumerate() {
             let expected = i + 1;
             if usize::from(f.rec) != expected {
-                self.problems.push(Problem {
-                    file: f.origin.file.clone(),
-                    line: f.origin.line,
-                    message: format!("field {} has record number {} but records must be numbered 1, 2, 3, ... without gaps or repeats (expected {expected})", f.id, f.rec),
-                });
+                self.report_at(&f.origin, format!("field {} has record number {} but records must be numbered 1, 2, 3, ... without gaps or repeats (expected {expected})", f.id, f.rec));
                 ok = false;
             }
             if let Some(first) = tags.insert(f.tag, f) {
-                self.problems.push(Problem {
-                    file: f.origin.file.clone(),
-                    line: f.origin.line,
-                    message: format!("duplicate tag {:02X}: field {} already uses it ({}); tags must be unique in their EF", f.tag, first.id, first.origin),
-                });
+                self.report_at(&f.origin, format!("duplicate tag {:02X}: field {} already uses it ({}); tags must be unique in their EF", f.tag, first.id, first.origin));
                 ok = false;
             }
         }
@@ -798,19 +811,7 @@ impl Builder<'_> {
         let len = self
             .int(src, &raw.len, 1..=MAX_FIELD_LEN, "len")
             .map(|l| l as u8);
-        let encoding = Encoding::from_name(raw.encoding.get_ref());
-        if encoding.is_none() {
-            let names: Vec<_> = Encoding::ALL.iter().map(|(n, _)| *n).collect();
-            self.report(
-                src,
-                raw.encoding.span(),
-                format!(
-                    "unknown encoding {:?}: use one of {}",
-                    raw.encoding.get_ref(),
-                    names.join(", ")
-                ),
-            );
-        }
+        let encoding = self.named(src, &raw.encoding, &Encoding::ALL, "encoding");
         let (Some(rec), Some(tag), Some(len), Some(encoding)) = (rec, tag, len, encoding) else {
             return None;
         };
@@ -1083,11 +1084,7 @@ impl Builder<'_> {
             }
         }
         for (origin, message) in found {
-            self.problems.push(Problem {
-                file: origin.file,
-                line: origin.line,
-                message,
-            });
+            self.report_at(&origin, message);
         }
     }
 
@@ -1114,11 +1111,7 @@ impl Builder<'_> {
             }) if (1..=15).contains(t) => *t as u8,
             Some(Setting { origin, .. }) => {
                 let origin = origin.clone();
-                self.problems.push(Problem {
-                    file: origin.file,
-                    line: origin.line,
-                    message: "pin_tries must be 1 to 15".into(),
-                });
+                self.report_at(&origin, "pin_tries must be 1 to 15");
                 return None;
             }
             None => {

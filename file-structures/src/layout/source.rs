@@ -49,9 +49,13 @@ impl Source {
     }
 
     pub fn problem(&self, span: Range<usize>, message: impl Into<String>) -> Problem {
+        self.problem_on_line(self.line_of(span.start), message)
+    }
+
+    fn problem_on_line(&self, line: usize, message: impl Into<String>) -> Problem {
         Problem {
             file: self.name.clone(),
-            line: self.line_of(span.start),
+            line,
             message: message.into(),
         }
     }
@@ -61,11 +65,7 @@ impl Source {
         toml::from_str::<RawFile>(&self.text).map_err(|e| {
             let line = e.span().map_or(1, |s| self.line_of(s.start));
             let message = e.message().trim().replace('\n', " ");
-            Problem {
-                file: self.name.clone(),
-                line,
-                message: format!("not a layout file: {message}"),
-            }
+            self.problem_on_line(line, format!("not a layout file: {message}"))
         })
     }
 }

@@ -65,7 +65,12 @@ pub struct Journal {
     entries: Vec<Entry>,
     /// Where a torn last line starts, to be cut off before the next line.
     torn: Option<u64>,
+    /// Told of each line once it is on disk (see [`Journal::on_record`]).
+    observer: Option<Observer>,
 }
+
+/// What [`Journal::on_record`] calls with each line.
+type Observer = Box<dyn FnMut(&Entry)>;
 
 /// Where the last attempt for a card stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +122,7 @@ impl Journal {
             path: path.to_path_buf(),
             entries,
             torn,
+            observer: None,
         })
     }
 
@@ -147,8 +153,18 @@ impl Journal {
         }
         file.write_all(line.as_bytes()).map_err(fail)?;
         file.sync_all().map_err(fail)?;
+        if let Some(observer) = self.observer.as_mut() {
+            observer(&entry);
+        }
         self.entries.push(entry);
         Ok(())
+    }
+
+    /// Calls `observer` with each line once it is on disk: the activation's progress, step by
+    /// step, under the journal's own step names (a terminal's display; the tests that pull the
+    /// card right after a step).
+    pub fn on_record(&mut self, observer: impl FnMut(&Entry) + 'static) {
+        self.observer = Some(Box::new(observer));
     }
 
     /// The last attempt for `card` if it neither finished nor failed.
@@ -222,6 +238,30 @@ mod tests {
         assert_eq!(journal.open_attempt("T0000001X"), None);
         assert_eq!(journal.new_attempt("T0000001X"), "T0000001X-2");
         assert_eq!(journal.new_attempt("T0000002X"), "T0000002X-1");
+    }
+
+    #[test]
+    fn the_observer_is_told_each_step_once_its_line_is_on_disk() {
+        let dir = crate::testdir::TestDir::new("journal-observer");
+        let path = dir.path().join("terminal.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (log, file) = (seen.clone(), path.clone());
+        journal.on_record(move |entry| {
+            let on_disk = Journal::open(&file).unwrap().entries().last().cloned();
+            log.borrow_mut().push((entry.step, on_disk.map(|e| e.step)));
+        });
+        journal.record(entry("T0000001X-1", Step::Started)).unwrap();
+        journal
+            .record(entry("T0000001X-1", Step::PinChanged))
+            .unwrap();
+        assert_eq!(
+            *seen.borrow(),
+            [
+                (Step::Started, Some(Step::Started)),
+                (Step::PinChanged, Some(Step::PinChanged))
+            ]
+        );
     }
 
     #[test]

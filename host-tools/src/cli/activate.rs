@@ -2,7 +2,7 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use host_tools::activation::{
     PinSource, PsamModule, Receipt, SecurityModule, SoftwareModule, Terminal,
 };
 use host_tools::cardinfo::version_from_atr;
+use host_tools::diagnose::dates::Day;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
@@ -50,7 +51,7 @@ pub struct ActivateArgs {
     /// Security module: a PSAM in this PC/SC reader (name or number).
     #[arg(long, value_name = "NAME|INDEX", conflicts_with_all = ["keys", "test_keys", "psam_card"])]
     pub psam_reader: Option<ReaderChoice>,
-    /// Security module: a simulated PSAM card image (see `sscard sim new-psam`... or the demo).
+    /// Security module: a simulated PSAM card image (made by `sscard sim new --psam`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["keys", "test_keys"])]
     pub psam_card: Option<PathBuf>,
     /// Read the new PIN twice from standard input, one line each (for programs; no echo issue).
@@ -68,21 +69,7 @@ pub struct ActivateArgs {
 
 /// Today's date (UTC) from the system clock, YYYYMMDD.
 fn today() -> String {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
-        / 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let Day { year, month, day } = Day::today();
     format!("{year:04}{month:02}{day:02}")
 }
 

@@ -119,6 +119,8 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Activation(#[from] host_tools::activation::ActivationError),
+    #[error(transparent)]
+    PsamImage(#[from] host_tools::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
     Fault(#[from] host_tools::faults::FaultError),
     #[error(transparent)]
@@ -212,6 +214,16 @@ fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, 
     }
 }
 
+fn psam_image_class(e: &host_tools::activation::psam::PsamImageError) -> (ExitClass, &'static str) {
+    use host_tools::activation::psam::PsamImageError as P;
+    match e {
+        P::NotTestKeys | P::Key(_) => (ExitClass::BadInput, "bad_key_file"),
+        P::NoPinDf(_) => (ExitClass::InvalidLayout, "invalid_layout"),
+        // The simulated PSAM refused its own making: a defect, not the user's input.
+        P::Format(_) | P::Command { .. } => (ExitClass::Failure, "psam_image_failed"),
+    }
+}
+
 impl CliError {
     /// The exit class and a stable name for programs.
     pub fn class(&self) -> (ExitClass, &'static str) {
@@ -227,6 +239,7 @@ impl CliError {
             }
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
+            CliError::PsamImage(e) => psam_image_class(e),
             CliError::Layout(LayoutError::Read { .. }) => (ExitClass::Io, "io"),
             CliError::Layout(LayoutError::Invalid { .. }) | CliError::LayoutsInvalid { .. } => {
                 (ExitClass::InvalidLayout, "invalid_layout")

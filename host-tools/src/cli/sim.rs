@@ -5,18 +5,20 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use host_tools::activation::psam::psam_image;
 use host_tools::faults::{faulty_card, parse_list, FaultyTransport, TransportFaults};
 use host_tools::simcard::{personalised_card, sample_holder};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
-use host_tools::vpcd::{self, ServeEvent, ServeOptions, FIRST_SLOT_PORT};
+use host_tools::vpcd::{self, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 
-use super::inputs::{keys_label, read_record, KeyArgs, LayoutArgs};
+use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
 use super::{CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SimCommand {
-    /// Make a personalised card image (the sample fictitious holder and TEST keys by default).
+    /// Make a personalised card image (the sample fictitious holder and TEST keys by default), or
+    /// with --psam a simulated PSAM for the activation terminal.
     New(NewArgs),
     /// Serve a card to vpcd, so every PC/SC program sees it in the reader "Virtual PCD 00 00".
     Serve(ServeArgs),
@@ -34,6 +36,23 @@ pub struct NewArgs {
     pub record: Option<PathBuf>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// Make a simulated PSAM instead (TEST keys only): the activation terminal's security module,
+    /// for `sscard activate --psam-card FILE`, or served in the second slot for --psam-reader.
+    #[arg(long)]
+    pub psam: bool,
+    /// The region whose cards the PSAM serves, 6 digits (e.g. 110100); default: the region of
+    /// the record's card identification code (the sample holder's: 110100).
+    #[arg(long, value_name = "DIGITS", requires = "psam", value_parser = parse_region)]
+    pub region: Option<[u8; 3]>,
+}
+
+/// A region code: 6 decimal digits, kept as 3 BCD bytes.
+fn parse_region(text: &str) -> Result<[u8; 3], String> {
+    let bcd = (text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| hex::decode(text).ok())
+        .flatten()
+        .and_then(|bytes| <[u8; 3]>::try_from(bytes).ok());
+    bcd.ok_or_else(|| format!("{text:?} is not a region code (6 digits, e.g. 110100)"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +98,9 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
         .keys
         .load(true)?
         .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
+    if args.psam {
+        return new_psam(args, &layout, &record, &keys);
+    }
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
     SimTransport::create_image(&args.out, &storage)?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
@@ -121,6 +143,69 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
             "test_keys": keys.test_only,
         }),
     ))
+}
+
+/// `sim new --psam`: the PSAM for one region's cards, made by the activation library.
+fn new_psam(
+    args: &NewArgs,
+    layout: &file_structures::layout::Layout,
+    record: &file_structures::personalise::CardRecord,
+    keys: &Keys,
+) -> Result<Outcome, CliError> {
+    let region = match args.region {
+        Some(region) => region,
+        None => {
+            let code = record.values.get("card_id_code").map_or("", String::as_str);
+            parse_region(code.get(..6).unwrap_or(code)).map_err(|_| {
+                CliError::Usage(format!(
+                    "the record {} has no card identification code to take the region from: give --region",
+                    record.label
+                ))
+            })?
+        }
+    };
+    let storage = psam_image(layout, &keys.keys, &region)?;
+    SimTransport::create_image(&args.out, &storage)?;
+    let region = hex::encode(region);
+    let image = args.out.display().to_string();
+    let mut text = format!("PSAM image written to {image}\n");
+    let rows = vec![
+        vec![
+            "kind".into(),
+            "simulated PSAM (activation terminal's security module)".into(),
+        ],
+        vec!["region".into(), region.clone()],
+        vec!["layout".into(), layout.name.clone()],
+        vec![
+            "keys".into(),
+            format!(
+                "{}, {} region keys of {}",
+                keys_label(keys),
+                psam_key_count(layout),
+                layout.pin.df
+            ),
+        ],
+    ];
+    text.push_str(&super::table::render(&rows, "  "));
+    text.push_str(&format!(
+        "  This is a TEST PSAM: its keys are public. Use it with `sscard activate --psam-card {image}`,\n  or serve it with `sscard sim serve --card {image} --port {SECOND_SLOT_PORT}` for --psam-reader.\n"
+    ));
+    Ok(Outcome::new(
+        text,
+        json!({
+            "image": image,
+            "kind": "psam",
+            "layout": layout.name,
+            "region": region,
+            "keys": psam_key_count(layout),
+            "test_keys": keys.test_only,
+        }),
+    ))
+}
+
+/// How many keys the PSAM holds: those of the layout's PIN DF.
+fn psam_key_count(layout: &file_structures::layout::Layout) -> usize {
+    layout.df(&layout.pin.df).map_or(0, |df| df.keys.len())
 }
 
 fn seconds(value: f64) -> Result<Duration, CliError> {

@@ -65,6 +65,8 @@ pub fn map_error(error: ::pcsc::Error) -> TransportError {
         // pcsc-lite answers NotTransacted first when the card went away under an open handle.
         E::RemovedCard | E::NotTransacted => TransportError::CardRemoved,
         E::ResetCard => TransportError::CardReset,
+        // pcscd 1.9.9 answers SCardConnect with UnpoweredCard when it cannot power a present card
+        // up (a mute chip: no ATR); other versions and readers say UnresponsiveCard.
         E::UnresponsiveCard | E::UnpoweredCard | E::UnsupportedCard => {
             TransportError::CardUnresponsive
         }
@@ -171,7 +173,9 @@ impl Default for PcscOptions {
     }
 }
 
-/// Waits until one of the readers has a card, up to `wait`; returns its index.
+/// Waits until one of the readers has a card, up to `wait`; returns its index. A card present but
+/// mute (pcscd could not power it up: no ATR) ends the wait at once as
+/// [`TransportError::CardUnresponsive`]: it is a card, a dead one, and will not come to life.
 fn wait_for_card(
     context: &Context,
     names: &[CString],
@@ -232,11 +236,26 @@ impl PcscTransport {
             Some(choice) => vec![names[choose(&readable, choice)?].clone()],
             None => names,
         };
-        let index = wait_for_card(&context, &candidates, options.wait)?;
-        let reader = candidates[index].clone();
-        let card = context
-            .connect(&reader, options.share, Protocols::ANY)
-            .map_err(map_error)?;
+        let deadline = Instant::now() + options.wait;
+        let (reader, card) = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let index = wait_for_card(&context, &candidates, left).map_err(|e| match e {
+                TransportError::Timeout(_) => {
+                    TransportError::Timeout(options.wait.as_millis() as u64)
+                }
+                e => e,
+            })?;
+            let reader = candidates[index].clone();
+            match context.connect(&reader, options.share, Protocols::ANY) {
+                Ok(card) => break (reader, card),
+                // The card left between the wait and the connect (a mute card in vsmartcard's
+                // virtual reader can be out for a moment after a failed power-up): wait again.
+                Err(::pcsc::Error::NoSmartcard) if !left.is_zero() => {
+                    std::thread::sleep(Duration::from_millis(50).min(left));
+                }
+                Err(e) => return Err(map_error(e)),
+            }
+        };
         let mut transport = PcscTransport {
             context,
             reader,
@@ -361,6 +380,7 @@ mod tests {
             (E::NotTransacted, "CardRemoved"),
             (E::ResetCard, "CardReset"),
             (E::UnresponsiveCard, "CardUnresponsive"),
+            (E::UnpoweredCard, "CardUnresponsive"),
             (E::ReaderUnavailable, "ReaderGone"),
             (E::UnknownReader, "ReaderGone"),
             (E::SharingViolation, "CardInUse"),

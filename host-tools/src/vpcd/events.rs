@@ -45,6 +45,10 @@ pub enum RemovalCause {
     Timer,
     /// The loop was stopped.
     Stopped,
+    /// The card gave no ATR when vpcd asked for one (a mute chip). vpcd takes an empty ATR for a
+    /// removed card and never talks to that connection again, so the loop puts the card back at
+    /// once: pcscd keeps seeing a card in the reader, present and mute (docs/pcsc.md).
+    NoAtr,
     /// The connection or the card failed; see the error.
     Failed(VpcdError),
 }

@@ -16,7 +16,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Serves `card` in vpcd's reader on 127.0.0.1 until `options.control` is stopped.
 ///
 /// vpcd's control codes map onto the transport: `00` → `power_off`, `01` → `reset(Cold)`, `02` →
-/// `reset(Warm)`, `04` → `atr`; every longer message is a C-APDU for `transmit`. A transport error
+/// `reset(Warm)`, `04` → `atr`; every longer message is a C-APDU for `transmit`. An empty ATR (a
+/// mute chip) is sent, and the card put back at once, since vpcd takes it for a removal: pcscd
+/// then shows a card present and mute, as a reader shows a dead chip. A transport error
 /// drops the card: the connection closes (PC/SC clients see the card removed) and the card comes
 /// back 1 s later, powered off, as a card re-inserted. When vpcd goes away (pcscd stopped), the loop
 /// reconnects with back-off. A pulled card is powered off. Returns an error only when
@@ -93,6 +95,9 @@ pub fn serve_with_events(
         }
         not_before = Instant::now()
             + match cause {
+                // Back before vpcd's next presence poll (every 400 ms), so the reader never shows
+                // the mute card gone.
+                RemovalCause::NoAtr => Duration::ZERO,
                 RemovalCause::Timer => options.reinsert_after.max(MIN_REINSERT_DELAY),
                 RemovalCause::VpcdClosed
                 | RemovalCause::Failed(

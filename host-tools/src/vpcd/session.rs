@@ -38,13 +38,23 @@ pub(crate) fn run(
             Ok(Incoming::Idle) => {}
             Ok(Incoming::Closed) => return (RemovalCause::VpcdClosed, powered),
             Ok(Incoming::Message) => {
-                if let Err(e) = answer(card, stream, &payload, &mut powered, summary, on_event) {
-                    return (RemovalCause::Failed(e), powered);
+                match answer(card, stream, &payload, &mut powered, summary, on_event) {
+                    Ok(Answered::Done) => {}
+                    Ok(Answered::NoAtr) => return (RemovalCause::NoAtr, powered),
+                    Err(e) => return (RemovalCause::Failed(e), powered),
                 }
             }
             Err(e) => return (RemovalCause::Failed(e), powered),
         }
     }
+}
+
+/// What answering one message leaves behind.
+enum Answered {
+    Done,
+    /// The ATR request was answered with no ATR: vpcd now counts the card as removed and will not
+    /// talk to this connection again.
+    NoAtr,
 }
 
 /// Does what one message asks. Power changes have no reply; the ATR request and C-APDUs do.
@@ -55,7 +65,7 @@ fn answer(
     powered: &mut bool,
     summary: &mut ServeSummary,
     on_event: &mut dyn FnMut(ServeEvent),
-) -> Result<(), VpcdError> {
+) -> Result<Answered, VpcdError> {
     match *message {
         [POWER_OFF] => {
             card.power_off().map_err(VpcdError::Card)?;
@@ -72,7 +82,13 @@ fn answer(
             *powered = true;
             on_event(ServeEvent::Power(PowerChange::WarmReset));
         }
-        [GET_ATR] => frame::write_message(stream, &card.atr())?,
+        [GET_ATR] => {
+            let atr = card.atr();
+            frame::write_message(stream, &atr)?;
+            if atr.is_empty() {
+                return Ok(Answered::NoAtr);
+            }
+        }
         [code] => on_event(ServeEvent::UnknownControl(code)),
         [] => {}
         _ => {
@@ -81,5 +97,5 @@ fn answer(
             frame::write_message(stream, &response)?;
         }
     }
-    Ok(())
+    Ok(Answered::Done)
 }

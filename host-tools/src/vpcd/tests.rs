@@ -137,11 +137,19 @@ struct Served {
 impl Served {
     fn start(options: ServeOptions, fail: bool) -> Self {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let control = options.control.clone();
-        let mut card = RecordingCard {
+        let card = RecordingCard {
             log: Arc::clone(&log),
             fail,
         };
+        Self::start_card(options, card, log)
+    }
+
+    fn start_card(
+        options: ServeOptions,
+        mut card: impl CardTransport + Send + 'static,
+        log: Arc<Mutex<Vec<Call>>>,
+    ) -> Self {
+        let control = options.control.clone();
         let thread = thread::spawn(move || serve(&mut card, &options));
         Self {
             control,
@@ -461,5 +469,76 @@ fn remove_after_pulls_the_card_once_and_reinserts_it() {
     for _ in 0..3 {
         assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
     }
+    assert_eq!(served.stop().unwrap().insertions, 2);
+}
+
+/// A mute chip: in the slot, but no ATR from a power-on (the ATR vpcd's presence polls get before
+/// any power-on is the card's own, as FaultyTransport's mute fault gives).
+struct MuteCard {
+    log: Arc<Mutex<Vec<Call>>>,
+    powered: bool,
+}
+
+impl CardTransport for MuteCard {
+    fn name(&self) -> String {
+        "mute card".into()
+    }
+    fn atr(&self) -> Vec<u8> {
+        if self.powered {
+            Vec::new()
+        } else {
+            RECORDING_ATR.to_vec()
+        }
+    }
+    fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Err(TransportError::CardUnresponsive)
+    }
+    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
+        self.log.lock().unwrap().push(Call::Reset(kind));
+        self.powered = true;
+        Ok(Vec::new())
+    }
+    fn power_off(&mut self) -> Result<(), TransportError> {
+        self.log.lock().unwrap().push(Call::PowerOff);
+        self.powered = false;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_card_giving_no_atr_is_put_back_at_once_for_the_next_presence_poll() {
+    let vpcd = FakeVpcd::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let card = MuteCard {
+        log: Arc::clone(&log),
+        powered: false,
+    };
+    // A retry delay far beyond the test's safety net: only an immediate re-insertion passes.
+    let options = ServeOptions {
+        retry_initial: Duration::from_secs(3600),
+        retry_max: Duration::from_secs(3600),
+        ..options_for(&vpcd)
+    };
+    let served = Served::start_card(options, card, Arc::clone(&log));
+    let mut conn = vpcd.accept();
+    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR, "presence poll");
+    conn.send(&[0x01]);
+    assert_eq!(
+        conn.exchange(&[0x04]),
+        [0u8; 0],
+        "the power-on's ATR is empty"
+    );
+    conn.expect_closed();
+    let mut again = vpcd.accept();
+    assert_eq!(
+        again.exchange(&[0x04]),
+        RECORDING_ATR,
+        "back for the next poll"
+    );
+    assert_eq!(
+        served.calls(),
+        [Call::Reset(ResetKind::Cold), Call::PowerOff],
+        "powered off as it left"
+    );
     assert_eq!(served.stop().unwrap().insertions, 2);
 }

@@ -75,8 +75,7 @@ pub const SELECT_SSSE: &str = "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF";
 
 /// The sample cardholder record the CLI embeds, as the tests read it.
 pub fn sample_holder() -> serde_json::Value {
-    serde_json::from_str(include_str!("../../../file-structures/samples/holder.json"))
-        .expect("the sample holder is JSON")
+    serde_json::from_str(file_structures::samples::HOLDER_JSON).expect("the sample holder is JSON")
 }
 
 /// The workspace's file-structures directory (shipped layouts, samples, keys).

@@ -2,6 +2,8 @@
 //! pcsc_bench example: the gate, the reader lock, a served card, and process guards.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod activation;
+
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
