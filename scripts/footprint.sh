@@ -9,7 +9,8 @@ ram_limit=$((4 * 1024))
 manifest=card-os/footprint/Cargo.toml
 image=card-os/footprint/target/thumbv7em-none-eabi/release/card-os-footprint
 
-cargo build -q --manifest-path "$manifest" --release --target thumbv7em-none-eabi
+cargo build -q --manifest-path "$manifest" --release --target thumbv7em-none-eabi \
+  --target-dir card-os/footprint/target
 read -r text data bss _ < <(size "$image" | tail -n 1)
 ram=$((data + bss))
 echo "card-os on thumbv7em-none-eabi: flash ${text} bytes (limit ${flash_limit}), static RAM ${ram} bytes (limit ${ram_limit})"
