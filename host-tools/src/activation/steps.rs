@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use card_os::crypto::Pin;
 use card_os::security::Usage;
 use file_structures::codec::{self, Encoding};
-use file_structures::layout::{Df, Ef, KeySpec, KeyUsage, Layout};
+use file_structures::layout::{Df, Ef, FieldRef, KeySpec, KeyUsage, Layout};
 
 use super::rules::{Identity, InputError};
 use super::security::{KeyRef, SecurityModule};
@@ -198,27 +198,46 @@ fn read_behind_key<T: CardTransport, M: SecurityModule + ?Sized>(
     else {
         return Ok(None);
     };
-    let refused = |command, sw| ActivationError::Refused { command, sw };
-    let answer = files::select_df(client, &layout.df_path(field.df), Answer::Nothing)?;
-    if answer.sw != Status::Success {
-        return Err(refused("SELECT", answer.sw));
-    }
+    select_field_df(client, layout, &field)?;
     let challenge = auth::get_challenge(client).map_err(auth_error)?;
     let cryptogram = module.encrypt(&key, code, &challenge)?;
     auth::send_cryptogram(client, key.id, &cryptogram).map_err(auth_error)?;
-    let answer = files::select_ef(client, field.ef.fid, Answer::Nothing)?;
-    if answer.sw != Status::Success {
-        return Err(refused("SELECT", answer.sw));
-    }
-    let record = files::read_record(client, field.field.rec)?;
-    if record.sw != Status::Success {
-        return Err(refused("READ RECORD", record.sw));
-    }
+    let record = read_field_record(client, &field)?;
     Ok(record
-        .data
         .get(2..)
         .and_then(|v| codec::decode(field.field.encoding, v).ok())
         .filter(|v| !v.is_empty()))
+}
+
+/// SELECT of the DF that holds `field`; a refusal stops the activation.
+fn select_field_df<T: CardTransport>(
+    client: &mut Client<T>,
+    layout: &Layout,
+    field: &FieldRef<'_>,
+) -> Result<(), ActivationError> {
+    let answer = files::select_df(client, &layout.df_path(field.df), Answer::Nothing)?;
+    succeeded("SELECT", answer.sw)
+}
+
+/// SELECT of `field`'s EF under the current DF, then READ RECORD of its record: the whole record
+/// (`tag len value`).
+fn read_field_record<T: CardTransport>(
+    client: &mut Client<T>,
+    field: &FieldRef<'_>,
+) -> Result<Vec<u8>, ActivationError> {
+    let answer = files::select_ef(client, field.ef.fid, Answer::Nothing)?;
+    succeeded("SELECT", answer.sw)?;
+    let record = files::read_record(client, field.field.rec)?;
+    succeeded("READ RECORD", record.sw)?;
+    Ok(record.data)
+}
+
+fn succeeded(command: &'static str, sw: Status) -> Result<(), ActivationError> {
+    if sw == Status::Success {
+        Ok(())
+    } else {
+        Err(ActivationError::Refused { command, sw })
+    }
 }
 
 /// The card identification code (the diversification input), read by the layout's field.
@@ -230,21 +249,8 @@ fn read_card_id_code<T: CardTransport>(
         .fields()
         .find(|f| f.field.encoding == Encoding::CardIdCode)
         .ok_or_else(|| ActivationError::Layout("no card identification code field".into()))?;
-    let refused = |command, sw| ActivationError::Refused { command, sw };
-    let answer = files::select_df(client, &layout.df_path(field.df), Answer::Nothing)?;
-    if answer.sw != Status::Success {
-        return Err(refused("SELECT", answer.sw));
-    }
-    let answer = files::select_ef(client, field.ef.fid, Answer::Nothing)?;
-    if answer.sw != Status::Success {
-        return Err(refused("SELECT", answer.sw));
-    }
-    let record = files::read_record(client, field.field.rec)?;
-    if record.sw != Status::Success {
-        return Err(refused("READ RECORD", record.sw));
-    }
-    record
-        .data
+    select_field_df(client, layout, &field)?;
+    read_field_record(client, &field)?
         .get(2..18)
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| ActivationError::Unreadable("the card identification code is short".into()))
@@ -288,13 +294,7 @@ pub(super) struct Run<'a, T: CardTransport, M: SecurityModule + ?Sized> {
 impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
     fn select_df(&mut self) -> Result<(), ActivationError> {
         let answer = files::select_df(self.client, &self.plan.df_path, Answer::Nothing)?;
-        if answer.sw != Status::Success {
-            return Err(ActivationError::Refused {
-                command: "SELECT",
-                sw: answer.sw,
-            });
-        }
-        Ok(())
+        succeeded("SELECT", answer.sw)
     }
 
     /// A command with the secure-messaging MAC of `key` (CLA `84`/`04`), after a fresh challenge.
@@ -316,13 +316,7 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
             data: &body,
             ..apdu::command(cla, ins, p1, p2)
         })?;
-        if answer.sw != Status::Success {
-            return Err(ActivationError::Refused {
-                command,
-                sw: answer.sw,
-            });
-        }
-        Ok(())
+        succeeded(command, answer.sw)
     }
 
     /// APPLICATION BLOCK (temporary) of the activation file's application, under its MAC key.
@@ -347,12 +341,7 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
             ne: Some(256),
             ..apdu::command(0x00, 0x88, 0x00, key.id)
         })?;
-        if answer.sw != Status::Success {
-            return Err(ActivationError::Refused {
-                command: "INTERNAL AUTHENTICATE",
-                sw: answer.sw,
-            });
-        }
+        succeeded("INTERNAL AUTHENTICATE", answer.sw)?;
         let expected = self.module.encrypt(key, &self.card.code, &data)?;
         if expected != answer.data {
             return Err(ActivationError::FakeCard);
