@@ -246,3 +246,42 @@ fn verify_refuses_empty_and_length_mismatches() {
         Err(Error::Mismatch)
     );
 }
+
+proptest! {
+    /// The incremental update a write to an EF makes: the CRC of the changed range's difference,
+    /// carried past the bytes after it, turns the old whole-file CRC into the new one.
+    #[test]
+    fn crc32_of_a_changed_range_updates_the_whole_crc(
+        content in proptest::collection::vec(any::<u8>(), 1..2048),
+        start in any::<prop::sample::Index>(),
+        replacement in proptest::collection::vec(any::<u8>(), 1..300),
+    ) {
+        use card_os::crypto::hash::Crc32;
+        let at = start.index(content.len());
+        let len = replacement.len().min(content.len() - at);
+        let mut changed = content.clone();
+        changed[at..at + len].copy_from_slice(&replacement[..len]);
+        let mut difference = Crc32::of_difference();
+        let delta: Vec<u8> = content[at..at + len]
+            .iter()
+            .zip(&changed[at..at + len])
+            .map(|(old, new)| old ^ new)
+            .collect();
+        difference.update(&delta);
+        let trailing = (content.len() - at - len) as u16;
+        let updated = card_os::crypto::crc32(&content) ^ difference.after_zeros(trailing).difference();
+        prop_assert_eq!(updated, card_os::crypto::crc32(&changed));
+    }
+
+    /// A run of zero bytes skipped by multiplication equals feeding them one by one.
+    #[test]
+    fn crc32_after_zeros_equals_feeding_zeros(prefix in proptest::collection::vec(any::<u8>(), 0..64), zeros in prop_oneof![0usize..5000, 60000usize..65536]) {
+        use card_os::crypto::hash::Crc32;
+        let mut fed = Crc32::new();
+        fed.update(&prefix);
+        let mut skipped = fed;
+        fed.update(&vec![0u8; zeros]);
+        skipped = skipped.after_zeros(zeros as u16);
+        prop_assert_eq!(skipped.finalize(), fed.finalize());
+    }
+}

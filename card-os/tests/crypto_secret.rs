@@ -53,6 +53,9 @@ proptest! {
         assert_redacted(&format!("{key:?}"), &bytes);
         assert_redacted(&format!("{key}"), &bytes);
         assert_redacted(&format!("{key:#?}"), &bytes);
+        let diversifier = card_os::crypto::diversify::Diversifier::new(&key);
+        assert_redacted(&format!("{diversifier:?}"), &bytes);
+        assert_redacted(&format!("{diversifier:#?}"), &bytes);
     }
 
     #[test]

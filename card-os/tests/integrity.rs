@@ -100,6 +100,19 @@ fn writes_through_the_card_keep_the_file_intact() {
 }
 
 #[test]
+fn a_write_to_a_damaged_file_does_not_hide_the_damage() {
+    let mut storage = demo_storage();
+    corrupt(&mut storage, 0xEF06);
+    let mut card = Card::power_on(&mut *storage).unwrap();
+    assert_eq!(sw(&mut card, SELECT_SSSE), 0x9000);
+    // The write itself succeeds (writes do not read the file first)...
+    assert_eq!(sw(&mut card, "00DC0A3003 0A0132"), 0x9000);
+    // ...but the CRC was carried along from the damaged content, so the damage still shows.
+    assert_eq!(sw(&mut card, READ_EF06_REC2), 0x6581);
+    assert!(report(&mut card).contains(&(0xEF06, 1)));
+}
+
+#[test]
 fn a_file_without_a_checksum_is_reported_unprotected_and_still_reads() {
     let mut storage = demo_storage();
     let (index, _) = find_ef(&*storage, 0xEF06);

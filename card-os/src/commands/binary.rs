@@ -70,8 +70,7 @@ pub(super) fn update<S: Storage>(
         return Err(Status::NotEnoughMemory);
     }
     atomically(ctx.storage, |tx| {
-        tx.write(file.data_offset + offset, command.data)?;
-        integrity::seal(tx, index, &file)
+        integrity::write(tx, index, &file, offset, command.data)
     })?;
     done()
 }

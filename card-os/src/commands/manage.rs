@@ -63,11 +63,13 @@ pub(super) fn create<S: Storage>(
         }
         tx.write(descriptor_offset(slot), &file.encode())?;
         if file.kind != FileKind::Df {
-            integrity::seal(tx, slot, &file)?;
+            integrity::seal_blank(tx, slot, &file)?;
         }
         set_alloc_pointer(tx, end)
     });
-    ctx.index.rebuild(ctx.storage).map_err(memory_failure)?;
+    ctx.index
+        .refresh(ctx.storage, slot)
+        .map_err(memory_failure)?;
     result?;
     if file.kind == FileKind::Df {
         ctx.selection.df = slot;

@@ -77,8 +77,7 @@ pub(super) fn update<S: Storage>(
     let (index, file) = target(ctx, command.p2, Operation::Update)?;
     let number = locate(ctx, &file, command.p1, command.p2)?;
     atomically(ctx.storage, |tx| {
-        records::update(tx, &file, number, command.data)?;
-        integrity::seal(tx, index, &file)
+        records::update(tx, &file, index, number, command.data)
     })?;
     ctx.selection.record = Some(number);
     done()
@@ -93,9 +92,7 @@ pub(super) fn append<S: Storage>(
     }
     let (index, mut file) = target(ctx, command.p2, Operation::Append)?;
     let number = atomically(ctx.storage, |tx| {
-        let number = records::append(tx, &mut file, index, command.data)?;
-        integrity::seal(tx, index, &file)?;
-        Ok(number)
+        records::append(tx, &mut file, index, command.data)
     })?;
     ctx.selection.record = Some(number);
     done()

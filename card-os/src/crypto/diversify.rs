@@ -21,21 +21,54 @@ pub const REGION_FACTOR_SUFFIX: [u8; 2] = *b"sx";
 
 /// One level of diversification: `master` with `factor`.
 pub fn diversify(master: &SecretKey, factor: &[u8; FACTOR_LEN]) -> Result<SecretKey, Error> {
-    let mut input = [0u8; KEY_LEN];
-    let (left, right) = input.split_at_mut(FACTOR_LEN);
-    left.copy_from_slice(factor);
-    right
-        .iter_mut()
-        .zip(factor)
-        .for_each(|(out, byte)| *out = !byte);
-    let cipher = Cipher::new(master);
-    let result = match master.algorithm() {
-        Algorithm::Des3 => cipher.encrypt(left).and_then(|()| cipher.encrypt(right)),
-        Algorithm::Sm4 | Algorithm::Aes128 => cipher.encrypt(&mut input),
-    };
-    let key = result.map(|()| SecretKey::new(master.algorithm(), input));
-    input.zeroize();
-    key
+    Diversifier::new(master).diversify(factor)
+}
+
+/// A key keyed once for many diversifications: its cipher's key schedule is computed once, as a
+/// personalisation batch does for a region key shared by every card of the region. The schedule
+/// zeroizes itself on drop.
+pub struct Diversifier {
+    cipher: Cipher,
+    algorithm: Algorithm,
+}
+
+impl core::fmt::Debug for Diversifier {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Diversifier")
+            .field("algorithm", &self.algorithm)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Diversifier {
+    pub fn new(master: &SecretKey) -> Self {
+        Diversifier {
+            cipher: Cipher::new(master),
+            algorithm: master.algorithm(),
+        }
+    }
+
+    /// The master key diversified with `factor` (see [`diversify`]).
+    pub fn diversify(&self, factor: &[u8; FACTOR_LEN]) -> Result<SecretKey, Error> {
+        let mut input = [0u8; KEY_LEN];
+        let (left, right) = input.split_at_mut(FACTOR_LEN);
+        left.copy_from_slice(factor);
+        right
+            .iter_mut()
+            .zip(factor)
+            .for_each(|(out, byte)| *out = !byte);
+        let result = match self.algorithm {
+            Algorithm::Des3 => self
+                .cipher
+                .encrypt(left)
+                .and_then(|()| self.cipher.encrypt(right)),
+            Algorithm::Sm4 | Algorithm::Aes128 => self.cipher.encrypt(&mut input),
+        };
+        let key = result.map(|()| SecretKey::new(self.algorithm, input));
+        input.zeroize();
+        key
+    }
 }
 
 /// Two levels: first the region factor (the key a region's PSAM holds), then the card

@@ -34,7 +34,7 @@ pub struct FileIndex {
     entries: [IndexEntry; MAX_FILES],
     /// One bit per descriptor: the EF's content matched its CRC at a read since power-on (or
     /// since the index was rebuilt). Reads are the hot path, so each file is checked once a
-    /// session; writes re-seal the CRC in their own transaction and keep the bit true.
+    /// session; writes update the CRC in their own transaction and keep the bit true.
     verified: u64,
 }
 
@@ -52,22 +52,39 @@ impl FileIndex {
     pub fn rebuild<S: Storage>(&mut self, storage: &S) -> Result<(), StorageError> {
         self.verified = 0;
         for (i, entry) in self.entries.iter_mut().enumerate() {
-            let mut bytes = [0u8; 7];
-            storage.read(descriptor_offset(i as u8) + D_KIND, &mut bytes)?;
-            let [kind, _, f1, f2, parent, sfi, name_len] = bytes;
-            *entry = if FileKind::from_byte(kind).is_some() {
-                IndexEntry {
-                    kind,
-                    fid: u16::from_be_bytes([f1, f2]),
-                    parent,
-                    sfi,
-                    name_len,
-                }
-            } else {
-                IndexEntry::default()
-            };
+            *entry = Self::entry_of(storage, i as u8)?;
         }
         Ok(())
+    }
+
+    /// Re-reads descriptor `index` alone, after a command that changed only that one (CREATE
+    /// FILE); its file counts as not yet checked.
+    pub fn refresh<S: Storage>(&mut self, storage: &S, index: u8) -> Result<(), StorageError> {
+        let entry = Self::entry_of(storage, index)?;
+        if let Some(slot) = self.entries.get_mut(usize::from(index)) {
+            *slot = entry;
+        }
+        if let Some(bit) = 1u64.checked_shl(u32::from(index)) {
+            self.verified &= !bit;
+        }
+        Ok(())
+    }
+
+    fn entry_of<S: Storage>(storage: &S, index: u8) -> Result<IndexEntry, StorageError> {
+        let mut bytes = [0u8; 7];
+        storage.read(descriptor_offset(index) + D_KIND, &mut bytes)?;
+        let [kind, _, f1, f2, parent, sfi, name_len] = bytes;
+        Ok(if FileKind::from_byte(kind).is_some() {
+            IndexEntry {
+                kind,
+                fid: u16::from_be_bytes([f1, f2]),
+                parent,
+                sfi,
+                name_len,
+            }
+        } else {
+            IndexEntry::default()
+        })
     }
 
     /// Whether EF `index` passed its integrity check since power-on.

@@ -9,6 +9,7 @@ use crate::storage::Storage;
 use crate::sw::Status;
 
 use super::descriptor::{Descriptor, FileKind, D_RECORDS};
+use super::integrity;
 
 /// Which occurrence of a record identifier to look for (READ/UPDATE RECORD P2 b2-b1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +125,7 @@ fn check_length(file: &Descriptor, data: &[u8]) -> Result<(), Status> {
 fn write_slot<S: Storage>(
     tx: &mut Transaction<'_, S>,
     file: &Descriptor,
+    index: u8,
     slot: u8,
     data: &[u8],
 ) -> Result<(), Status> {
@@ -135,19 +137,20 @@ fn write_slot<S: Storage>(
         *len = data.len() as u8;
         rest.copy_from_slice(data);
     }
-    tx.write(slot_offset(file, slot), record)
+    integrity::write(tx, index, file, u32::from(slot) * file.slot_size(), record)
 }
 
-/// Replaces record `number`.
+/// Replaces record `number` of `file` (descriptor `index`).
 pub fn update<S: Storage>(
     tx: &mut Transaction<'_, S>,
     file: &Descriptor,
+    index: u8,
     number: u8,
     data: &[u8],
 ) -> Result<(), Status> {
     let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
     check_length(file, data)?;
-    write_slot(tx, file, slot, data)
+    write_slot(tx, file, index, slot, data)
 }
 
 /// Appends a record to `file` (descriptor `index`), returning the new record's number. A full
@@ -175,7 +178,7 @@ pub fn append<S: Storage>(
         file.records += 1;
         (file.records - 1, file.records)
     };
-    write_slot(tx, file, slot, data)?;
+    write_slot(tx, file, index, slot, data)?;
     Descriptor::write_field(tx, index, D_RECORDS, &[file.records, file.newest])?;
     Ok(number)
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use card_os::crypto::diversify::{card_factor, region_factor};
+use card_os::crypto::diversify::{card_factor, region_factor, Diversifier};
 use card_os::crypto::{diversify, Algorithm, SecretKey};
 use serde::Deserialize;
 use toml::Spanned;
@@ -153,7 +153,7 @@ impl IssuerKeys {
     ) -> Result<SecretKey, KeyError> {
         let region = [card_id_code[0], card_id_code[1], card_id_code[2]];
         card_key_from_region(
-            &self.region_key(df, id, algorithm, &region)?,
+            &Diversifier::new(&self.region_key(df, id, algorithm, &region)?),
             df,
             id,
             card_id_code,
@@ -161,9 +161,10 @@ impl IssuerKeys {
     }
 }
 
-/// The card key from its region key (see [`IssuerKeys::card_key`]).
+/// The card key from its region key (see [`IssuerKeys::card_key`]), keyed once as a
+/// [`Diversifier`] so that a batch computes the region key's schedule once.
 pub(crate) fn card_key_from_region(
-    region_key: &SecretKey,
+    region_key: &Diversifier,
     df: &str,
     id: u8,
     card_id_code: &[u8; 16],
@@ -173,5 +174,7 @@ pub(crate) fn card_key_from_region(
         id,
         cause,
     };
-    diversify(region_key, &card_factor(card_id_code).map_err(fail)?).map_err(fail)
+    region_key
+        .diversify(&card_factor(card_id_code).map_err(fail)?)
+        .map_err(fail)
 }

@@ -10,6 +10,7 @@ use super::keys::{card_key_from_region, IssuerKeys, KeyError};
 use super::record::{CardRecord, RecordError};
 use crate::codec::{self, Encoding};
 use crate::layout::{ef_path, FieldRef, KeySpec, Layout};
+use card_os::crypto::diversify::Diversifier;
 
 /// One command of a script, with the label traces and errors show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +160,9 @@ enum Part {
     Field(usize),
 }
 
+/// Region-level keys by (key plan index, region BCD), keyed once for the whole batch.
+type RegionKeys = HashMap<(usize, [u8; 3]), Arc<Diversifier>>;
+
 /// A key to write: where, and its WRITE KEY header.
 struct KeyPlan {
     df: String,
@@ -173,7 +177,7 @@ pub struct Personaliser<'a> {
     plan: Vec<(Arc<str>, Part)>,
     key_plans: Vec<KeyPlan>,
     card_id_field: Option<usize>,
-    region_keys: Mutex<HashMap<(usize, [u8; 3]), SecretKey>>,
+    region_keys: Mutex<RegionKeys>,
 }
 
 impl<'a> Personaliser<'a> {
@@ -264,10 +268,11 @@ impl<'a> Personaliser<'a> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let region_key = match cache.get(&(index, region)) {
-            Some(k) => k.clone(),
+            Some(k) => Arc::clone(k),
             None => {
                 let k = self.keys.region_key(df, spec.id, spec.algorithm, &region)?;
-                cache.insert((index, region), k.clone());
+                let k = Arc::new(Diversifier::new(&k));
+                cache.insert((index, region), Arc::clone(&k));
                 k
             }
         };
