@@ -12,6 +12,7 @@
 //! | [`Mutant::AcceptAnyMac`] | `crypto::sm::verify_command_mac` | any 4 bytes pass as the MAC |
 //! | [`Mutant::IgnoreAccessRule`] | `access::check` | every access rule is met |
 //! | [`Mutant::WrongRecord`] | `fs::records::read` | record n answers record n+1 when it exists |
+//! | [`Mutant::GraceOneDayLonger`] | `restriction::status` | the six months end a day late |
 //!
 //! The switch is one global byte: one mutant (or none) at a time for the whole process.
 
@@ -38,16 +39,19 @@ pub enum Mutant {
     IgnoreAccessRule = 4,
     /// READ RECORD of record n answers record n+1 when the file has one.
     WrongRecord = 5,
+    /// The six-month rule's off-by-one: the day after the six months still counts as grace.
+    GraceOneDayLonger = 6,
 }
 
 impl Mutant {
     /// Every mutant, in declaration order.
-    pub const ALL: [Mutant; 5] = [
+    pub const ALL: [Mutant; 6] = [
         Mutant::FlipStatusWord,
         Mutant::SkipPinDecrement,
         Mutant::AcceptAnyMac,
         Mutant::IgnoreAccessRule,
         Mutant::WrongRecord,
+        Mutant::GraceOneDayLonger,
     ];
 }
 

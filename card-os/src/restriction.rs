@@ -88,9 +88,21 @@ pub fn status(activated: bool, issue: Option<CardDate>, today: Option<CardDate>)
         return STATUS_NORMAL;
     }
     match (issue, today) {
-        (Some(issue), Some(today)) if today <= issue.plus_months(GRACE_MONTHS) => STATUS_GRACE,
+        (Some(issue), Some(today)) if today <= grace_end(issue) => STATUS_GRACE,
         _ => STATUS_RESTRICTED,
     }
+}
+
+/// The last day of grace (compared as a possibly non-calendar date, see
+/// [`CardDate::plus_months`]).
+fn grace_end(issue: CardDate) -> CardDate {
+    #[allow(unused_mut)]
+    let mut end = issue.plus_months(GRACE_MONTHS);
+    #[cfg(feature = "mutants")]
+    if crate::mutants::active(crate::mutants::Mutant::GraceOneDayLonger) {
+        end.day += 1;
+    }
+    end
 }
 
 #[cfg(test)]

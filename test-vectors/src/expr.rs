@@ -7,6 +7,7 @@
 //! expected answer) also takes `??` for any one byte and a final `*` for anything that follows.
 
 use crate::facts::Scope;
+use file_structures::codec::Day;
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,9 @@ enum Function {
     Mac,
     /// `sm(KEY, CHALLENGE, HEADER, DATA)`: the whole command `HEADER Lc DATA MAC`.
     Sm,
+    /// `date(DATE, +6m+1d)`: a packed BCD date YYYYMMDD moved on by months (the day clamped to
+    /// the month's last) then days, for the six-month rule around a card's own issue date.
+    Date,
 }
 
 const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
@@ -86,6 +90,7 @@ const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
         Function::Sm,
         &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
     ),
+    ("date", Function::Date, &[Kind::Bytes, Kind::Text]),
 ];
 
 /// A command template: evaluates to bytes.
@@ -506,7 +511,41 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             out.extend(mac);
             Ok(out)
         }
+        Function::Date => Ok(moved_date(&bytes(0)?, text(1)?)?.to_bcd().to_vec()),
     }
+}
+
+/// `date(DATE, OFFSET)`: DATE (4 bytes packed BCD) moved by OFFSET, terms `+Nm` (months, the day
+/// clamped to the month's last) and `+Nd` (days) applied left to right.
+fn moved_date(date: &[u8], offset: &str) -> Result<Day, EvalError> {
+    let invalid = |why: String| EvalError::Invalid(format!("date(): {why}"));
+    let digits = hex::encode(date);
+    let mut day = Day::parse(&digits)
+        .ok_or_else(|| invalid(format!("{digits} is not a packed BCD date YYYYMMDD")))?;
+    let mut rest = offset.trim();
+    if rest.is_empty() {
+        return Err(invalid(
+            "the offset is empty; write e.g. +6m or +6m+1d".into(),
+        ));
+    }
+    while !rest.is_empty() {
+        let term = rest
+            .strip_prefix('+')
+            .ok_or_else(|| invalid(format!("{offset}: each term is +Nm or +Nd")))?;
+        let unit_at = term
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| invalid(format!("{offset}: a count needs a unit, m or d")))?;
+        let count: u32 = term[..unit_at]
+            .parse()
+            .map_err(|_| invalid(format!("{offset}: each term is +Nm or +Nd")))?;
+        match term[unit_at..].chars().next() {
+            Some('m') => day = day.plus_months(count),
+            Some('d') => (0..count).for_each(|_| day = day.next_day()),
+            _ => return Err(invalid(format!("{offset}: the units are m and d"))),
+        }
+        rest = &term[unit_at + 1..];
+    }
+    Ok(day)
 }
 
 #[cfg(test)]
@@ -535,6 +574,34 @@ mod tests {
             vec![0x12, 0x34, 0x5F, 0xAB, 0xAB, 0xAB, 0x01, 0x03]
         );
         assert_eq!(eval("{ascii(3.00)}", &captures).unwrap(), b"3.00".to_vec());
+    }
+
+    #[test]
+    fn dates_move_by_months_clamped_then_by_days() {
+        let captures = HashMap::new();
+        assert_eq!(
+            eval("{date(20 24 01 01, +6m)}", &captures).unwrap(),
+            [0x20, 0x24, 0x07, 0x01]
+        );
+        assert_eq!(
+            eval("{date(20 24 08 31, +6m+1d)}", &captures).unwrap(),
+            [0x20, 0x25, 0x03, 0x01]
+        );
+        assert_eq!(
+            eval("{date(20 24 12 31, +1d)}", &captures).unwrap(),
+            [0x20, 0x25, 0x01, 0x01]
+        );
+        for bad in [
+            "{date(20 24 02 30, +1d)}",
+            "{date(20 24 01 01, 6m)}",
+            "{date(20 24 01 01, +6y)}",
+            "{date(20 24 01 01, +m)}",
+        ] {
+            assert!(
+                matches!(eval(bad, &captures), Err(EvalError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

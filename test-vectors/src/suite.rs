@@ -35,6 +35,10 @@ pub const VECTOR_FILES: &[(&str, &str)] = &[
         include_str!("../suite/secure-messaging.toml"),
     ),
     ("blocking.toml", include_str!("../suite/blocking.toml")),
+    (
+        "medical-restriction.toml",
+        include_str!("../suite/medical-restriction.toml"),
+    ),
 ];
 
 /// The known-answer files.

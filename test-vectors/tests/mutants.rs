@@ -48,6 +48,7 @@ fn expected_catchers(mutant: Mutant) -> &'static [&'static str] {
         Mutant::AcceptAnyMac => &["sm.update.wrong-mac"],
         Mutant::IgnoreAccessRule => &["binary.national.photo-needs-key"],
         Mutant::WrongRecord => &["reader.design-note-example"],
+        Mutant::GraceOneDayLonger => &["medical.status.restricted-the-day-after"],
     }
 }
 

@@ -14,7 +14,7 @@ mod text;
 pub use card_number::card_number_check_char;
 pub use citizen_id::citizen_id_check_char;
 pub use codes::{gender_name, is_valid_gender, is_valid_nation, is_valid_region, nation_name};
-pub use date::is_valid_date;
+pub use date::{is_valid_date, Day};
 
 use std::fmt;
 

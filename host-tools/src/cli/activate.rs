@@ -12,7 +12,7 @@ use host_tools::activation::{
     PinSource, PsamModule, Receipt, SecurityModule, SoftwareModule, Terminal,
 };
 use host_tools::cardinfo::version_from_atr;
-use host_tools::diagnose::dates::Day;
+use host_tools::diagnose::Day;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;

@@ -9,7 +9,6 @@
 //! for its tries left (VERIFY without data), which spends none.
 
 mod checks;
-pub mod dates;
 pub mod guard;
 pub mod matrix;
 mod render;
@@ -21,7 +20,7 @@ use file_structures::layout::Layout;
 use serde::Serialize;
 
 pub use checks::diagnose;
-pub use dates::Day;
+pub use file_structures::codec::Day;
 pub use guard::{Exchange, ReadOnly};
 pub use verdict::{verdict, Action, Cause, Facts};
 
