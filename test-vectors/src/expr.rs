@@ -7,7 +7,7 @@
 //! expected answer) also takes `??` for any one byte and a final `*` for anything that follows.
 
 use crate::facts::Scope;
-use file_structures::codec::Day;
+use file_structures::codec::{self, Day, Encoding};
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -511,7 +511,11 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             out.extend(mac);
             Ok(out)
         }
-        Function::Date => Ok(moved_date(&bytes(0)?, text(1)?)?.to_bcd().to_vec()),
+        Function::Date => {
+            let day = moved_date(&bytes(0)?, text(1)?)?;
+            codec::encode(Encoding::Date, 4, &day.digits())
+                .map_err(|e| EvalError::Invalid(format!("date(): {day}: {e}")))
+        }
     }
 }
 

@@ -45,8 +45,13 @@ pub fn slot_of(file: &Descriptor, number: u8) -> Option<u8> {
     }
 }
 
+/// Where slot `slot` starts within the file's content area.
+fn slot_start(file: &Descriptor, slot: u8) -> u32 {
+    u32::from(slot) * file.slot_size()
+}
+
 fn slot_offset(file: &Descriptor, slot: u8) -> u32 {
-    file.data_offset + u32::from(slot) * file.slot_size()
+    file.data_offset + slot_start(file, slot)
 }
 
 /// Length and first byte (the record identifier) of record `number`.
@@ -137,7 +142,7 @@ fn write_slot<S: Storage>(
         *len = data.len() as u8;
         rest.copy_from_slice(data);
     }
-    integrity::write(tx, index, file, u32::from(slot) * file.slot_size(), record)
+    integrity::write(tx, index, file, slot_start(file, slot), record)
 }
 
 /// Replaces record `number` of `file` (descriptor `index`).

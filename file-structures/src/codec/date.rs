@@ -7,19 +7,7 @@ use super::CodecError;
 
 /// Whether `value` is YYYYMMDD naming a real day between 1900-01-01 and 2099-12-31.
 pub fn is_valid_date(value: &str) -> bool {
-    if value.len() != 8 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let number = |range: std::ops::Range<usize>| {
-        value
-            .get(range)
-            .and_then(|s| s.parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    let (year, month, day) = (number(0..4), number(4..6), number(6..8));
-    (1900..=2099).contains(&year)
-        && (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
+    Day::parse(value).is_some()
 }
 
 /// Days in `month` (1–12) of `year`, Gregorian leap years.
@@ -42,17 +30,18 @@ pub struct Day {
 }
 
 impl Day {
-    /// `20250601` → 2025-06-01; `None` unless it is 8 digits of a real day.
+    /// `20250601` → 2025-06-01; `None` unless it is 8 digits of a real day between 1900-01-01
+    /// and 2099-12-31.
     pub fn parse(text: &str) -> Option<Day> {
-        if !is_valid_date(text) {
+        if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let n = |r: std::ops::Range<usize>| text.get(r)?.parse::<u32>().ok();
-        Some(Day {
-            year: n(0..4)?,
-            month: n(4..6)?,
-            day: n(6..8)?,
-        })
+        let (year, month, day) = (n(0..4)?, n(4..6)?, n(6..8)?);
+        let real = (1900..=2099).contains(&year)
+            && (1..=12).contains(&month)
+            && (1..=days_in_month(year, month)).contains(&day);
+        real.then_some(Day { year, month, day })
     }
 
     /// Today in UTC.
@@ -115,15 +104,10 @@ impl Day {
         }
     }
 
-    /// As the card stores it: `cn` 4, packed BCD `YYYYMMDD`.
-    pub fn to_bcd(self) -> [u8; 4] {
-        let bcd = |n: u32| (((n / 10 % 10) << 4) | (n % 10)) as u8;
-        [
-            bcd(self.year / 100),
-            bcd(self.year % 100),
-            bcd(self.month),
-            bcd(self.day),
-        ]
+    /// `YYYYMMDD`, the digits a date field holds; the card's bytes are
+    /// `codec::encode(Encoding::Date, 4, &day.digits())`.
+    pub fn digits(self) -> String {
+        format!("{:04}{:02}{:02}", self.year, self.month, self.day)
     }
 }
 
@@ -146,6 +130,7 @@ pub(super) fn check(value: &str) -> Result<(), CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{encode, Encoding};
 
     #[test]
     fn days_parse_and_six_months_clamp_to_the_month_end() {
@@ -175,7 +160,7 @@ mod tests {
         assert_eq!(next("20241231"), "2025-01-01");
         assert_eq!(next("20240630"), "2024-07-01");
         assert_eq!(
-            Day::parse("20240701").unwrap().to_bcd(),
+            encode(Encoding::Date, 4, &Day::parse("20240701").unwrap().digits()).unwrap(),
             [0x20, 0x24, 0x07, 0x01]
         );
     }
