@@ -12,8 +12,8 @@ pub use access::{AccessRule, AccessRuleError, AccessRules, Condition};
 pub use build::{MAX_FIELD_LEN, MAX_TRANSPARENT_SIZE};
 pub use diff::{diff, diff_text, Change};
 pub use model::{
-    algorithm_name, ef_path, Df, Ef, Field, FieldRef, KeySpec, KeyUsage, Layout, Origin, PinPolicy,
-    ReadMode, ReadPlan, Structure,
+    algorithm_name, ef_path, Clash, Df, Ef, Field, FieldRef, KeySpec, KeyUsage, Layer, Layout,
+    Origin, PinPolicy, ReadMode, ReadPlan, Structure,
 };
 pub use render::render_tree;
 pub use source::{Problem, Source};

@@ -8,12 +8,37 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::model::{Clash, Origin};
+
 /// One problem in a layout file: where it is and the rule it breaks, in one sentence.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// For "already defined" rules: the item this one collides with, and its layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clash: Option<Box<Clash>>,
+}
+
+impl Problem {
+    /// A problem at an item already read, by its origin.
+    pub fn at(origin: &Origin, message: impl Into<String>) -> Self {
+        Problem {
+            file: origin.file.clone(),
+            line: origin.line,
+            message: message.into(),
+            clash: None,
+        }
+    }
+
+    /// The same problem, naming the item it collides with.
+    pub fn clashing_with(self, clash: Clash) -> Self {
+        Problem {
+            clash: Some(Box::new(clash)),
+            ..self
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -57,6 +82,7 @@ impl Source {
             file: self.name.clone(),
             line,
             message: message.into(),
+            clash: None,
         }
     }
 
