@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::expr::EvalError;
+use crate::eval_error::EvalError;
 use crate::facts::Scope;
 use crate::format::{Step, Vector};
 use crate::target::{CardUnderTest, NotPrepared, Target};

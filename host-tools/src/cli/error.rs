@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use file_structures::input::InputError;
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
 use host_tools::apdu::ApduError;
@@ -90,11 +91,6 @@ pub enum CliError {
     },
     #[error("could not write the output: {0}")]
     Output(#[source] std::io::Error),
-    #[error("could not read {path}: {source}")]
-    ReadFile {
-        path: String,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("{invalid} of {total} layout file(s) are invalid")]
@@ -107,6 +103,10 @@ pub enum CliError {
     Perso(#[from] PersoError),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{} output file(s) exist already and --force was not given, so no card was written: {}", .paths.len(), .paths.join(", "))]
+    OutputExists { paths: Vec<String> },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("the card did not answer the SELECT of {what}: {sw}")]
@@ -163,6 +163,14 @@ fn conformance_class(e: &host_tools::conformance::ConformanceError) -> (ExitClas
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
         C::Keys { .. } => (ExitClass::BadInput, "bad_key_file"),
         C::Import { .. } | C::UnknownCard(_) | C::Suite(_) => (ExitClass::BadInput, "bad_vectors"),
+    }
+}
+
+fn input_class(e: &InputError) -> (ExitClass, &'static str) {
+    match e {
+        InputError::Read { .. } => (ExitClass::Io, "io"),
+        InputError::TooLarge { .. } => (ExitClass::BadInput, "input_too_large"),
+        InputError::Decode(_) => (ExitClass::BadInput, "not_text"),
     }
 }
 
@@ -234,13 +242,14 @@ impl CliError {
             CliError::BadApdu { .. } => (ExitClass::BadInput, "bad_apdu"),
             CliError::BadAtr(_) => (ExitClass::BadInput, "bad_atr"),
             CliError::Refused { .. } => (ExitClass::Refused, "card_refused"),
-            CliError::CreateFile { .. } | CliError::Output(_) | CliError::ReadFile { .. } => {
-                (ExitClass::Io, "io")
-            }
+            CliError::CreateFile { .. } | CliError::Output(_) => (ExitClass::Io, "io"),
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
             CliError::PsamImage(e) => psam_image_class(e),
-            CliError::Layout(LayoutError::Read { .. }) => (ExitClass::Io, "io"),
+            CliError::Layout(LayoutError::Read { source, .. }) | CliError::Input(source) => {
+                input_class(source)
+            }
+            CliError::OutputExists { .. } => (ExitClass::Io, "output_exists"),
             CliError::Layout(LayoutError::Invalid { .. }) | CliError::LayoutsInvalid { .. } => {
                 (ExitClass::InvalidLayout, "invalid_layout")
             }
@@ -253,6 +262,13 @@ impl CliError {
                 (ExitClass::BadRecords, "records_rejected")
             }
             CliError::Batch(BatchError::Sink { .. }) => (ExitClass::Io, "io"),
+            CliError::Batch(BatchError::Empty) => (ExitClass::BadRecords, "empty_batch"),
+            CliError::Batch(BatchError::Duplicates { .. }) => {
+                (ExitClass::BadRecords, "duplicate_records")
+            }
+            CliError::Batch(BatchError::TooManyRecords { .. }) => {
+                (ExitClass::BadInput, "input_too_large")
+            }
             CliError::Auth(AuthError::Client(e)) | CliError::Explore(ExploreError::Client(e)) => {
                 CliError::class_of_client(e)
             }

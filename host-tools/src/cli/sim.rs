@@ -12,7 +12,7 @@ use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
 use host_tools::vpcd::{self, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 
-use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
+use super::inputs::{keys_label, read_record, EncodingArg, KeyArgs, Keys, LayoutArgs};
 use super::{CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
@@ -34,6 +34,8 @@ pub struct NewArgs {
     /// The cardholder record (a JSON object of field id to value); default: the sample holder.
     #[arg(long, value_name = "FILE.json")]
     pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub encoding: EncodingArg,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Make a simulated PSAM instead (TEST keys only): the activation terminal's security module,
@@ -90,9 +92,12 @@ pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
 
 fn new(args: &NewArgs) -> Result<Outcome, CliError> {
     let layout = args.layout.load(None)?;
-    let record = match &args.record {
-        Some(path) => read_record(path)?,
-        None => sample_holder(),
+    let (record, note) = match &args.record {
+        Some(path) => {
+            let read = read_record(path, args.encoding.encoding)?;
+            (read.records, read.note)
+        }
+        None => (sample_holder(), None),
     };
     let keys = args
         .keys
@@ -104,7 +109,10 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
     SimTransport::create_image(&args.out, &storage)?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
-    let mut text = format!("Card image written to {}\n", args.out.display());
+    let mut text = note
+        .map(|note| format!("note: {note}\n"))
+        .unwrap_or_default();
+    text += &format!("Card image written to {}\n", args.out.display());
     let rows = vec![
         vec!["holder".into(), format!("{holder} ({})", record.label)],
         vec!["layout".into(), layout.name.clone()],
