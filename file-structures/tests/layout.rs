@@ -446,3 +446,69 @@ fn tree_shows_every_field_with_its_tag_and_origin() {
         "extension items show their origin"
     );
 }
+
+#[test]
+fn layout_files_past_their_limits_are_refused_naming_the_limit() {
+    let big = extension(&format!("# {}\n", "x".repeat(layout::MAX_LAYOUT_BYTES)));
+    let found = layout::validate_str("t.toml", &big, None);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains(&format!(
+            "more than the limit of {}",
+            layout::MAX_LAYOUT_BYTES
+        )),
+        "{found:#?}"
+    );
+    let dfs: String = (0..=layout::MAX_LAYOUT_DFS)
+        .map(|i| format!("[[df]]\nname = \"X{i}\"\nparent = \"MF\"\nfid = \"{:04X}\"\naid = \"D1560000{i:04X}\"\n", 0x1000 + i))
+        .collect();
+    let found = problems(&dfs);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains(&format!(
+            "{} [[df]] tables, more than the limit of {}",
+            layout::MAX_LAYOUT_DFS + 1,
+            layout::MAX_LAYOUT_DFS
+        )),
+        "{found:#?}"
+    );
+    let field = "[[ef.field]]\nrec = 1\ntag = \"EA\"\nid = \"f\"\nlen = 1\nencoding = \"an\"\nmandatory = false\n";
+    let crowded = format!(
+        "{EF0D}{}",
+        field.repeat(layout::MAX_LAYOUT_FIELDS_PER_EF + 1)
+    );
+    let found = problems(&crowded);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("fields in one EF"), "{found:#?}");
+    assert_eq!(found[0].line, line_of(&crowded, "[[ef]]"));
+}
+
+#[test]
+fn deeply_nested_toml_is_a_problem_not_a_crash() {
+    let nested = extension(&format!(
+        "x = {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    ));
+    assert_eq!(layout::validate_str("t.toml", &nested, None).len(), 1);
+}
+
+#[test]
+fn a_layout_file_is_read_with_a_bound_and_as_utf8() {
+    let dir = std::env::temp_dir().join(format!("layout-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.toml");
+    std::fs::write(&big, vec![b'#'; layout::MAX_LAYOUT_BYTES + 1]).unwrap();
+    let e = layout::load(&big, None).unwrap_err();
+    assert!(e.to_string().contains("the limit for a layout file"), "{e}");
+    let gbk = dir.join("gbk.toml");
+    let text = extension("# 地区\n");
+    let (bytes, _, _) = encoding_rs::GBK.encode(&text);
+    std::fs::write(&gbk, &bytes).unwrap();
+    let e = layout::load(&gbk, None).unwrap_err();
+    assert!(
+        e.to_string().contains("not valid utf-8 text at line 6"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,8 @@
 //! Every input of this crate has a bound (docs/test-vectors.md, "Limits"): a vector file or an
 //! expression past one is refused with a sentence naming the limit, before any work is done.
 
+/// Most vector files (or known-answer files) in one suite directory.
+pub const MAX_SUITE_FILES: usize = 1_000;
 /// Largest vector file, in bytes (the largest shipped one is about 20 KiB).
 pub const MAX_VECTOR_FILE_BYTES: usize = 1 << 20;
 /// Most vectors in one file.
