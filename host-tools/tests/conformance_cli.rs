@@ -12,6 +12,8 @@ use test_vectors::{Filter, Suite};
 
 /// Exit code of a run in which a vector failed (docs/host-tools.md).
 const EXIT_CONFORMANCE_FAILED: i32 = 20;
+/// Exit code of a run in which a vector was wrong itself, and the card failed nothing.
+const EXIT_VECTOR_ERRORS: i32 = 21;
 
 fn suite() -> Suite {
     Suite::builtin().unwrap_or_else(|e| panic!("the shipped suite does not load: {e}"))
@@ -268,4 +270,43 @@ fn a_card_that_is_not_the_declared_holders_fails_with_exit_code_20() {
         "reader",
     ]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn a_vector_file_wrong_at_run_time_is_named_as_a_vector_error_with_its_own_exit_code() {
+    let dir = TestDir::new("conformance-vector-error");
+    let vectors = dir.path().join("vectors");
+    std::fs::create_dir_all(&vectors).unwrap();
+    std::fs::write(
+        vectors.join("wrong.toml"),
+        "[suite]\ntitle = \"t\"\ncard = \"demo\"\nreference = \"r\"\n\
+         [[vector]]\nid = \"wrong.length\"\nrequirement = \"SELECT MF\"\n\
+         steps = [{ apdu = \"00 A4 00 0C {lc({repeat(3F, 300)})}\", sw = \"9000\" }]\n\
+         [[vector]]\nid = \"right\"\nrequirement = \"SELECT MF\"\n\
+         steps = [{ apdu = \"00 A4 00 0C 02 3F 00\", sw = \"9000\" }]\n",
+    )
+    .unwrap();
+    let run = sscard(&["conformance", "run", "--suite", path(&vectors)]);
+    assert_eq!(
+        run.code, EXIT_VECTOR_ERRORS,
+        "{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("VECTOR ERROR wrong.length (wrong.toml)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("FAIL wrong.length"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("fix the vector files"),
+        "{}",
+        run.stderr
+    );
+    let json = sscard(&["--json", "conformance", "run", "--suite", path(&vectors)]);
+    assert_eq!(json.code, EXIT_VECTOR_ERRORS);
+    let out = json.json();
+    assert_eq!(out["summary"]["vector_errors"], 1, "{}", json.stdout);
+    assert_eq!(out["summary"]["passed"], 1);
 }

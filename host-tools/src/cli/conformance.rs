@@ -15,6 +15,10 @@ pub fn run(global: &Global, command: &ConformanceCommand) -> Result<Outcome, Cli
     let mut result = Outcome::new(outcome.text, outcome.json);
     if !outcome.passed {
         result.failure = Some(CliError::ConformanceFailed);
+    } else if outcome.vector_errors > 0 {
+        result.failure = Some(CliError::VectorErrors {
+            count: outcome.vector_errors,
+        });
     }
     Ok(result)
 }

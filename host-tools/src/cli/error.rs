@@ -48,6 +48,8 @@ pub enum ExitClass {
     BadRecords = 14,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
+    /// A conformance run found vectors that are wrong themselves (and no card failure).
+    VectorErrors = 21,
     /// Activation: the identity document does not match the card.
     IdentityMismatch = 30,
     /// Activation: the card is already activated.
@@ -127,6 +129,8 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    #[error("{count} vector(s) could not be run as written (see the vector errors above): fix the vector files; the card was not judged on them")]
+    VectorErrors { count: usize },
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -295,6 +299,7 @@ impl CliError {
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::VectorErrors { .. } => (ExitClass::VectorErrors, "vector_errors"),
         }
     }
 
@@ -356,6 +361,7 @@ mod tests {
             ExitClass::InvalidLayout,
             ExitClass::BadRecords,
             ExitClass::ConformanceFailed,
+            ExitClass::VectorErrors,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,
             ExitClass::CardBlocked,

@@ -160,8 +160,11 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// Every selected vector passed or was skipped (`run`); always true for `import` / `list`.
+    /// The card failed no vector (`run`; vectors that are wrong themselves are counted in
+    /// `vector_errors` instead); always true for `import` / `list`.
     pub passed: bool,
+    /// Vectors that could not be run as written (`run`): the vector file's fault, not the card's.
+    pub vector_errors: usize,
 }
 
 fn read(path: &Path) -> Result<String, ConformanceError> {
@@ -254,7 +257,8 @@ fn run(
     Ok(ConformanceOutcome {
         text: report.to_text(),
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
-        passed: report.success(),
+        passed: report.card_passed(),
+        vector_errors: report.summary.vector_errors,
     })
 }
 
@@ -282,6 +286,7 @@ fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
         json: json!({ "vector_file": vector }),
         text: vector,
         passed: true,
+        vector_errors: 0,
     })
 }
 
@@ -313,6 +318,7 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
         text,
         json: Value::Array(rows),
         passed: true,
+        vector_errors: 0,
     })
 }
 
