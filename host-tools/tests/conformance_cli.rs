@@ -310,3 +310,32 @@ fn a_vector_file_wrong_at_run_time_is_named_as_a_vector_error_with_its_own_exit_
     assert_eq!(out["summary"]["vector_errors"], 1, "{}", json.stdout);
     assert_eq!(out["summary"]["passed"], 1);
 }
+
+#[test]
+fn a_holder_record_in_gbk_is_read_as_gbk() {
+    let dir = TestDir::new("conformance-gbk-holder");
+    let card = sample_card(dir.path(), "2.0");
+    let text = sample_holder().to_string();
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let holder = dir.path().join("holder.json");
+    std::fs::write(&holder, &gbk).unwrap();
+    let run = |encoding: &str| {
+        sscard(&[
+            "--card",
+            path(&card),
+            "conformance",
+            "run",
+            "--holder",
+            path(&holder),
+            "--encoding",
+            encoding,
+            "--filter",
+            "reader.ef06",
+        ])
+    };
+    let auto = run("auto");
+    assert_eq!(auto.code, 0, "{}\n{}", auto.stdout, auto.stderr);
+    let utf8 = run("utf-8");
+    assert_eq!(utf8.code, EXIT_BAD_INPUT, "{}\n{}", utf8.stdout, utf8.stderr);
+    assert!(utf8.stderr.contains("iconv -f GBK -t UTF-8"), "{}", utf8.stderr);
+}

@@ -165,7 +165,8 @@ fn conformance_class(
 ) -> (ExitClass, &'static str) {
     use host_tools::jobs::conformance::ConformanceError as C;
     match e {
-        C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
+        C::Read(e) => input_class(e),
+        C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
         C::Keys { .. } => (ExitClass::BadInput, "bad_key_file"),
         C::Import { .. } | C::UnknownCard(_) | C::Suite(_) => (ExitClass::BadInput, "bad_vectors"),
