@@ -67,6 +67,7 @@ fn process_writer(path: &Path, offset: u8, value: u8, wait: &str) -> (Fate, Stri
         EXIT_CARD_BUSY => {
             let error = &run.json()["error"];
             assert_eq!(error["kind"], "image_in_use", "{}", run.stdout);
+            assert!(error["owner_pid"].as_u64().is_some(), "{}", run.stdout);
             assert!(
                 run.stderr.contains("is in use by process"),
                 "{}",

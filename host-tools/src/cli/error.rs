@@ -319,6 +319,12 @@ impl CliError {
             error["argument"] = json!(argument);
             error["position"] = json!(source.position);
         }
+        if let CliError::Transport(TransportError::ImageInUse {
+            owner: Some(pid), ..
+        }) = self
+        {
+            error["owner_pid"] = json!(pid);
+        }
         error
     }
 }
