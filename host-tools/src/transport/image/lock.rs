@@ -55,7 +55,8 @@ impl ImageLock {
             path: path.display().to_string(),
             source,
         };
-        // A far-future bound (a huge --wait-image) saturates rather than overflowing.
+        // None only for a wait the clock cannot represent (the CLI caps --wait-image at a day):
+        // that caller asked to wait until the owner lets go.
         let deadline = Instant::now().checked_add(wait);
         loop {
             let file = open_no_follow(&path).map_err(io)?;
