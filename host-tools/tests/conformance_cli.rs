@@ -336,6 +336,14 @@ fn a_holder_record_in_gbk_is_read_as_gbk() {
     let auto = run("auto");
     assert_eq!(auto.code, 0, "{}\n{}", auto.stdout, auto.stderr);
     let utf8 = run("utf-8");
-    assert_eq!(utf8.code, EXIT_BAD_INPUT, "{}\n{}", utf8.stdout, utf8.stderr);
-    assert!(utf8.stderr.contains("iconv -f GBK -t UTF-8"), "{}", utf8.stderr);
+    assert_eq!(
+        utf8.code, EXIT_BAD_INPUT,
+        "{}\n{}",
+        utf8.stdout, utf8.stderr
+    );
+    assert!(
+        utf8.stderr.contains("iconv -f GBK -t UTF-8"),
+        "{}",
+        utf8.stderr
+    );
 }
