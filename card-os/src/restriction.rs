@@ -10,8 +10,6 @@
 //! [`ACTIVATED`] means activated. The restricted application is the DF with FID
 //! [`RESTRICTED_DF_FID`] under the MF (DF04, medical insurance).
 
-use crate::sw::Status;
-
 /// SSSE EF05 (card issuer data), SFI.
 pub const ISSUE_DATE_SFI: u8 = 5;
 /// The issue date's record tag in SSSE EF05.
@@ -37,10 +35,6 @@ pub const STATUS_GRACE: u8 = 0x01;
 /// Not activated, and no date was supplied since the last reset or it is past issue + 6 months:
 /// settlement-type operations are refused.
 pub const STATUS_RESTRICTED: u8 = 0x02;
-
-/// `93 02`: a settlement-type operation on the medical insurance application of a card that is
-/// restricted (not activated, six months after issue or no date supplied).
-pub const MEDICAL_RESTRICTED: Status = Status::Other(0x9302);
 
 /// A calendar date as the card stores it: 4 bytes packed BCD `YYYYMMDD`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,7 +5,7 @@ use crate::apdu::Command;
 use crate::fs::header::{alloc_pointer, CardHeader};
 use crate::fs::integrity;
 use crate::fs::Descriptor;
-use crate::layout::DATA_OFFSET;
+use crate::memory_map::DATA_OFFSET;
 use crate::response::Writer;
 use crate::storage::Storage;
 use crate::sw::Status;

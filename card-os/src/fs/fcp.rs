@@ -1,6 +1,6 @@
 //! File control parameters: the `62`/`6F` template a SELECT returns and CREATE FILE takes.
 
-use crate::layout::{DF_NAME_MAX, PROPRIETARY_MAX};
+use crate::memory_map::{DF_NAME_MAX, PROPRIETARY_MAX};
 use crate::response::Writer;
 use crate::sw::Status;
 use crate::tlv;
