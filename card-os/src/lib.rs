@@ -21,6 +21,7 @@ pub mod atr;
 pub mod card;
 mod commands;
 pub mod crypto;
+pub mod data_tags;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod fs;

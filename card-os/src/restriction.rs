@@ -25,9 +25,8 @@ pub const RESTRICTED_DF_FID: u16 = 0xDF04;
 /// How long after issue a card may be used unactivated.
 pub const GRACE_MONTHS: u8 = 6;
 
-/// GET DATA `00 CA DF 41` in any DF: one byte, the medical insurance function's status.
-pub const STATUS_TAG: u16 = 0xDF41;
-/// `90 00`-answer byte of GET DATA [`STATUS_TAG`]: the card is activated (or has no activation
+/// The answer of GET DATA `00 CA DF 41` (`data_tags::MEDICAL_STATUS`) in any DF, one byte, the
+/// medical insurance function's status: `00`, the card is activated (or has no activation
 /// file): no restriction.
 pub const STATUS_NORMAL: u8 = 0x00;
 /// Not activated, and the terminal's date is within six months of issue.

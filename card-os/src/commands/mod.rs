@@ -101,7 +101,7 @@ pub(crate) fn execute<S: Storage>(
         // The transmission layer serves GET RESPONSE; it cannot be a link of a chain.
         Handler::GetResponse => Err(Status::InstructionNotSupported),
         Handler::GetData
-            if u16::from_be_bytes([command.p1, command.p2]) == crate::restriction::STATUS_TAG =>
+            if u16::from_be_bytes([command.p1, command.p2]) == crate::data_tags::MEDICAL_STATUS =>
         {
             activation::get_status(ctx, out)
         }
