@@ -7,8 +7,8 @@ use std::ffi::CString;
 
 use card_os::testing::{DEMO_EF05, DEMO_EF06};
 use host_tools::transport::sim::SimTransport;
+use host_tools::transport::vpcd::FIRST_SLOT_PORT;
 use host_tools::transport::{CardTransport, ResetKind};
-use host_tools::vpcd::FIRST_SLOT_PORT;
 use pcsc::{Protocols, ShareMode};
 use pcsc_support::*;
 

@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::time::Duration;
 
-use host_tools::client::Client;
-use host_tools::trace::TracingTransport;
+use host_tools::protocol::client::Client;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport};
 use host_tools::transport::sim::SimTransport;
+use host_tools::transport::trace::TracingTransport;
 use host_tools::transport::{CardTransport, TransportError};
 
 use super::{CliError, Global};

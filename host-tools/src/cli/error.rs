@@ -4,15 +4,15 @@ use serde_json::{json, Value};
 
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
-use host_tools::apdu::ApduError;
-use host_tools::atr::AtrError;
-use host_tools::auth::AuthError;
-use host_tools::cardinfo::InfoError;
-use host_tools::client::ClientError;
-use host_tools::explore::ExploreError;
-use host_tools::hexstr::HexError;
+use host_tools::card::auth::AuthError;
+use host_tools::card::explore::ExploreError;
+use host_tools::card::info::InfoError;
+use host_tools::protocol::apdu::ApduError;
+use host_tools::protocol::atr::AtrError;
+use host_tools::protocol::client::ClientError;
+use host_tools::protocol::hexstr::HexError;
+use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
-use host_tools::vpcd::VpcdError;
 
 /// Exit codes, one per class of failure (the table in docs/host-tools.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,13 +118,13 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Activation(#[from] host_tools::activation::ActivationError),
+    Activation(#[from] host_tools::jobs::activation::ActivationError),
     #[error(transparent)]
-    PsamImage(#[from] host_tools::activation::psam::PsamImageError),
+    PsamImage(#[from] host_tools::jobs::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
-    Fault(#[from] host_tools::faults::FaultError),
+    Fault(#[from] host_tools::transport::faults::FaultError),
     #[error(transparent)]
-    Conformance(#[from] host_tools::conformance::ConformanceError),
+    Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
@@ -156,8 +156,10 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
     }
 }
 
-fn conformance_class(e: &host_tools::conformance::ConformanceError) -> (ExitClass, &'static str) {
-    use host_tools::conformance::ConformanceError as C;
+fn conformance_class(
+    e: &host_tools::jobs::conformance::ConformanceError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::conformance::ConformanceError as C;
     match e {
         C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
@@ -188,8 +190,10 @@ impl From<InfoError> for CliError {
     }
 }
 
-fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, &'static str) {
-    use host_tools::activation::{ActivationError as A, InputError as I, SecurityError as S};
+fn activation_class(
+    e: &host_tools::jobs::activation::ActivationError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::{ActivationError as A, InputError as I, SecurityError as S};
     match e {
         A::Input(I::PinsDiffer | I::PinForm | I::PinInitial | I::PinTrivial(_)) => {
             (ExitClass::PinRejected, "pin_rejected")
@@ -214,8 +218,10 @@ fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, 
     }
 }
 
-fn psam_image_class(e: &host_tools::activation::psam::PsamImageError) -> (ExitClass, &'static str) {
-    use host_tools::activation::psam::PsamImageError as P;
+fn psam_image_class(
+    e: &host_tools::jobs::activation::psam::PsamImageError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::psam::PsamImageError as P;
     match e {
         P::NotTestKeys | P::Key(_) => (ExitClass::BadInput, "bad_key_file"),
         P::NoPinDf(_) => (ExitClass::InvalidLayout, "invalid_layout"),
@@ -364,7 +370,7 @@ mod tests {
 
     #[test]
     fn bad_hex_points_at_the_character() {
-        let source = host_tools::hexstr::parse("00A4 0X").unwrap_err();
+        let source = host_tools::protocol::hexstr::parse("00A4 0X").unwrap_err();
         let e = CliError::BadHex {
             argument: 1,
             source,

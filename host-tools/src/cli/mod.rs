@@ -23,7 +23,7 @@ mod table;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use host_tools::conformance::ConformanceCommand;
+use host_tools::jobs::conformance::ConformanceCommand;
 use host_tools::transport::pcsc::ReaderChoice;
 
 pub use error::CliError;

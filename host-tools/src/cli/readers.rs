@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use host_tools::hexstr;
+use host_tools::protocol::hexstr;
 use host_tools::transport::pcsc::{self, ReaderInfo};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use host_tools::activation::psam::psam_image;
-use host_tools::faults::{faulty_card, parse_list, FaultyTransport, TransportFaults};
-use host_tools::simcard::{personalised_card, sample_holder};
+use host_tools::jobs::activation::psam::psam_image;
+use host_tools::transport::faults::{faulty_card, parse_list, FaultyTransport, TransportFaults};
 use host_tools::transport::sim::SimTransport;
+use host_tools::transport::simcard::{personalised_card, sample_holder};
+use host_tools::transport::vpcd::{
+    self, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT,
+};
 use host_tools::transport::CardTransport;
-use host_tools::vpcd::{self, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 
 use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
 use super::{CliError, Global, Outcome};

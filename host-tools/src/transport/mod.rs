@@ -3,11 +3,15 @@
 //! Implementations are dumb byte pipes (PC/SC, the in-process simulator, ...): all APDU protocol logic
 //! (61xx / GET RESPONSE, 6Cxx, chaining, extended length) lives once in the client layer above them.
 
+pub mod faults;
 pub mod image;
 pub mod pcsc;
 #[cfg(test)]
 pub(crate) mod scripted;
 pub mod sim;
+pub mod simcard;
+pub mod trace;
+pub mod vpcd;
 
 /// How a card is reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -123,7 +123,7 @@ fn power_on(storage: MemoryStorage) -> Result<SimCard, (MemoryStorage, Transport
 }
 
 fn atr_of(card: &SimCard) -> Vec<u8> {
-    let mut atr = [0u8; crate::atr::MAX_ATR_LEN];
+    let mut atr = [0u8; crate::protocol::atr::MAX_ATR_LEN];
     let n = card.atr(&mut atr);
     atr[..n.min(atr.len())].to_vec()
 }
@@ -247,8 +247,8 @@ impl CardTransport for SimTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apdu::{self, Command, Status};
-    use crate::client::Client;
+    use crate::protocol::apdu::{self, Command, Status};
+    use crate::protocol::client::Client;
     use crate::testdir::TestDir;
     use card_os::testing::{demo_card, DEMO_EF06, SSSE_NAME};
 
@@ -280,7 +280,11 @@ mod tests {
     fn the_demo_card_answers_through_the_client() {
         let sim = SimTransport::in_memory(demo_storage()).unwrap();
         assert_eq!(
-            crate::atr::parse(&sim.atr()).unwrap().ssc.unwrap().region,
+            crate::protocol::atr::parse(&sim.atr())
+                .unwrap()
+                .ssc
+                .unwrap()
+                .region,
             "3303"
         );
         let mut client = Client::new(sim);
