@@ -127,6 +127,9 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    /// A conformance run in which no vector reached the card: the sentence of the report.
+    #[error("{0}")]
+    NothingChecked(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -279,6 +282,7 @@ impl CliError {
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
 

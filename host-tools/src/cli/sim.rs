@@ -245,10 +245,12 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
                     .into(),
             ))
         }
-        Some(path) => Box::new(FaultyTransport::new(
+        // Wrapped only when faults were asked for: the card's name says "(with faults)" then.
+        Some(path) if !faults.is_empty() => Box::new(FaultyTransport::new(
             SimTransport::open_image(path)?,
             TransportFaults::from_kinds(&faults),
         )),
+        Some(path) => Box::new(SimTransport::open_image(path)?),
         None if !faults.is_empty() => {
             let layout = file_structures::layout::national("3.0")?;
             let keys =
