@@ -15,7 +15,7 @@ use host_tools::transport::vpcd::{
 use host_tools::transport::CardTransport;
 
 use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
-use super::{CliError, Global, Outcome};
+use super::{output, CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SimCommand {
@@ -106,7 +106,10 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
     SimTransport::create_image(&args.out, &storage)?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
-    let mut text = format!("Card image written to {}\n", args.out.display());
+    let mut text = format!(
+        "Card image written to {}\n",
+        host_tools::screen::escape(&args.out.display().to_string())
+    );
     let rows = vec![
         vec!["holder".into(), format!("{holder} ({})", record.label)],
         vec!["layout".into(), layout.name.clone()],
@@ -233,6 +236,14 @@ fn event_line(event: &ServeEvent) -> String {
     }
 }
 
+/// The first line `sim serve` prints: which card, where.
+fn serving_line(card: &dyn CardTransport, port: u16) -> String {
+    format!(
+        "serving {} to vpcd on 127.0.0.1:{port} (Ctrl-C stops)",
+        card.name()
+    )
+}
+
 fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     let faults = match &args.fault {
         Some(list) => parse_list(list).map_err(|e| CliError::Usage(e.to_string()))?,
@@ -274,15 +285,11 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     options.io_timeout = seconds(args.io_timeout)?;
     let quiet = global.json;
     if !quiet {
-        eprintln!(
-            "serving {} to vpcd on 127.0.0.1:{} (Ctrl-C stops)",
-            card.name(),
-            args.port
-        );
+        output::eprint_line(&serving_line(card.as_ref(), args.port));
     }
     let summary = vpcd::serve_with_events(card.as_mut(), &options, &mut |event| {
         if !quiet {
-            eprintln!("{}", event_line(&event));
+            output::eprint_line(&event_line(&event));
         }
     })?;
     Ok(Outcome::new(

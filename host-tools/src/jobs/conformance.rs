@@ -206,7 +206,8 @@ fn run(
     let filter = Filter::new(args.filter.iter().cloned());
     let bar = progress(suite.count(&filter));
     let mut tick = |r: &VectorResult| {
-        bar.set_message(r.id.clone());
+        // The id comes from a vector file, and the bar draws on the terminal.
+        bar.set_message(crate::screen::escape(&r.id).into_owned());
         bar.inc(1);
     };
     let report = match card {
