@@ -184,6 +184,53 @@ fn files_that_hold_terminal_commands_are_shown_escaped_in_output_and_errors() {
     assert_shown_safely("personalise", &run);
     assert!(run.stdout.contains("2024\\x1b]0;pwned"), "{}", run.stdout);
 
+    // Vector files: an id that retitles the window, quoted by the error that refuses the file;
+    // a requirement with a bidi override, shown in the report of a run that fails.
+    let broken_suite = dir.path().join("broken-suite");
+    std::fs::create_dir(&broken_suite).unwrap();
+    std::fs::write(
+        broken_suite.join("a.toml"),
+        "[suite]\ntitle = \"t\"\ncard = \"national-2.0\"\nreference = \"r\"\n\
+         [[vector]]\nid = \"x.\\u001b]0;pwned\\u0007\"\nrequirement = \"r\"\n\
+         steps = [{ apdu = \"00 CA 9F 70 01 {nope\\u001b[2J}\", sw = \"9000\" }]\n",
+    )
+    .unwrap();
+    let run = sscard(&[
+        "conformance",
+        "run",
+        "--suite",
+        broken_suite.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, EXIT_BAD_INPUT, "{}{}", run.stdout, run.stderr);
+    assert_shown_safely("a vector file refused", &run);
+    assert!(
+        run.stderr.contains("x.\\x1b]0;pwned\\x07"),
+        "{}",
+        run.stderr
+    );
+    let failing_suite = dir.path().join("failing-suite");
+    std::fs::create_dir(&failing_suite).unwrap();
+    std::fs::write(
+        failing_suite.join("b.toml"),
+        "[suite]\ntitle = \"t\"\ncard = \"national-2.0\"\nreference = \"\\u001b[2J\"\n\
+         [[vector]]\nid = \"y\"\nrequirement = \"GET DATA \\u202e answers 03\\r\"\n\
+         steps = [{ apdu = \"00 CA 9F 70 01\", sw = \"9000\", data = \"03\" }]\n",
+    )
+    .unwrap();
+    let run = sscard(&[
+        "conformance",
+        "run",
+        "--suite",
+        failing_suite.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 20, "{}{}", run.stdout, run.stderr);
+    assert_shown_safely("a failing vector's report", &run);
+    assert!(
+        run.stdout.contains("GET DATA \\u{202e} answers 03\\r"),
+        "{}",
+        run.stdout
+    );
+
     // A card image whose name holds an ESC: the path is shown escaped.
     let odd = dir.path().join("odd\u{1b}[2J.card");
     let run = sscard(&["--card", odd.to_str().unwrap(), "info"]);
