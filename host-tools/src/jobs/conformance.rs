@@ -161,11 +161,14 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// The card failed no vector (`run`; vectors that are wrong themselves are counted in
-    /// `vector_errors` instead); always true for `import` / `list`.
+    /// The card answered and failed no vector (`run`; vectors that are wrong themselves are
+    /// counted in `vector_errors` instead); always true for `import` / `list`.
     pub passed: bool,
     /// Vectors that could not be run as written (`run`): the vector file's fault, not the card's.
     pub vector_errors: usize,
+    /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
+    /// and none of them reached it (see `Report::nothing_reached_card`).
+    pub nothing_checked: Option<String>,
 }
 
 /// A key or import file (UTF-8): at most an import's size, the largest of them.
@@ -223,7 +226,8 @@ fn run(
     let filter = Filter::new(args.filter.iter().cloned());
     let bar = progress(suite.count(&filter));
     let mut tick = |r: &VectorResult| {
-        bar.set_message(r.id.clone());
+        // The id comes from a vector file, and the bar draws on the terminal.
+        bar.set_message(crate::screen::escape(&r.id).into_owned());
         bar.inc(1);
     };
     let report = match card {
@@ -277,6 +281,7 @@ fn run(
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
         passed: report.card_passed(),
         vector_errors: report.summary.vector_errors,
+        nothing_checked: report.nothing_reached_sentence(),
     })
 }
 
@@ -305,6 +310,7 @@ fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
         text: vector,
         passed: true,
         vector_errors: 0,
+        nothing_checked: None,
     })
 }
 
@@ -337,6 +343,7 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
         json: Value::Array(rows),
         passed: true,
         vector_errors: 0,
+        nothing_checked: None,
     })
 }
 
@@ -410,5 +417,59 @@ mod tests {
         assert!(!outcome.passed);
         let xml = std::fs::read_to_string(junit).unwrap();
         assert!(xml.contains("expected 03"), "{xml}");
+    }
+
+    #[test]
+    fn a_mute_card_fails_the_run_and_every_report_says_nothing_reached_it() {
+        // A dead chip: no ATR, no answer to any command. Only the known answers can run.
+        use crate::transport::faults::{FaultKind, FaultyTransport, TransportFaults};
+        let mute = FaultyTransport::new(
+            national_card(),
+            TransportFaults::from_kinds(&[FaultKind::Mute]),
+        );
+        let dir = crate::testdir::TestDir::new("conformance-mute");
+        let junit = dir.path().join("junit.xml");
+        let mut args = run_args(&[]);
+        args.junit = Some(junit.clone());
+        let outcome = run_cli(
+            &ConformanceCommand::Run(args),
+            Some(Box::new(mute)),
+            &hidden,
+        )
+        .unwrap();
+        assert!(!outcome.passed, "{}", outcome.text);
+        let sentence = outcome
+            .nothing_checked
+            .expect("the run says nothing reached the card");
+        assert!(
+            sentence.starts_with("nothing was checked: no vector reached the card (0 of "),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("skipped: the card answered nothing ("),
+            "{sentence}"
+        );
+        assert!(
+            outcome.text.contains("reached the card: 0 of "),
+            "{}",
+            outcome.text
+        );
+        assert!(outcome.text.contains(&sentence), "{}", outcome.text);
+        let summary = &outcome.json["summary"];
+        assert_eq!(summary["reached_card"], 0);
+        assert_eq!(
+            summary["failed"], 0,
+            "nothing failed: everything was skipped"
+        );
+        assert!(summary["card_vectors"].as_u64().unwrap() > 800, "{summary}");
+        let xml = std::fs::read_to_string(junit).unwrap();
+        assert!(
+            xml.contains("<property name=\"reached the card\" value=\"0\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"nothing was checked"),
+            "{xml}"
+        );
     }
 }
