@@ -54,7 +54,7 @@ pub(crate) fn admit<S: Storage>(ctx: &Context<'_, S>, ins: u8) -> Result<(), Sta
     if ctx.life_cycle == LIFE_CYCLE_CARD_BLOCKED {
         return Err(Status::FunctionNotSupported);
     }
-    match objects::application_state(ctx.storage, ctx.selection.df)? {
+    match objects::application_state(ctx.storage, ctx.index, ctx.selection.df)? {
         APPLICATION_BLOCKED_PERMANENTLY => Err(APPLICATION_PERMANENTLY_BLOCKED),
         APPLICATION_BLOCKED_TEMPORARILY if !matches!(ins, 0x84 | 0x18 | 0x1E) => {
             Err(Status::ConditionsOfUseNotSatisfied)
@@ -145,7 +145,7 @@ fn target_ef<S: Storage>(ctx: &mut Context<'_, S>, sfi: u8) -> Result<(u8, Descr
         }
         index
     };
-    Ok((index, Descriptor::read(ctx.storage, index)?))
+    Ok((index, ctx.index.descriptor(ctx.storage, index)?))
 }
 
 /// `6985` unless the file may be used (not deactivated, not terminated), then the access rule.

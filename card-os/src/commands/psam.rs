@@ -30,7 +30,7 @@ pub(super) fn deliver_key<S: Storage>(
         return Err(Status::IncorrectP1P2);
     }
     *ctx.derived_key = None;
-    let master = objects::find_key(ctx.storage, ctx.selection.df, command.p2, usage)?;
+    let master = objects::find_key(ctx.storage, ctx.index, ctx.selection.df, command.p2, usage)?;
     let crypto = |e: crate::crypto::Error| Status::from_u16(e.status_word());
     let factor = |bytes: &[u8]| -> Result<[u8; FACTOR_LEN], Status> {
         bytes.try_into().map_err(|_| Status::WrongLength)

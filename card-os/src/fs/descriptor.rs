@@ -1,7 +1,10 @@
 //! One file descriptor: its fixed byte layout in the file table and its RAM form.
 
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::{DESCRIPTOR_SIZE, DF_NAME_MAX, FILE_TABLE_OFFSET, PROPRIETARY_MAX};
+use crate::layout::{
+    DATA_OFFSET, DESCRIPTOR_SIZE, DF_NAME_MAX, DF_SECURITY_SIZE, FILE_TABLE_OFFSET, MAX_FILES,
+    PROPRIETARY_MAX,
+};
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -95,12 +98,48 @@ pub struct Descriptor {
     pub proprietary: [u8; PROPRIETARY_MAX],
 }
 
-/// Where descriptor `index` lives.
+/// Where descriptor `index` lives. An index read from storage (a parent link, the holder PIN's
+/// DF) may lie beyond the table: [`Descriptor::read`] and [`Descriptor::write_field`] refuse it.
 pub fn descriptor_offset(index: u8) -> u32 {
     FILE_TABLE_OFFSET + u32::from(index) * DESCRIPTOR_SIZE
 }
 
-fn field<const N: usize>(bytes: &[u8; DESCRIPTOR_SIZE as usize], at: u32) -> [u8; N] {
+/// `6581` for an index beyond the file table.
+fn in_table(index: u8) -> Result<u32, Status> {
+    if usize::from(index) < MAX_FILES {
+        Ok(descriptor_offset(index))
+    } else {
+        Err(Status::MemoryFailure)
+    }
+}
+
+/// Where a file's contents live: `len` bytes from `start`. Every address the card derives from a
+/// descriptor comes from [`Extent::at`], which checks it, so corrupted metadata can never send a
+/// read or write outside the file's own area, nor wrap around to the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    start: u32,
+    len: u32,
+}
+
+impl Extent {
+    /// The address of `n` bytes at `offset` in the file: `6581` unless they lie inside it and
+    /// the file lies in the data area.
+    pub fn at(&self, offset: u32, n: u32) -> Result<u32, Status> {
+        offset
+            .checked_add(n)
+            .filter(|&end| end <= self.len && self.start >= DATA_OFFSET)
+            .and_then(|_| self.start.checked_add(offset))
+            .ok_or(Status::MemoryFailure)
+    }
+
+    /// One past the last byte; `None` when that wraps.
+    pub fn end(&self) -> Option<u32> {
+        self.start.checked_add(self.len)
+    }
+}
+
+pub(crate) fn field<const N: usize>(bytes: &[u8; DESCRIPTOR_SIZE as usize], at: u32) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(src) = bytes.get(at as usize..at as usize + N) {
         out.copy_from_slice(src);
@@ -148,13 +187,43 @@ impl Descriptor {
         1 + u32::from(self.max_record_len)
     }
 
-    /// Reads descriptor `index`; `6581` for a free slot or an unreadable one.
+    /// The file's contents as an [`Extent`].
+    pub fn extent(&self) -> Extent {
+        Extent {
+            start: self.data_offset,
+            len: u32::from(self.data_size),
+        }
+    }
+
+    /// Reads descriptor `index`; `6581` for a free slot, an unreadable one, or one whose contents
+    /// do not lie in the data area of a storage of `capacity` bytes or do not match its kind.
     pub fn read<S: Storage>(storage: &S, index: u8) -> Result<Self, Status> {
         let mut bytes = [0u8; DESCRIPTOR_SIZE as usize];
         storage
-            .read(descriptor_offset(index), &mut bytes)
+            .read(in_table(index)?, &mut bytes)
             .map_err(memory_failure)?;
-        Self::decode(&bytes).ok_or(Status::MemoryFailure)
+        Self::decode(&bytes)
+            .filter(|file| file.is_sound(storage.capacity()))
+            .ok_or(Status::MemoryFailure)
+    }
+
+    /// Whether the stored geometry can be true: the contents inside the data area; a DF's
+    /// security area of its fixed size; a record file's slots filling its area exactly, with no
+    /// more records than slots.
+    pub(crate) fn is_sound(&self, capacity: u32) -> bool {
+        let size = u32::from(self.data_size);
+        let inside = self.data_offset >= DATA_OFFSET
+            && self.extent().end().is_some_and(|end| end <= capacity);
+        let shaped = match self.kind {
+            FileKind::Df => size == DF_SECURITY_SIZE,
+            FileKind::Transparent => true,
+            _ => {
+                u32::from(self.record_slots) * self.slot_size() == size
+                    && self.records <= self.record_slots
+                    && self.newest < self.record_slots
+            }
+        };
+        inside && shaped
     }
 
     /// Decodes the stored bytes; `None` for a free slot.
@@ -220,7 +289,7 @@ impl Descriptor {
         at: u32,
         value: &[u8],
     ) -> Result<(), Status> {
-        tx.write(descriptor_offset(index) + at, value)
+        tx.write(in_table(index)? + at, value)
     }
 }
 
