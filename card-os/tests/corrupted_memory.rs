@@ -139,8 +139,10 @@ struct Corruption {
 
 /// The places the card trusts: descriptors (its geometry and the fields the file index keeps
 /// above all), the card header, the journal header and entries, and the DF security areas
-/// (key slots and the PIN object).
-fn corruption(security_areas: Vec<u32>) -> impl Strategy<Value = Corruption> {
+/// (key slots and the PIN object). During a session (`in_session`), the header's identity and the
+/// journal are left alone: the card cannot power on from a header or journal destroyed behind
+/// its back, and that is not what the test is about.
+fn corruption(security_areas: Vec<u32>, in_session: bool) -> impl Strategy<Value = Corruption> {
     let descriptor =
         (0..16u32, 0..DESCRIPTOR_SIZE).prop_map(|(i, b)| FILE_TABLE_OFFSET + i * 80 + b);
     let geometry = (
@@ -148,8 +150,12 @@ fn corruption(security_areas: Vec<u32>) -> impl Strategy<Value = Corruption> {
         prop::sample::select(vec![4u32, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41]),
     )
         .prop_map(|(i, b)| FILE_TABLE_OFFSET + i * DESCRIPTOR_SIZE + b);
-    let header = prop_oneof![0..64u32, 32..37u32];
-    let journal = JOURNAL_OFFSET..JOURNAL_OFFSET + 24;
+    let (header, journal) = if in_session {
+        (32..37u32, 32..64u32)
+    } else {
+        (0..64u32, JOURNAL_OFFSET..JOURNAL_OFFSET + 24)
+    };
+    let header = prop_oneof![header, 32..37u32];
     let security = (prop::sample::select(security_areas), 0..288u32).prop_map(|(a, b)| a + b);
     let at = prop_oneof![
         3 => descriptor,
@@ -264,7 +270,11 @@ fn security_areas(storage: &RamStorage<65536>) -> Vec<u32> {
 
 /// Corrupts a personalised card, powers it on and runs the commands; checks every write and
 /// answer, that the header's identity survives and that the card powers on again afterwards.
-fn run(corruptions: &[Corruption], commands: &[Vec<u8>]) -> Result<(), String> {
+fn run(
+    corruptions: &[Corruption],
+    commands: &[Vec<u8>],
+    later: &[Corruption],
+) -> Result<(), String> {
     let healthy = personalised_storage();
     let mut owners = file_map(&healthy);
     let mut storage = Recording {
@@ -275,11 +285,21 @@ fn run(corruptions: &[Corruption], commands: &[Vec<u8>]) -> Result<(), String> {
         card_os::Storage::write(&mut storage, c.at, &[c.value]).unwrap();
     }
     storage.writes.clear();
-    let identity_before = identity(&storage.inner);
+    let mut identity_before = identity(&storage.inner);
     let powered = match Card::power_on(&mut storage) {
         Ok(mut card) => {
             let mut response = vec![0u8; 4098];
-            for apdu in commands {
+            for (n, apdu) in commands.iter().enumerate() {
+                if n == commands.len() / 2 && !later.is_empty() {
+                    // Memory that changes during a session, then a reset as `Card::storage_mut`
+                    // asks (the card checks its table again).
+                    let stored = card.storage_mut();
+                    for c in later {
+                        card_os::Storage::write(&mut *stored.inner, c.at, &[c.value]).unwrap();
+                    }
+                    identity_before = identity(&stored.inner);
+                    card.warm_reset();
+                }
                 let n = card.process(apdu, &mut response);
                 well_formed(&response[..n]).map_err(|e| format!("{apdu:02X?}: {e}"))?;
                 if apdu[1] == 0xE4 && response[..n] == [0x90, 0x00] {
@@ -308,10 +328,11 @@ proptest! {
 
     #[test]
     fn corrupted_metadata_never_leads_a_write_out_of_its_area(
-        corruptions in prop::collection::vec(corruption(security_areas(&personalised_storage())), 1..5),
+        corruptions in prop::collection::vec(corruption(security_areas(&personalised_storage()), false), 1..5),
         commands in prop::collection::vec(command(), 1..40),
+        later in prop::collection::vec(corruption(security_areas(&personalised_storage()), true), 0..3),
     ) {
-        run(&corruptions, &commands).map_err(TestCaseError::fail)?;
+        run(&corruptions, &commands, &later).map_err(TestCaseError::fail)?;
     }
 }
 
@@ -401,4 +422,58 @@ fn a_journal_entry_out_of_range_is_not_replayed() {
         assert!(matches!(failure.error, card_os::PowerOnError::Storage(_)));
         assert!(recording.writes.is_empty(), "{:?}", recording.writes);
     }
+}
+
+/// A file whose kind byte was lost looks free, but its descriptor still names its area: the card
+/// keeps that area (and the slot) for it, so deleting the files above it and creating a new one
+/// never overwrites it.
+#[test]
+fn a_file_whose_kind_byte_is_lost_keeps_its_area() {
+    let mut storage = personalised_storage();
+    let (index, _) = index_of(&storage, 0xEF20);
+    card_os::Storage::write(
+        &mut *storage,
+        FILE_TABLE_OFFSET + u32::from(index) * DESCRIPTOR_SIZE,
+        &[0],
+    )
+    .unwrap();
+    let mut owners = file_map(&personalised_storage());
+    let mut recording = Recording {
+        inner: storage,
+        writes: Vec::new(),
+    };
+    {
+        let mut card = Card::power_on(&mut recording).unwrap();
+        assert_eq!(sw(&mut card, "00A4000C02DDF1"), 0x9000);
+        assert_eq!(sw(&mut card, "00E4000002EF22"), 0x9000);
+        assert_eq!(sw(&mut card, "00E4000002EF21"), 0x9000);
+        free_deleted(&mut owners, card.storage().inner.as_bytes());
+        assert_eq!(
+            sw(&mut card, "00E000000D 620B 820101 8302EE01 80020100"),
+            0x9000
+        );
+        assert_eq!(sw(&mut card, "00D6000004 58585858"), 0x9000);
+    }
+    for write in &recording.writes {
+        check_write(&owners, *write).unwrap();
+    }
+}
+
+/// An allocation pointer corrupted to lie inside the files: CREATE FILE answers 6581 and writes
+/// nothing, rather than zeroing a file with the new one.
+#[test]
+fn an_allocation_pointer_below_a_file_is_refused() {
+    let mut storage = personalised_storage();
+    card_os::Storage::write(&mut *storage, HDR_ALLOC, &(DATA_OFFSET + 300).to_be_bytes()).unwrap();
+    let mut recording = Recording {
+        inner: storage,
+        writes: Vec::new(),
+    };
+    let mut card = Card::power_on(&mut recording).unwrap();
+    assert_eq!(
+        sw(&mut card, "00E000000D 620B 820101 8302EE01 80020010"),
+        0x6581
+    );
+    drop(card);
+    assert!(recording.writes.is_empty(), "{:?}", recording.writes);
 }

@@ -48,9 +48,10 @@ pub(super) fn create<S: Storage>(
     if file.kind == FileKind::Df {
         file.data_size = DF_SECURITY_SIZE as u16;
     }
-    // The stored allocation pointer is trusted only when every file lies below it.
+    // The stored allocation pointer is trusted only when every file lies below it and it lies
+    // in the memory.
     let start = alloc_pointer(ctx.storage)?;
-    if start < ctx.index.data_end() {
+    if start < ctx.index.data_end() || start > ctx.storage.capacity() {
         return Err(Status::MemoryFailure);
     }
     let end = start.checked_add(size).ok_or(Status::NotEnoughMemory)?;
