@@ -135,12 +135,23 @@ pub(super) fn delete<S: Storage>(
     permitted(ctx, &file.access, Operation::Admin)?;
     let index = &*ctx.index;
     let mut end = DATA_OFFSET;
+    let mut highest = None;
     for (i, _) in index.iter() {
         if !index.is_within(i, target) {
             // A damaged file's end is unknown: the allocation pointer then stays where it is.
             let kept = index.descriptor(ctx.storage, i).ok();
             let kept_end = kept.and_then(|kept| kept.extent().end());
-            end = end.max(kept_end.unwrap_or(u32::MAX));
+            if kept_end.unwrap_or(u32::MAX) >= end {
+                end = kept_end.unwrap_or(u32::MAX);
+                highest = kept.map(|kept| (i, kept));
+            }
+        }
+    }
+    // The highest remaining file decides how far the pointer comes down: a size that shrank
+    // behind the card's back would give away the rest of the file, and its CRC tells.
+    if let Some((i, kept)) = highest {
+        if integrity::check(ctx.storage, i, &kept)? == integrity::Integrity::Damaged {
+            end = u32::MAX;
         }
     }
     let old_end = alloc_pointer(ctx.storage)?;

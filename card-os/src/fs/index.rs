@@ -48,8 +48,9 @@ pub struct FileIndex {
     /// since the index was rebuilt). Reads are the hot path, so each file is checked once a
     /// session; writes update the CRC in their own transaction and keep the bit true.
     verified: u64,
-    /// End of the highest area a descriptor names (a sound file's, or a lost one's): CREATE FILE
-    /// allocates above it, whatever the stored allocation pointer says.
+    /// End of the highest area a descriptor names (a sound file's, or a lost one's; `u32::MAX`
+    /// while a descriptor is damaged): CREATE FILE allocates above it, whatever the stored
+    /// allocation pointer says.
     data_end: u32,
 }
 
@@ -84,6 +85,7 @@ impl FileIndex {
                 .count();
             if overlaps > 1 {
                 entry.kind = DAMAGED;
+                self.data_end = u32::MAX;
             }
         }
         Ok(())
@@ -128,7 +130,9 @@ impl FileIndex {
             self.data_end = self.data_end.max(end);
             area = (start, end);
         } else {
+            // Where a damaged file really lies is unknown: no new file until it is deleted.
             entry.kind = DAMAGED;
+            self.data_end = u32::MAX;
         }
         if let Some(slot) = self.entries.get_mut(usize::from(index)) {
             *slot = entry;
