@@ -113,9 +113,10 @@ fn in_table(index: u8) -> Result<u32, Status> {
     }
 }
 
-/// Where a file's contents live: `len` bytes from `start`. Every address the card derives from a
-/// descriptor comes from [`Extent::at`], which checks it, so corrupted metadata can never send a
-/// read or write outside the file's own area, nor wrap around to the header.
+/// Where a file's contents live: `len` bytes from `start`. Every address inside an EF's contents
+/// comes from [`Extent::at`], which checks it, so corrupted metadata can never send a read or
+/// write outside the file's own area, nor wrap around to the header. (A DF's security objects
+/// sit at fixed offsets inside its 288 bytes, checked once by [`Descriptor::read`].)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Extent {
     start: u32,
@@ -195,8 +196,9 @@ impl Descriptor {
         }
     }
 
-    /// Reads descriptor `index`; `6581` for a free slot, an unreadable one, or one whose contents
-    /// do not lie in the data area of a storage of `capacity` bytes or do not match its kind.
+    /// Reads descriptor `index`; `6581` for an index beyond the table, a free slot, an unreadable
+    /// one, or one that is not sound (`is_sound`): every descriptor the card uses was checked
+    /// here, once, before any address is formed from it.
     pub fn read<S: Storage>(storage: &S, index: u8) -> Result<Self, Status> {
         let mut bytes = [0u8; DESCRIPTOR_SIZE as usize];
         storage
@@ -207,9 +209,10 @@ impl Descriptor {
             .ok_or(Status::MemoryFailure)
     }
 
-    /// Whether the stored geometry can be true: the contents inside the data area; a DF's
-    /// security area of its fixed size; a record file's slots filling its area exactly, with no
-    /// more records than slots.
+    /// Whether the stored geometry can be true in a storage of `capacity` bytes: the contents
+    /// inside the data area, without wrapping; a DF's security area of its fixed size; a record
+    /// file's slots filling its area exactly, with no more records than slots and the newest
+    /// slot among them.
     pub(crate) fn is_sound(&self, capacity: u32) -> bool {
         let size = u32::from(self.data_size);
         let inside = self.data_offset >= DATA_OFFSET
