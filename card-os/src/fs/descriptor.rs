@@ -126,6 +126,8 @@ pub struct Extent {
 impl Extent {
     /// The address of `n` bytes at `offset` in the file: `6581` unless they lie inside it and
     /// the file lies in the data area.
+    // Inlined on a host (the read path's speed); one copy on the chip (its flash).
+    #[cfg_attr(not(target_os = "none"), inline)]
     pub fn at(&self, offset: u32, n: u32) -> Result<u32, Status> {
         offset
             .checked_add(n)
@@ -146,6 +148,28 @@ pub(crate) fn field<const N: usize>(bytes: &[u8; DESCRIPTOR_SIZE as usize], at: 
         out.copy_from_slice(src);
     }
     out
+}
+
+/// Whether a stored descriptor's geometry can be true in a storage of `capacity` bytes: a known
+/// kind; the contents inside the data area, without wrapping; a DF's security area of its fixed
+/// size; a record file's slots filling its area exactly, with no more records than slots and the
+/// newest slot among them.
+#[cfg_attr(not(target_os = "none"), inline)]
+pub(crate) fn sound(bytes: &[u8; DESCRIPTOR_SIZE as usize], capacity: u32) -> bool {
+    let [kind] = field(bytes, D_KIND);
+    let start = u32::from_be_bytes(field(bytes, D_DATA_OFFSET));
+    let size = u32::from(u16::from_be_bytes(field(bytes, D_DATA_SIZE)));
+    let [mrl, slots, records, newest] = field(bytes, D_MRL);
+    let inside = start >= DATA_OFFSET && start.checked_add(size).is_some_and(|end| end <= capacity);
+    let shaped = match FileKind::from_byte(kind) {
+        Some(FileKind::Df) => size == DF_SECURITY_SIZE,
+        Some(FileKind::Transparent) => true,
+        Some(_) => {
+            u32::from(slots) * (1 + u32::from(mrl)) == size && records <= slots && newest < slots
+        }
+        None => false,
+    };
+    inside && shaped
 }
 
 impl Descriptor {
@@ -197,39 +221,21 @@ impl Descriptor {
     }
 
     /// Reads descriptor `index`; `6581` for an index beyond the table, a free slot, an unreadable
-    /// one, or one that is not sound (`is_sound`): every descriptor the card uses was checked
-    /// here, once, before any address is formed from it.
+    /// one, or one that is not [`sound`]: every descriptor the card uses was checked here, once,
+    /// before any address is formed from it.
     pub fn read<S: Storage>(storage: &S, index: u8) -> Result<Self, Status> {
         let mut bytes = [0u8; DESCRIPTOR_SIZE as usize];
         storage
             .read(in_table(index)?, &mut bytes)
             .map_err(memory_failure)?;
-        Self::decode(&bytes)
-            .filter(|file| file.is_sound(storage.capacity()))
-            .ok_or(Status::MemoryFailure)
-    }
-
-    /// Whether the stored geometry can be true in a storage of `capacity` bytes: the contents
-    /// inside the data area, without wrapping; a DF's security area of its fixed size; a record
-    /// file's slots filling its area exactly, with no more records than slots and the newest
-    /// slot among them.
-    pub(crate) fn is_sound(&self, capacity: u32) -> bool {
-        let size = u32::from(self.data_size);
-        let inside = self.data_offset >= DATA_OFFSET
-            && self.extent().end().is_some_and(|end| end <= capacity);
-        let shaped = match self.kind {
-            FileKind::Df => size == DF_SECURITY_SIZE,
-            FileKind::Transparent => true,
-            _ => {
-                u32::from(self.record_slots) * self.slot_size() == size
-                    && self.records <= self.record_slots
-                    && self.newest < self.record_slots
-            }
-        };
-        inside && shaped
+        if !sound(&bytes, storage.capacity()) {
+            return Err(Status::MemoryFailure);
+        }
+        Self::decode(&bytes).ok_or(Status::MemoryFailure)
     }
 
     /// Decodes the stored bytes; `None` for a free slot.
+    #[inline]
     pub fn decode(bytes: &[u8; DESCRIPTOR_SIZE as usize]) -> Option<Self> {
         let [kind, life_cycle] = field(bytes, D_KIND);
         let [sfi] = field(bytes, D_SFI);

@@ -51,6 +51,7 @@ fn slot_start(file: &Descriptor, slot: u8) -> u32 {
 }
 
 /// The address of `n` bytes at `offset` in slot `slot` (checked against the file's area).
+#[inline]
 fn slot_address(file: &Descriptor, slot: u8, offset: u32, n: u32) -> Result<u32, Status> {
     file.extent().at(slot_start(file, slot) + offset, n)
 }
