@@ -15,8 +15,8 @@ mod common;
 
 use card_os::fs::Descriptor;
 use card_os::layout::{
-    DATA_OFFSET, DESCRIPTOR_SIZE, FILE_TABLE_OFFSET, HDR_ALLOC, HDR_LIFE_CYCLE, JOURNAL_OFFSET,
-    MAX_FILES,
+    DATA_OFFSET, DESCRIPTOR_SIZE, FILE_TABLE_OFFSET, HDR_ALLOC, HDR_LIFE_CYCLE, HDR_PIN_DF,
+    JOURNAL_OFFSET, MAX_FILES,
 };
 use card_os::{Card, RamStorage, Status, StorageError};
 use common::secured::personalised_storage;
@@ -112,6 +112,29 @@ fn check_write(owners: &[Owner], (offset, len): (u32, usize)) -> Result<(), Stri
             "a write of {len} bytes at {offset} leaves its area"
         ))
     }
+}
+
+/// A write into the data area by a command lands in a file the command addressed (its EF, its
+/// DF before or after it, the holder PIN's DF) or in free space, never in another file: each
+/// case corrupts one descriptor, so every other file's descriptor still says where it lies.
+fn addressed_only(
+    owners: &[Owner],
+    addressed: &[Option<u8>],
+    (offset, len): (u32, usize),
+) -> Result<(), String> {
+    let Some(start) = (offset as usize).checked_sub(DATA_OFFSET as usize) else {
+        return Ok(());
+    };
+    for owner in owners.iter().skip(start).take(len) {
+        if let Owner::File(i) = owner {
+            if !addressed.contains(&Some(*i)) {
+                return Err(format!(
+                    "a write of {len} bytes at {offset} lands in file {i}, which the command did not address"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Bytes of the card header that no command may change: magic, version, serial number and
@@ -328,8 +351,22 @@ fn run(
                     card.warm_reset();
                 }
                 let before = kinds(card.storage().inner.as_bytes());
+                let (writes_before, df_before) =
+                    (card.storage().writes.len(), card.volatile().selection.df);
                 let n = card.process(apdu, &mut response);
                 well_formed(&response[..n]).map_err(|e| format!("{apdu:02X?}: {e}"))?;
+                let selection = card.volatile().selection;
+                let pin_df = card.storage().inner.as_bytes()[HDR_PIN_DF as usize].wrapping_sub(1);
+                let addressed = [
+                    Some(df_before),
+                    Some(selection.df),
+                    selection.ef,
+                    Some(pin_df),
+                ];
+                for &write in &card.storage().writes[writes_before..] {
+                    addressed_only(&owners, &addressed, write)
+                        .map_err(|e| format!("{apdu:02X?}: {e}"))?;
+                }
                 if apdu[1] == 0xE4 && response[..n] == [0x90, 0x00] {
                     let after = kinds(card.storage().inner.as_bytes());
                     free_deleted(&mut owners, &before, &after);
