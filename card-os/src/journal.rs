@@ -5,7 +5,7 @@
 //! Commit sets the header back to idle. At power-on an active journal is rolled back in reverse
 //! order, which is idempotent, so a cut during recovery is harmless.
 
-use crate::layout::{
+use crate::memory_map::{
     DATA_OFFSET, FILE_TABLE_OFFSET, JOURNAL_ENTRY_HEADER_SIZE, JOURNAL_HEADER_SIZE, JOURNAL_OFFSET,
     JOURNAL_SIZE,
 };

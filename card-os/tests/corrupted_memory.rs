@@ -14,7 +14,7 @@
 mod common;
 
 use card_os::fs::Descriptor;
-use card_os::layout::{
+use card_os::memory_map::{
     DATA_OFFSET, DESCRIPTOR_SIZE, FILE_TABLE_OFFSET, HDR_ALLOC, HDR_LIFE_CYCLE, HDR_PIN_DF,
     JOURNAL_OFFSET, MAX_FILES,
 };

@@ -1,7 +1,7 @@
 //! One file descriptor: its fixed byte layout in the file table and its RAM form.
 
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::{
+use crate::memory_map::{
     DATA_OFFSET, DESCRIPTOR_SIZE, DF_NAME_MAX, DF_SECURITY_SIZE, FILE_TABLE_OFFSET, MAX_FILES,
     PROPRIETARY_MAX,
 };

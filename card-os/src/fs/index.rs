@@ -6,7 +6,7 @@
 //! sound on its own (`Descriptor::read`) or whose contents overlap another file's is marked
 //! [`DAMAGED`], and every use of it answers `6581` (see [`FileIndex::descriptor`]).
 
-use crate::layout::{DATA_OFFSET, DESCRIPTOR_SIZE, DF_SECURITY_SIZE, MAX_FILES};
+use crate::memory_map::{DATA_OFFSET, DESCRIPTOR_SIZE, DF_SECURITY_SIZE, MAX_FILES};
 use crate::storage::{Storage, StorageError};
 use crate::sw::Status;
 

@@ -4,15 +4,16 @@ use serde_json::{json, Value};
 
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
-use host_tools::apdu::ApduError;
-use host_tools::atr::AtrError;
-use host_tools::auth::AuthError;
-use host_tools::cardinfo::InfoError;
-use host_tools::client::ClientError;
-use host_tools::explore::ExploreError;
-use host_tools::hexstr::HexError;
+use host_tools::card::auth::AuthError;
+use host_tools::card::explore::ExploreError;
+use host_tools::card::info::InfoError;
+use host_tools::protocol::apdu::ApduError;
+use host_tools::protocol::atr::AtrError;
+use host_tools::protocol::client::ClientError;
+use host_tools::protocol::hexstr::HexError;
+use host_tools::screen;
+use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
-use host_tools::vpcd::VpcdError;
 
 /// Exit codes, one per class of failure (the table in docs/host-tools.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub enum ExitClass {
     InvalidLayout = 13,
     /// Cardholder records break the layout's field rules.
     BadRecords = 14,
+    /// The card image is read-only: sscard does not change it.
+    ImageReadOnly = 15,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
     /// Activation: the identity document does not match the card.
@@ -118,15 +121,18 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Activation(#[from] host_tools::activation::ActivationError),
+    Activation(#[from] host_tools::jobs::activation::ActivationError),
     #[error(transparent)]
-    PsamImage(#[from] host_tools::activation::psam::PsamImageError),
+    PsamImage(#[from] host_tools::jobs::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
-    Fault(#[from] host_tools::faults::FaultError),
+    Fault(#[from] host_tools::transport::faults::FaultError),
     #[error(transparent)]
-    Conformance(#[from] host_tools::conformance::ConformanceError),
+    Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    /// A conformance run in which no vector reached the card: the sentence of the report.
+    #[error("{0}")]
+    NothingChecked(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -149,6 +155,9 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
         T::ImageIo { .. } => (ExitClass::Io, "image_io"),
+        // Another process owns the image: the simulator's "card in use by another program".
+        T::ImageInUse { .. } => (ExitClass::CardBusy, "image_in_use"),
+        T::ImageReadOnly { .. } => (ExitClass::ImageReadOnly, "image_read_only"),
         T::Trace(_) => (ExitClass::Io, "trace_io"),
         T::Io(_) => (ExitClass::Io, "io"),
         T::Pcsc(_) => (ExitClass::Failure, "pcsc"),
@@ -156,8 +165,10 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
     }
 }
 
-fn conformance_class(e: &host_tools::conformance::ConformanceError) -> (ExitClass, &'static str) {
-    use host_tools::conformance::ConformanceError as C;
+fn conformance_class(
+    e: &host_tools::jobs::conformance::ConformanceError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::conformance::ConformanceError as C;
     match e {
         C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
@@ -188,8 +199,10 @@ impl From<InfoError> for CliError {
     }
 }
 
-fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, &'static str) {
-    use host_tools::activation::{ActivationError as A, InputError as I, SecurityError as S};
+fn activation_class(
+    e: &host_tools::jobs::activation::ActivationError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::{ActivationError as A, InputError as I, SecurityError as S};
     match e {
         A::Input(I::PinsDiffer | I::PinForm | I::PinInitial | I::PinTrivial(_)) => {
             (ExitClass::PinRejected, "pin_rejected")
@@ -214,8 +227,10 @@ fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, 
     }
 }
 
-fn psam_image_class(e: &host_tools::activation::psam::PsamImageError) -> (ExitClass, &'static str) {
-    use host_tools::activation::psam::PsamImageError as P;
+fn psam_image_class(
+    e: &host_tools::jobs::activation::psam::PsamImageError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::psam::PsamImageError as P;
     match e {
         P::NotTestKeys | P::Key(_) => (ExitClass::BadInput, "bad_key_file"),
         P::NoPinDf(_) => (ExitClass::InvalidLayout, "invalid_layout"),
@@ -273,6 +288,7 @@ impl CliError {
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
 
@@ -288,11 +304,16 @@ impl CliError {
         self.class().0 as u8
     }
 
-    /// What goes to stderr: the sentence, plus a caret line under a bad hex character.
+    /// What goes to stderr: the sentence, plus a caret line under a bad hex character. The
+    /// sentence may quote a card or a file, so it is escaped for the screen, on one line.
     pub fn for_person(&self) -> String {
+        let sentence = screen::escape(&self.to_string()).into_owned();
         match self {
-            CliError::BadHex { source, .. } => format!("sscard: {self}\n{}", source.caret()),
-            _ => format!("sscard: {self}"),
+            CliError::BadHex { source, .. } => format!(
+                "sscard: {sentence}\n{}",
+                screen::escape_lines(&source.caret())
+            ),
+            _ => format!("sscard: {sentence}"),
         }
     }
 
@@ -307,6 +328,12 @@ impl CliError {
         if let CliError::BadHex { argument, source } = self {
             error["argument"] = json!(argument);
             error["position"] = json!(source.position);
+        }
+        if let CliError::Transport(TransportError::ImageInUse {
+            owner: Some(pid), ..
+        }) = self
+        {
+            error["owner_pid"] = json!(pid);
         }
         error
     }
@@ -333,6 +360,7 @@ mod tests {
             ExitClass::Io,
             ExitClass::InvalidLayout,
             ExitClass::BadRecords,
+            ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,
@@ -364,7 +392,7 @@ mod tests {
 
     #[test]
     fn bad_hex_points_at_the_character() {
-        let source = host_tools::hexstr::parse("00A4 0X").unwrap_err();
+        let source = host_tools::protocol::hexstr::parse("00A4 0X").unwrap_err();
         let e = CliError::BadHex {
             argument: 1,
             source,

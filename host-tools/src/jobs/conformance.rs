@@ -1,0 +1,451 @@
+//! `sscard conformance`: the conformance suite of the `test-vectors` crate against a card in a
+//! reader, a card image, or (neither given) freshly personalised in-process simulated cards.
+//!
+//! The runner, the vectors and the reports live in `test-vectors`; this module is the thin part:
+//! an adapter that lets the runner talk to any [`CardTransport`] with raw semantics (no 61xx /
+//! 6Cxx handling: the vectors check those), and the command's arguments.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use test_vectors::import::{from_scriptor, from_trace, ImportError, ImportHeader};
+use test_vectors::runner::VectorResult;
+use test_vectors::suite::SuiteError;
+use test_vectors::{
+    CardError, CardUnderTest, ExternalOptions, ExternalTarget, Filter, SimulatorTarget, Suite,
+};
+
+use crate::transport::{CardTransport, ResetKind};
+
+/// A transport as the runner's card: `transmit` is sent as it is, answers come back as they are.
+pub struct TransportCard<T>(pub T);
+
+impl<T: CardTransport> CardUnderTest for TransportCard<T> {
+    fn reset(&mut self, cold: bool) -> Result<Vec<u8>, CardError> {
+        let kind = if cold {
+            ResetKind::Cold
+        } else {
+            ResetKind::Warm
+        };
+        self.0
+            .reset(kind)
+            .map_err(|e| CardError::Transport(Box::new(e)))
+    }
+
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
+        self.0
+            .transmit(apdu)
+            .map_err(|e| CardError::Transport(Box::new(e)))
+    }
+}
+
+/// `sscard conformance ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum ConformanceCommand {
+    /// Run the suite against the card of --reader / --card, or against simulated cards when
+    /// neither is given; exit non-zero when a vector fails.
+    Run(RunArgs),
+    /// Turn a scriptor script or an APDU trace (`> command` / `< response` lines) into a
+    /// vector file, printed on stdout.
+    Import(ImportArgs),
+    /// List the vectors (id, card, requirement) the filter selects.
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run only vectors whose id matches (`*` wildcards, or a prefix up to a dot), of this file
+    /// (`select`), or for this card (`national-3.0`); repeat or separate with commas.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub filter: Vec<String>,
+    /// Also write the results as JUnit XML to FILE (one testcase per vector).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The card may be changed for good (PIN blocked, application and card blocked, data
+    /// rewritten): runs the destructive vectors on a reader's card too. Never on a card you keep.
+    #[arg(long)]
+    pub disposable: bool,
+    /// The cardholder record (JSON) the card was personalised from, so that vectors comparing
+    /// the holder's data run on a reader's card.
+    #[arg(long, value_name = "FILE")]
+    pub holder: Option<PathBuf>,
+    /// The issuer key file of a reader's card (default: the test issuer keys).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Vector files from DIR (its *.toml, and crypto/*.toml known answers) instead of the
+    /// shipped suite.
+    #[arg(long, value_name = "DIR")]
+    pub suite: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// As for `run`.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub filter: Vec<String>,
+    /// As for `run`.
+    #[arg(long, value_name = "DIR")]
+    pub suite: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The script or trace file.
+    pub file: PathBuf,
+    /// The file is an APDU trace with answers (`>` / `<` lines), not a scriptor script. (Not
+    /// `--trace`: that global option logs this run's exchanges.)
+    #[arg(long)]
+    pub from_trace: bool,
+    /// The vector's id.
+    #[arg(long)]
+    pub id: String,
+    /// The requirement it checks, in a sentence.
+    #[arg(long)]
+    pub requirement: String,
+    /// Where the requirement is written.
+    #[arg(long, default_value = "imported")]
+    pub reference: String,
+    /// The card it needs: blank, demo, national-2.0 or national-3.0. (Not `--card`: that global
+    /// option names a card image.)
+    #[arg(long, value_name = "CARD", default_value = "national-2.0")]
+    pub vector_card: String,
+}
+
+/// Why `sscard conformance` could not do its work (a failing vector is not an error: see
+/// [`ConformanceOutcome::passed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ConformanceError {
+    #[error("the vector suite cannot be used: {0}")]
+    Suite(#[from] SuiteError),
+    #[error("could not read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a cardholder record: {source}")]
+    Holder {
+        path: String,
+        #[source]
+        source: file_structures::personalise::RecordError,
+    },
+    #[error("{path} is not a usable key file: {source}")]
+    Keys {
+        path: String,
+        #[source]
+        source: file_structures::personalise::KeyError,
+    },
+    #[error("{path} cannot be imported: {source}")]
+    Import {
+        path: String,
+        #[source]
+        source: ImportError,
+    },
+    #[error(
+        "{0:?} is not a card of the vector format: write blank, demo, national-2.0 or national-3.0"
+    )]
+    UnknownCard(String),
+}
+
+/// What the command produced.
+#[derive(Debug)]
+pub struct ConformanceOutcome {
+    /// For a person (stdout).
+    pub text: String,
+    /// For `--json`.
+    pub json: Value,
+    /// Every selected vector passed or was skipped, and the card answered (`run`); always true
+    /// for `import` / `list`.
+    pub passed: bool,
+    /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
+    /// and none of them reached it (see `Report::nothing_reached_card`).
+    pub nothing_checked: Option<String>,
+}
+
+fn read(path: &Path) -> Result<String, ConformanceError> {
+    std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn load_suite(dir: Option<&Path>) -> Result<Suite, ConformanceError> {
+    Ok(match dir {
+        Some(dir) => Suite::load_dir(dir)?,
+        None => Suite::builtin()?,
+    })
+}
+
+/// Runs one `sscard conformance` command. `card`: the transport of --reader / --card, `None` for
+/// the in-process simulator. `progress(total)` makes the progress bar (hidden with --json or
+/// when stderr is not a terminal: the caller decides).
+pub fn run_cli(
+    command: &ConformanceCommand,
+    card: Option<Box<dyn CardTransport>>,
+    progress: &dyn Fn(usize) -> indicatif::ProgressBar,
+) -> Result<ConformanceOutcome, ConformanceError> {
+    match command {
+        ConformanceCommand::Run(args) => run(args, card, progress),
+        ConformanceCommand::Import(args) => import(args),
+        ConformanceCommand::List(args) => list(args),
+    }
+}
+
+fn run(
+    args: &RunArgs,
+    card: Option<Box<dyn CardTransport>>,
+    progress: &dyn Fn(usize) -> indicatif::ProgressBar,
+) -> Result<ConformanceOutcome, ConformanceError> {
+    let suite = load_suite(args.suite.as_deref())?;
+    let filter = Filter::new(args.filter.iter().cloned());
+    let bar = progress(suite.count(&filter));
+    let mut tick = |r: &VectorResult| {
+        // The id comes from a vector file, and the bar draws on the terminal.
+        bar.set_message(crate::screen::escape(&r.id).into_owned());
+        bar.inc(1);
+    };
+    let report = match card {
+        None => suite.run(&mut SimulatorTarget::new(), &filter, &mut tick),
+        Some(transport) => {
+            let name = transport.name();
+            let holder = match &args.holder {
+                Some(path) => Some(
+                    file_structures::personalise::record_from_json(
+                        &path.display().to_string(),
+                        &read(path)?,
+                    )
+                    .map_err(|source| ConformanceError::Holder {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+                ),
+                None => None,
+            };
+            let keys = match &args.keys {
+                Some(path) => Some(
+                    file_structures::personalise::IssuerKeys::from_toml(
+                        &path.display().to_string(),
+                        &read(path)?,
+                    )
+                    .map_err(|source| ConformanceError::Keys {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+                ),
+                None => None,
+            };
+            let options = ExternalOptions {
+                disposable: args.disposable,
+                holder,
+                keys,
+            };
+            let mut target = ExternalTarget::new(TransportCard(transport), name, options);
+            suite.run(&mut target, &filter, &mut tick)
+        }
+    };
+    bar.finish_and_clear();
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.to_junit()).map_err(|source| ConformanceError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(ConformanceOutcome {
+        text: report.to_text(),
+        json: serde_json::to_value(&report).unwrap_or(Value::Null),
+        passed: report.success(),
+        nothing_checked: report.nothing_reached_sentence(),
+    })
+}
+
+fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
+    if test_vectors::CardKind::from_name(&args.vector_card).is_none() {
+        return Err(ConformanceError::UnknownCard(args.vector_card.clone()));
+    }
+    let header = ImportHeader {
+        id: args.id.clone(),
+        requirement: args.requirement.clone(),
+        reference: args.reference.clone(),
+        card: args.vector_card.clone(),
+    };
+    let text = read(&args.file)?;
+    let vector = if args.from_trace {
+        from_trace(&header, &text)
+    } else {
+        from_scriptor(&header, &text)
+    }
+    .map_err(|source| ConformanceError::Import {
+        path: args.file.display().to_string(),
+        source,
+    })?;
+    Ok(ConformanceOutcome {
+        json: json!({ "vector_file": vector }),
+        text: vector,
+        passed: true,
+        nothing_checked: None,
+    })
+}
+
+fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
+    let suite = load_suite(args.suite.as_deref())?;
+    let filter = Filter::new(args.filter.iter().cloned());
+    let mut text = String::new();
+    let mut rows = Vec::new();
+    for v in suite.vectors().filter(|v| filter.matches(v)) {
+        text.push_str(&format!(
+            "{}  [{}{}]  {}\n",
+            v.id,
+            v.card.name(),
+            if v.destructive { ", destructive" } else { "" },
+            v.requirement
+        ));
+        rows.push(json!({
+            "id": v.id, "file": v.file, "card": v.card.name(), "destructive": v.destructive,
+            "requirement": v.requirement, "reference": v.reference,
+        }));
+    }
+    for f in &suite.kats {
+        for k in f.kats.iter().filter(|k| filter.matches_id(&k.id, &f.name)) {
+            text.push_str(&format!("{}  [known answer]  {}\n", k.id, k.function));
+            rows.push(json!({ "id": k.id, "file": f.name, "function": k.function }));
+        }
+    }
+    Ok(ConformanceOutcome {
+        text,
+        json: Value::Array(rows),
+        passed: true,
+        nothing_checked: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::sim::SimTransport;
+
+    fn hidden(total: usize) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_length(total as u64);
+        bar
+    }
+
+    fn national_card() -> SimTransport {
+        let layout = file_structures::layout::national("2.0").unwrap();
+        let keys = file_structures::personalise::IssuerKeys::test_keys().unwrap();
+        let (storage, _) = crate::transport::simcard::personalised_card(
+            &layout,
+            &crate::transport::simcard::sample_holder(),
+            &keys,
+        )
+        .unwrap();
+        SimTransport::in_memory(storage).unwrap()
+    }
+
+    fn run_args(filter: &[&str]) -> RunArgs {
+        RunArgs {
+            filter: filter.iter().map(|f| f.to_string()).collect(),
+            junit: None,
+            disposable: false,
+            holder: None,
+            keys: None,
+            suite: None,
+        }
+    }
+
+    #[test]
+    fn the_suite_runs_through_a_transport_and_skips_what_it_cannot_establish() {
+        let command =
+            ConformanceCommand::Run(run_args(&["record", "data", "pin.block.after-limit"]));
+        let outcome = run_cli(&command, Some(Box::new(national_card())), &hidden).unwrap();
+        assert!(outcome.passed, "{}", outcome.text);
+        assert!(outcome.json["summary"]["passed"].as_u64().unwrap() > 0);
+        assert!(outcome.json["summary"]["skipped"].as_u64().unwrap() > 0);
+        assert!(outcome.text.contains("disposable"), "{}", outcome.text);
+    }
+
+    #[test]
+    fn a_wrong_card_fails_the_run() {
+        // A suite expecting what the card does not do fails the run, and its JUnit file says why.
+        let dir = crate::testdir::TestDir::new("conformance-fail");
+        std::fs::write(
+            dir.path().join("wrong.toml"),
+            "[suite]\ntitle = \"t\"\ncard = \"national-2.0\"\nreference = \"r\"\n\
+             [[vector]]\nid = \"wrong\"\nrequirement = \"GET DATA 9F70 answers 03\"\n\
+             steps = [{ apdu = \"00 CA 9F 70 01\", sw = \"9000\", data = \"03\" }]\n",
+        )
+        .unwrap();
+        let junit = dir.path().join("junit.xml");
+        let mut args = run_args(&[]);
+        args.suite = Some(dir.path().to_path_buf());
+        args.junit = Some(junit.clone());
+        let outcome = run_cli(
+            &ConformanceCommand::Run(args),
+            Some(Box::new(national_card())),
+            &hidden,
+        )
+        .unwrap();
+        assert!(!outcome.passed);
+        let xml = std::fs::read_to_string(junit).unwrap();
+        assert!(xml.contains("expected 03"), "{xml}");
+    }
+
+    #[test]
+    fn a_mute_card_fails_the_run_and_every_report_says_nothing_reached_it() {
+        // A dead chip: no ATR, no answer to any command. Only the known answers can run.
+        use crate::transport::faults::{FaultKind, FaultyTransport, TransportFaults};
+        let mute = FaultyTransport::new(
+            national_card(),
+            TransportFaults::from_kinds(&[FaultKind::Mute]),
+        );
+        let dir = crate::testdir::TestDir::new("conformance-mute");
+        let junit = dir.path().join("junit.xml");
+        let mut args = run_args(&[]);
+        args.junit = Some(junit.clone());
+        let outcome = run_cli(
+            &ConformanceCommand::Run(args),
+            Some(Box::new(mute)),
+            &hidden,
+        )
+        .unwrap();
+        assert!(!outcome.passed, "{}", outcome.text);
+        let sentence = outcome
+            .nothing_checked
+            .expect("the run says nothing reached the card");
+        assert!(
+            sentence.starts_with("nothing was checked: no vector reached the card (0 of "),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("skipped: the card answered nothing ("),
+            "{sentence}"
+        );
+        assert!(
+            outcome.text.contains("reached the card: 0 of "),
+            "{}",
+            outcome.text
+        );
+        assert!(outcome.text.contains(&sentence), "{}", outcome.text);
+        let summary = &outcome.json["summary"];
+        assert_eq!(summary["reached_card"], 0);
+        assert_eq!(
+            summary["failed"], 0,
+            "nothing failed: everything was skipped"
+        );
+        assert!(summary["card_vectors"].as_u64().unwrap() > 800, "{summary}");
+        let xml = std::fs::read_to_string(junit).unwrap();
+        assert!(
+            xml.contains("<property name=\"reached the card\" value=\"0\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"nothing was checked"),
+            "{xml}"
+        );
+    }
+}
