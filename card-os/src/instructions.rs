@@ -74,6 +74,8 @@ pub enum Handler {
     ApplicationBlock,
     ApplicationUnblock,
     CardBlock,
+    InitSamForPurchase,
+    CreditSamForPurchase,
     InitializePurse,
     CreditForLoad,
     DebitForPurchase,
@@ -117,6 +119,8 @@ impl Handler {
             Handler::ApplicationBlock => "APPLICATION BLOCK",
             Handler::ApplicationUnblock => "APPLICATION UNBLOCK",
             Handler::CardBlock => "CARD BLOCK",
+            Handler::InitSamForPurchase => "INIT SAM FOR PURCHASE",
+            Handler::CreditSamForPurchase => "CREDIT SAM FOR PURCHASE",
             Handler::InitializePurse => "INITIALIZE FOR LOAD / PURCHASE",
             Handler::CreditForLoad => "CREDIT FOR LOAD",
             Handler::DebitForPurchase => "DEBIT FOR PURCHASE",
@@ -297,6 +301,9 @@ pub const INSTRUCTIONS: &[Instruction] = &[
         ..own_mac(0x18, Handler::ApplicationUnblock)
     },
     own_mac(0x16, Handler::CardBlock),
+    // The PSAM's side of a purchase (MAC1 out, MAC2 in).
+    row(0x70, Handler::InitSamForPurchase),
+    row(0x72, Handler::CreditSamForPurchase),
     // The medical purse (CLA `B0`): INITIALIZE and DEBIT are settlement (refused while the
     // medical application is restricted); GET BALANCE only reads (after the PIN).
     Instruction {

@@ -384,3 +384,86 @@ fn a_payment_year_that_starts_in_july_is_named_by_its_first_day() {
     assert_eq!(sw, 0x9000);
     assert_eq!(send(&mut card, "B0260002 06").0, hex("00000003 2027"));
 }
+
+#[test]
+fn the_psam_computes_mac1_from_its_diversified_dpk_counts_its_serial_and_checks_mac2() {
+    use card_os::crypto::diversify;
+    use card_os::crypto::purse::{purchase_session_input, session_key, Purchase};
+    for algorithm in BOTH {
+        let mut storage = purse_storage();
+        // The purse DF holds the PSAM files too: its DPK plays the PSAM's master key.
+        let mut card = Card::power_on(&mut *storage).unwrap();
+        exchange(&mut card, &select(algorithm));
+        let a = amounts(1_000, 200, 300);
+        let factors = hex("3333303030307368 3333303330307378 0081544C02868433");
+        let mut data = hex("A1B2C3D4 0007");
+        data.extend_from_slice(&a);
+        data.push(0x02);
+        data.extend_from_slice(&TIME);
+        data.extend_from_slice(&[DPK, algorithm.to_byte()]);
+        data.extend_from_slice(&factors);
+        let mut init = hex("80700100");
+        init.push(data.len() as u8);
+        init.extend_from_slice(&data);
+        init.push(0x08);
+        let answer = exchange(&mut card, &init);
+        assert_eq!(answer.status().to_u16(), 0x9000);
+        assert_eq!(&answer.data()[..4], &TERMINAL_SERIAL);
+        let mut key = purse_key(algorithm, DPK);
+        for f in factors.chunks(8) {
+            key = diversify(&key, f.try_into().unwrap()).unwrap();
+        }
+        let session = session_key(
+            &key,
+            &purchase_session_input(&[0xA1, 0xB2, 0xC3, 0xD4], 7, &TERMINAL_SERIAL),
+        )
+        .unwrap();
+        let purchase = Purchase {
+            amounts: a,
+            terminal_no: TERMINAL_NO,
+            terminal_serial: TERMINAL_SERIAL,
+            time: TIME,
+        };
+        assert_eq!(
+            &answer.data()[4..],
+            &purchase.mac1(&session, Settings::default()).unwrap()
+        );
+        let mac2 = purchase.mac2(&session, Settings::default()).unwrap();
+        let mut credit = hex("80720000 04");
+        credit.extend_from_slice(&mac2);
+        let mut wrong = credit.clone();
+        wrong[8] ^= 1;
+        assert_eq!(exchange(&mut card, &wrong).status().to_u16(), 0x9302);
+        assert_eq!(
+            exchange(&mut card, &credit).status().to_u16(),
+            0x6901,
+            "INIT is spent"
+        );
+        // The next INIT has the next terminal serial; its MAC2 passes.
+        let answer = exchange(&mut card, &init);
+        assert_eq!(&answer.data()[..4], &[0, 0, 0x12, 0x35]);
+        let serial2 = [0, 0, 0x12, 0x35];
+        let session = session_key(
+            &key,
+            &purchase_session_input(&[0xA1, 0xB2, 0xC3, 0xD4], 7, &serial2),
+        )
+        .unwrap();
+        let mut credit = hex("80720000 04");
+        credit.extend_from_slice(&purchase.mac2(&session, Settings::default()).unwrap());
+        assert_eq!(exchange(&mut card, &credit).status().to_u16(), 0x9000);
+        // Bad input: an unknown DPK version, one factor too many, a type that is neither.
+        let mut bad = init.clone();
+        bad[5 + 26] = 0x42;
+        assert_eq!(exchange(&mut card, &bad).status().to_u16(), 0x9403);
+        let mut bad = init.clone();
+        bad[5 + 18] = 0x07;
+        assert_eq!(exchange(&mut card, &bad).status().to_u16(), 0x6A80);
+        let mut long = init[..init.len() - 1].to_vec();
+        long.extend_from_slice(&[0; 8]);
+        long[4] += 8;
+        assert_eq!(exchange(&mut card, &long).status().to_u16(), 0x6700);
+        // The terminal serial is the PSAM's own: no UPDATE BINARY changes it.
+        exchange(&mut card, &hex("00A4000C02 0019"));
+        assert_eq!(send(&mut card, "00D60000 04 00000000").1, 0x6982);
+    }
+}

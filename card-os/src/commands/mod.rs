@@ -134,6 +134,8 @@ pub(crate) fn execute<S: Storage>(
         Handler::ApplicationBlock => block::block_application(ctx, command),
         Handler::ApplicationUnblock => block::unblock_application(ctx, command),
         Handler::CardBlock => block::block_card(ctx, command),
+        Handler::InitSamForPurchase => psam::init_sam_for_purchase(ctx, command, out),
+        Handler::CreditSamForPurchase => psam::credit_sam_for_purchase(ctx, command),
         Handler::InitializePurse => purse::initialize(ctx, command, out),
         Handler::CreditForLoad => purse::credit(ctx, command, out),
         Handler::DebitForPurchase => purse::debit(ctx, command, out),

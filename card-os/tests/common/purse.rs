@@ -89,6 +89,16 @@ pub fn purse_storage_with(object: &[u8]) -> Box<Storage> {
                 "00E00000",
                 &hex("62 18 820506 21001C1E 8302EF08 880140 8608 0100FF00FF000000"),
             ));
+            // The PSAM's terminal number and terminal serial files (for the PSAM commands).
+            for (fid, content) in [("0016", &TERMINAL_NO[..]), ("0019", &TERMINAL_SERIAL[..])] {
+                run(&select(algorithm));
+                let fcp = format!(
+                    "62 15 820101 8302{fid} 8002000{} 8608 0000FF00FF000000",
+                    content.len()
+                );
+                run(&apdu("00E00000", &hex(&fcp)));
+                run(&apdu("00D60000", content));
+            }
             run(&select(algorithm));
             run(&apdu(
                 "00E00000",
