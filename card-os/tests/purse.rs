@@ -240,6 +240,7 @@ fn every_refusal_has_its_status_word_and_changes_nothing() {
         );
         assert_eq!(send(&mut card, "B0260001 04").1, 0x6982);
         ready(&mut card, algorithm);
+        // (The card's PIN is the holder's; the initial PIN: file-structures/tests/purse.rs.)
         // Balance too low; unknown key index; lengths and parameters.
         let too_much = amounts(STARTING_BALANCE + 1, 0, 0);
         assert_eq!(

@@ -103,12 +103,13 @@ impl Purse {
 
 /// The holder must have given the PIN, and not the initial one: `6982`, `6984`.
 fn holder_present<S: Storage>(ctx: &Context<'_, S>) -> Result<(), Status> {
-    if !ctx.security.pin_verified {
-        Err(Status::SecurityStatusNotSatisfied)
+    // VERIFY with the initial PIN leaves `pin_verified` clear and `pin_initial` set.
+    if ctx.security.pin_verified {
+        Ok(())
     } else if ctx.security.pin_initial {
         Err(Status::ReferenceDataNotUsable)
     } else {
-        Ok(())
+        Err(Status::SecurityStatusNotSatisfied)
     }
 }
 
