@@ -20,18 +20,9 @@ enum Bug {
     FlipStatusWord,
 }
 
-/// The medical purse's mutants: the national layout's cards do not carry the purse yet, so no
-/// vector of the suite reaches it; card-os/tests/purse_mutants.rs proves the card's own purse
-/// tests catch them until the purse vectors exist (docs/test-vectors.md).
-const NOT_YET_IN_THE_SUITE: [Mutant; 2] = [Mutant::DebitSkipsMac1, Mutant::DebitWithoutRecord];
-
 /// Every bug: the card's mutants, then the transmission's.
 fn every_bug() -> Vec<Bug> {
-    let mut bugs: Vec<Bug> = Mutant::ALL
-        .into_iter()
-        .filter(|m| !NOT_YET_IN_THE_SUITE.contains(m))
-        .map(Bug::Card)
-        .collect();
+    let mut bugs: Vec<Bug> = Mutant::ALL.into_iter().map(Bug::Card).collect();
     bugs.push(Bug::FlipStatusWord);
     bugs
 }
@@ -127,7 +118,14 @@ fn expected_catchers(bug: Bug) -> &'static [&'static str] {
         Bug::Card(Mutant::IgnoreAccessRule) => &["binary.national.photo-needs-key"],
         Bug::Card(Mutant::WrongRecord) => &["reader.design-note-example"],
         Bug::Card(Mutant::GraceOneDayLonger) => &["medical.status.restricted-the-day-after"],
-        Bug::Card(Mutant::DebitSkipsMac1 | Mutant::DebitWithoutRecord) => &[],
+        Bug::Card(Mutant::DebitSkipsMac1) => &[
+            "purse.national-2.0.debit.wrong-mac1",
+            "purse.national-3.0.debit.wrong-mac1",
+        ],
+        Bug::Card(Mutant::DebitWithoutRecord) => &[
+            "purse.debit.logs-its-record",
+            "purse.national-2.0.load-then-purchase",
+        ],
     }
 }
 
