@@ -348,15 +348,21 @@ fn the_yearly_totals_grow_within_the_year_and_start_again_after_it() {
     assert_eq!(sw, 0x9000);
     assert_eq!(send(&mut card, "B0260002 06").0, hex("00000005 2027"));
     assert_eq!(send(&mut card, "B0260003 06").0, hex("00000006 2027"));
-    // A date that is not BCD: 6A80, nothing changed.
+    // A date that is not BCD: 6A80, nothing changed and no try of DPK spent (its limit is 3:
+    // four such refusals leave the next DEBIT working).
+    for _ in 0..4 {
+        let time = t("2027AA01000000");
+        let (_, _, sw) = purchase(&mut card, Algorithm::Des3, amounts(10, 5, 6), time);
+        assert_eq!(sw, 0x6A80);
+    }
+    assert_eq!(balance(&mut card), STARTING_BALANCE - 30);
     let (_, _, sw) = purchase(
         &mut card,
         Algorithm::Des3,
         amounts(10, 5, 6),
-        t("2027AA01000000"),
+        t("20270102000000"),
     );
-    assert_eq!(sw, 0x6A80);
-    assert_eq!(balance(&mut card), STARTING_BALANCE - 30);
+    assert_eq!(sw, 0x9000);
 }
 
 #[test]
@@ -467,4 +473,31 @@ fn the_psam_computes_mac1_from_its_diversified_dpk_counts_its_serial_and_checks_
         exchange(&mut card, &hex("00A4000C02 0019"));
         assert_eq!(send(&mut card, "00D60000 04 00000000").1, 0x6982);
     }
+}
+
+#[test]
+fn three_wrong_mac1s_block_the_purchase_key() {
+    let mut storage = purse_storage();
+    let mut card = purse_card(&mut storage, Algorithm::Sm4);
+    let a = amounts(100, 0, 0);
+    for _ in 0..3 {
+        let d = exchange(&mut card, &init_purchase(DPK, &a)).data().to_vec();
+        let init = purchase_init(&d, a, TIME);
+        let mut bad = init.debit(Algorithm::Sm4, Settings::default());
+        let n = bad.len();
+        bad[n - 2] ^= 1;
+        assert_eq!(exchange(&mut card, &bad).status().to_u16(), 0x9302);
+    }
+    assert_eq!(
+        exchange(&mut card, &init_purchase(DPK, &a))
+            .status()
+            .to_u16(),
+        0x6983
+    );
+    assert_eq!(balance(&mut card), STARTING_BALANCE);
+    // Loads use their own key.
+    assert_eq!(
+        exchange(&mut card, &init_load(DLK, 1)).status().to_u16(),
+        0x9000
+    );
 }

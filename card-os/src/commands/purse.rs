@@ -176,7 +176,8 @@ pub(super) fn initialize<S: Storage>(
     let random: [u8; 4] = bytes(challenge.as_bytes(), 0)?;
     let mut w = Out { out, len: 0 };
     w.put(&balance.to_be_bytes())?;
-    let [v, alg] = [key_id, key.key.algorithm().to_byte()];
+    // The key version is the key index; the algorithm the key's algorithm byte.
+    let version_and_algorithm = [key_id, key.key.algorithm().to_byte()];
     if kind == TYPE_LOAD {
         let load = Load {
             balance,
@@ -188,14 +189,14 @@ pub(super) fn initialize<S: Storage>(
             session_key(&key.key, &load_session_input(&random, serial)).map_err(crypto)?;
         let mac1 = load.mac1(&session, settings).map_err(crypto)?;
         w.put(&serial.to_be_bytes())?;
-        w.put(&[v, alg])?;
+        w.put(&version_and_algorithm)?;
         w.put(&random)?;
         w.put(&mac1)?;
     } else {
         w.put(purse.bytes.get(PURSE_SPIP..PURSE_START_DAY).unwrap_or(&[]))?;
         let serial4 = u32::from(serial).to_be_bytes();
         w.put(serial4.get(4 - settings.serial_len()..).unwrap_or(&[]))?;
-        w.put(&[v, alg])?;
+        w.put(&version_and_algorithm)?;
         w.put(&random)?;
     }
     *ctx.purse = Some(PurseSession {
@@ -392,15 +393,17 @@ pub(super) fn debit<S: Storage>(
     } else {
         expected
     };
-    check_mac(ctx, &key, &expected, &mac1)?;
-    // The year rule: within a year of the payment year's start the totals grow, else they
-    // start again with this purchase in the payment year of the trade date.
+    // What may refuse the data is checked before the MAC: its check spends a try that only the
+    // committing transaction gives back.
     let trade = bcd(time.get(..4).unwrap_or(&[]))?;
     let start = bcd(purse
         .bytes
         .get(PURSE_START_DAY..PURSE_START_DAY + 2)
         .unwrap_or(&[]))?;
     let year = bcd(purse.bytes.get(PURSE_YEAR..PURSE_YEAR + 2).unwrap_or(&[]))?;
+    check_mac(ctx, &key, &expected, &mac1)?;
+    // The year rule: within a year of the payment year's start the totals grow, else they
+    // start again with this purchase in the payment year of the trade date.
     let self_pay = u32::from_be_bytes(bytes(&session.amounts, 4)?);
     let pooled = u32::from_be_bytes(bytes(&session.amounts, 8)?);
     let (spip, spfp) = if i64::from(trade) - i64::from(year * 10000 + start) < 10000 {
