@@ -2,7 +2,7 @@
 # Links the card into a bare-metal thumbv7em image (card-os/footprint) and checks it fits a chip:
 # flash (text) at most 64 KiB, static RAM (data + bss) at most 4 KiB. Prints the numbers.
 # The guard was 48 KiB until the medical purse (CLA B0, docs/settlement.md) added about 8 KB of
-# commands and MAC rules (44,828 -> 52,918 bytes; 54,846 with the PSAM side). Card chips for this market carry far more
+# commands and MAC rules (44,828 -> 52,918 bytes; 54,850 with the PSAM side). Card chips for this market carry far more
 # non-volatile memory than that; 64 KiB of code is the next common flash size and still leaves the
 # guard tight enough to catch an accidental doubling (docs/performance.md, "Footprint").
 set -euo pipefail

@@ -102,11 +102,15 @@ fn national_cards_pay_from_the_purse_personalisation_filled() {
         debit.push(0x08);
         let (answer, sw) = transmit(&mut card, &debit);
         assert_eq!(sw, 0x9000, "{version}");
-        assert_eq!(
-            answer[..4],
-            purchase.tac(&dtk, Settings::default()).unwrap(),
-            "the back office's TAC"
-        );
+        // The back office checks the TAC with the card's DTK from the issuer keys.
+        assert!(purchase
+            .verify_tac(&dtk, Settings::default(), &answer[..4])
+            .is_ok());
+        let mut forged = answer[..4].to_vec();
+        forged[0] ^= 0x80;
+        assert!(purchase
+            .verify_tac(&dtk, Settings::default(), &forged)
+            .is_err());
         let (balance, _) = transmit(&mut card, &hex("B026000104"));
         assert_eq!(balance, (88_800u32 - 100).to_be_bytes().to_vec());
         let (record, sw) = transmit(&mut card, &hex("00B201441C"));

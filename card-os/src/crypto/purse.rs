@@ -182,6 +182,17 @@ impl Purchase {
         purse_mac(session, settings, &[&self.amounts])
     }
 
+    /// The back office's check of a purchase's TAC (constant time): [`Error::Mismatch`] when it
+    /// is not the TAC of this purchase under the card's DTK.
+    pub fn verify_tac(
+        &self,
+        dtk: &SecretKey,
+        settings: Settings,
+        received: &[u8],
+    ) -> Result<(), Error> {
+        super::mac::verify(&self.tac(dtk, settings)?, received)
+    }
+
     /// TAC = MAC(DTK', amounts ‖ type ‖ terminal no. ‖ terminal serial ‖ time).
     pub fn tac(&self, dtk: &SecretKey, settings: Settings) -> Result<PurseMac, Error> {
         let kind = [settings.type_byte(TYPE_PURCHASE)];
@@ -238,6 +249,17 @@ impl Load {
             settings,
             &[&self.amount.to_be_bytes(), &kind, &self.terminal_no, time],
         )
+    }
+
+    /// The back office's check of a load's TAC (constant time).
+    pub fn verify_tac(
+        &self,
+        dtk: &SecretKey,
+        settings: Settings,
+        time: &[u8; TIME_LEN],
+        received: &[u8],
+    ) -> Result<(), Error> {
+        super::mac::verify(&self.tac(dtk, settings, time)?, received)
     }
 
     /// TAC = MAC(DTK', balance ‖ load serial ‖ amount ‖ type ‖ terminal no. ‖ host time); the
