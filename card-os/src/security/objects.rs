@@ -20,6 +20,12 @@ pub enum Usage {
     PinReload = 0x04,
     /// Line protection: secure messaging, APPLICATION BLOCK / UNBLOCK, CARD BLOCK.
     Mac = 0x05,
+    /// The medical purse's load key DLK (CREDIT FOR LOAD).
+    PurseLoad = 0x06,
+    /// The medical purse's purchase key DPK (DEBIT FOR PURCHASE).
+    PursePurchase = 0x07,
+    /// The medical purse's TAC key DTK.
+    PurseTac = 0x08,
 }
 
 impl Usage {
@@ -30,6 +36,9 @@ impl Usage {
             0x03 => Usage::PinUnblock,
             0x04 => Usage::PinReload,
             0x05 => Usage::Mac,
+            0x06 => Usage::PurseLoad,
+            0x07 => Usage::PursePurchase,
+            0x08 => Usage::PurseTac,
             _ => return None,
         })
     }
