@@ -11,6 +11,7 @@ use host_tools::protocol::apdu::ApduError;
 use host_tools::protocol::atr::AtrError;
 use host_tools::protocol::client::ClientError;
 use host_tools::protocol::hexstr::HexError;
+use host_tools::screen;
 use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
 
@@ -45,6 +46,8 @@ pub enum ExitClass {
     InvalidLayout = 13,
     /// Cardholder records break the layout's field rules.
     BadRecords = 14,
+    /// The card image is read-only: sscard does not change it.
+    ImageReadOnly = 15,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
     /// Activation: the identity document does not match the card.
@@ -127,6 +130,9 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    /// A conformance run in which no vector reached the card: the sentence of the report.
+    #[error("{0}")]
+    NothingChecked(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -151,6 +157,9 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
         T::ImageIo { .. } => (ExitClass::Io, "image_io"),
+        // Another process owns the image: the simulator's "card in use by another program".
+        T::ImageInUse { .. } => (ExitClass::CardBusy, "image_in_use"),
+        T::ImageReadOnly { .. } => (ExitClass::ImageReadOnly, "image_read_only"),
         T::Trace(_) => (ExitClass::Io, "trace_io"),
         T::Io(_) => (ExitClass::Io, "io"),
         T::Pcsc(_) => (ExitClass::Failure, "pcsc"),
@@ -282,6 +291,7 @@ impl CliError {
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
 
@@ -297,11 +307,16 @@ impl CliError {
         self.class().0 as u8
     }
 
-    /// What goes to stderr: the sentence, plus a caret line under a bad hex character.
+    /// What goes to stderr: the sentence, plus a caret line under a bad hex character. The
+    /// sentence may quote a card or a file, so it is escaped for the screen, on one line.
     pub fn for_person(&self) -> String {
+        let sentence = screen::escape(&self.to_string()).into_owned();
         match self {
-            CliError::BadHex { source, .. } => format!("sscard: {self}\n{}", source.caret()),
-            _ => format!("sscard: {self}"),
+            CliError::BadHex { source, .. } => format!(
+                "sscard: {sentence}\n{}",
+                screen::escape_lines(&source.caret())
+            ),
+            _ => format!("sscard: {sentence}"),
         }
     }
 
@@ -316,6 +331,12 @@ impl CliError {
         if let CliError::BadHex { argument, source } = self {
             error["argument"] = json!(argument);
             error["position"] = json!(source.position);
+        }
+        if let CliError::Transport(TransportError::ImageInUse {
+            owner: Some(pid), ..
+        }) = self
+        {
+            error["owner_pid"] = json!(pid);
         }
         error
     }
@@ -342,6 +363,7 @@ mod tests {
             ExitClass::Io,
             ExitClass::InvalidLayout,
             ExitClass::BadRecords,
+            ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,

@@ -13,7 +13,7 @@ mod generate;
 mod info;
 mod inputs;
 mod layout;
-mod output;
+pub mod output;
 mod personalise;
 mod progress;
 mod readers;
@@ -74,6 +74,18 @@ pub struct Global {
         value_parser = parse_answer_timeout
     )]
     pub answer_timeout: Duration,
+    /// How long to wait for a card image another program is using (default: refuse at once).
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "0", value_parser = parse_wait)]
+    pub wait_image: Duration,
+}
+
+/// A bound in seconds (fractions allowed), at most a day.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| (0.0..=86_400.0).contains(s))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds from 0 to 86400"))
 }
 
 /// The longest answer timeout accepted: longer is a typo, not a card.

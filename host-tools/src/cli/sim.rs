@@ -9,6 +9,7 @@ use host_tools::jobs::activation::psam::psam_image;
 use host_tools::transport::faults::{
     faulty_card, parse_list, FaultyTransport, RogueCard, RogueMode, TransportFaults,
 };
+use host_tools::transport::image::CardImage;
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::vpcd::{
@@ -17,7 +18,7 @@ use host_tools::transport::vpcd::{
 use host_tools::transport::CardTransport;
 
 use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
-use super::{CliError, Global, Outcome};
+use super::{output, CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SimCommand {
@@ -95,12 +96,12 @@ pub struct ServeArgs {
 
 pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
     match command {
-        SimCommand::New(args) => new(args),
+        SimCommand::New(args) => new(global, args),
         SimCommand::Serve(args) => serve(global, args),
     }
 }
 
-fn new(args: &NewArgs) -> Result<Outcome, CliError> {
+fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let layout = args.layout.load(None)?;
     let record = match &args.record {
         Some(path) => read_record(path)?,
@@ -111,12 +112,15 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
         .load(true)?
         .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
     if args.psam {
-        return new_psam(args, &layout, &record, &keys);
+        return new_psam(global, args, &layout, &record, &keys);
     }
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
-    SimTransport::create_image(&args.out, &storage)?;
+    CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
-    let mut text = format!("Card image written to {}\n", args.out.display());
+    let mut text = format!(
+        "Card image written to {}\n",
+        host_tools::screen::escape(&args.out.display().to_string())
+    );
     let rows = vec![
         vec!["holder".into(), format!("{holder} ({})", record.label)],
         vec!["layout".into(), layout.name.clone()],
@@ -159,6 +163,7 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
 
 /// `sim new --psam`: the PSAM for one region's cards, made by the activation library.
 fn new_psam(
+    global: &Global,
     args: &NewArgs,
     layout: &file_structures::layout::Layout,
     record: &file_structures::personalise::CardRecord,
@@ -177,7 +182,7 @@ fn new_psam(
         }
     };
     let storage = psam_image(layout, &keys.keys, &region)?;
-    SimTransport::create_image(&args.out, &storage)?;
+    CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let region = hex::encode(region);
     let image = args.out.display().to_string();
     let mut text = format!("PSAM image written to {image}\n");
@@ -244,6 +249,14 @@ fn event_line(event: &ServeEvent) -> String {
     }
 }
 
+/// The first line `sim serve` prints: which card, where.
+fn serving_line(card: &dyn CardTransport, port: u16) -> String {
+    format!(
+        "serving {} to vpcd on 127.0.0.1:{port} (Ctrl-C stops)",
+        card.name()
+    )
+}
+
 fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     let faults = match &args.fault {
         Some(list) => parse_list(list).map_err(|e| CliError::Usage(e.to_string()))?,
@@ -256,10 +269,21 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
                     .into(),
             ))
         }
-        Some(path) => Box::new(FaultyTransport::new(
-            SimTransport::open_image(path)?,
-            TransportFaults::from_kinds(&faults),
-        )),
+        Some(path) => {
+            // Owned for the whole serve, and refused now if read-only: a served card that could
+            // not keep its changes would drop out of the reader at every write.
+            let sim = super::connect::sim_image(global, path)?;
+            sim.check_image_writable()?;
+            if faults.is_empty() {
+                Box::new(sim)
+            } else {
+                // Wrapped only when faults were asked for: its name says "(with faults)".
+                Box::new(FaultyTransport::new(
+                    sim,
+                    TransportFaults::from_kinds(&faults),
+                ))
+            }
+        }
         None if !faults.is_empty() => {
             let layout = file_structures::layout::national("3.0")?;
             let keys =
@@ -287,15 +311,11 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     options.silence_timeout = seconds(args.silence_timeout)?;
     let quiet = global.json;
     if !quiet {
-        eprintln!(
-            "serving {} to vpcd on 127.0.0.1:{} (Ctrl-C stops)",
-            card.name(),
-            args.port
-        );
+        output::eprint_line(&serving_line(card.as_ref(), args.port));
     }
     let summary = vpcd::serve_with_events(card.as_mut(), &options, &mut |event| {
         if !quiet {
-            eprintln!("{}", event_line(&event));
+            output::eprint_line(&event_line(&event));
         }
     })?;
     Ok(Outcome::new(

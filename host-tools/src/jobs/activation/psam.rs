@@ -3,6 +3,9 @@
 //! commands (CREATE FILE, WRITE KEY, ISSUE CARD). TEST keys only.
 
 use card_os::crypto::KEY_LEN;
+use card_os::fs::fcp::{FCP_TAG, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID};
+use card_os::fs::FileKind;
+use card_os::memory_map::LIFE_CYCLE_ISSUED;
 use card_os::{Card, FormatParams};
 use file_structures::layout::Layout;
 use file_structures::personalise::{IssuerKeys, KeyError};
@@ -77,10 +80,19 @@ pub fn psam_image(
             Err(PsamImageError::Command { step, sw })
         }
     };
-    let mut template = vec![0x82, 0x01, 0x38, 0x83, 0x02, PSAM_FID[0], PSAM_FID[1], 0x84];
-    template.push(PSAM_AID.len() as u8);
+    // FCP tags are one byte each.
+    let mut template = vec![TAG_DESCRIPTOR as u8, 0x01, FileKind::Df.descriptor_byte()];
+    template.extend_from_slice(&[TAG_FID as u8, 0x02, PSAM_FID[0], PSAM_FID[1]]);
+    template.extend_from_slice(&[TAG_DF_NAME as u8, PSAM_AID.len() as u8]);
     template.extend_from_slice(&PSAM_AID);
-    let mut create = vec![0x00, 0xE0, 0x00, 0x00, template.len() as u8 + 2, 0x62];
+    let mut create = vec![
+        0x00,
+        0xE0,
+        0x00,
+        0x00,
+        template.len() as u8 + 2,
+        FCP_TAG as u8,
+    ];
     create.push(template.len() as u8);
     create.extend_from_slice(&template);
     run("CREATE FILE (PSAM application)".into(), create)?;
@@ -104,6 +116,9 @@ pub fn psam_image(
         zeroize::Zeroize::zeroize(&mut write);
         result?;
     }
-    run("ISSUE CARD".into(), vec![0x80, 0xF0, 0x02, 0x00])?;
+    run(
+        "ISSUE CARD".into(),
+        vec![0x80, 0xF0, LIFE_CYCLE_ISSUED, 0x00],
+    )?;
     Ok(card.into_storage())
 }
