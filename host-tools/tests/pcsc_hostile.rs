@@ -25,10 +25,15 @@ const ANSWER_TIMEOUT: &str = "700ms";
 const ANSWER_TIMEOUT_MS: u64 = 700;
 /// The outer bound on one command: past it, the command hung.
 const OUTER_BOUND: Duration = Duration::from_secs(30);
+/// The most output one command may print for a card, however much the card sends; `apdu` shows
+/// each answer whole (at most 65,535 bytes from vpcd, three times in the test).
+const MAX_OUTPUT: usize = 256 * 1024;
+const MAX_APDU_OUTPUT: usize = 1024 * 1024;
 
 /// Exit codes (docs/host-tools.md).
 const EXIT_CARD_UNRESPONSIVE: i32 = 7;
-const EXIT_CARD_BUSY: i32 = 8;
+const EXIT_REFUSED: i32 = 9;
+const EXIT_NOT_CHECKED: i32 = 20;
 /// What a Rust panic exits with.
 const EXIT_PANIC: i32 = 101;
 
@@ -170,6 +175,36 @@ fn control_bytes(output: &[u8]) -> Vec<u8> {
     found
 }
 
+/// The exit code each command must give against each mode (docs/reliability.md, "The
+/// hostile-card matrix"). `readers` and `atr` never send an APDU; `diagnose` exits 0 whenever it
+/// reaches a verdict; `conformance run` exits 20 when no vector reached the card; `info` and
+/// `explore` show what could not be read, field by field, and exit 0.
+fn expected_code(mode: RogueMode, command: &str) -> i32 {
+    use RogueMode as M;
+    match (mode, command) {
+        (_, "readers" | "atr" | "diagnose") => 0,
+        (M::ChangingAtr, "conformance run") => 0,
+        (_, "conformance run") => EXIT_NOT_CHECKED,
+        (M::Silence | M::EmptyFrames, _) => EXIT_CARD_UNRESPONSIVE,
+        (M::Endless61, _) => EXIT_CARD_UNRESPONSIVE,
+        // The test's SELECT has no data: a real card refuses it, a random one answers garbage.
+        (_, "apdu") if mode != M::Overlong => EXIT_REFUSED,
+        (M::ChangingAtr, "activate") => 0,
+        (M::RandomBytes | M::Endless6C | M::EscapeSequences | M::Overlong, "activate") => {
+            EXIT_REFUSED
+        }
+        _ => 0,
+    }
+}
+
+/// What `diagnose` must name as the likely cause, where the mode decides it.
+fn expected_cause(mode: RogueMode) -> Option<&'static str> {
+    match mode {
+        RogueMode::Silence | RogueMode::EmptyFrames => Some("chip damaged"),
+        _ => None,
+    }
+}
+
 /// What is wrong with one run, if anything.
 fn judge(mode: RogueMode, command: &str, ran: &Ran) -> Vec<String> {
     let mut wrong = Vec::new();
@@ -182,44 +217,43 @@ fn judge(mode: RogueMode, command: &str, ran: &Ran) -> Vec<String> {
         wrong.push(format!("panicked: {stderr}"));
     }
     if code != 0 {
-        let sentences: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("sscard: "))
-            .collect();
-        if sentences.len() != 1 {
+        let sentences = stderr.lines().filter(|l| l.starts_with("sscard: ")).count();
+        if sentences != 1 || stderr.lines().count() != 1 {
             wrong.push(format!(
-                "exit {code} without one \"sscard: \" sentence: {stderr:?}"
+                "exit {code} without one sentence on stderr: {stderr:?}"
             ));
         }
+    }
+    let expected = expected_code(mode, command);
+    if code != expected {
+        wrong.push(format!("exit {code}, not {expected}: {stderr}"));
     }
     for (stream, bytes) in [("stdout", &ran.stdout), ("stderr", &ran.stderr)] {
         let controls = control_bytes(bytes);
         if !controls.is_empty() {
             wrong.push(format!("control bytes {controls:02X?} on {stream}"));
         }
+        let limit = if command == "apdu" {
+            MAX_APDU_OUTPUT
+        } else {
+            MAX_OUTPUT
+        };
+        if bytes.len() > limit {
+            wrong.push(format!("{} bytes on {stream}", bytes.len()));
+        }
     }
-    let answer_bound = Duration::from_millis(ANSWER_TIMEOUT_MS) + Duration::from_secs(2);
     let silent = matches!(mode, RogueMode::Silence | RogueMode::EmptyFrames);
-    if silent && transmits(command) {
-        if code != EXIT_CARD_UNRESPONSIVE {
-            wrong.push(format!(
-                "exit {code}, not {EXIT_CARD_UNRESPONSIVE} (card does not answer): {stderr}"
-            ));
-        }
-        if ran.elapsed > answer_bound {
-            wrong.push(format!(
-                "took {:?} for a card that never answers",
-                ran.elapsed
-            ));
-        }
+    let answer_bound = Duration::from_millis(ANSWER_TIMEOUT_MS) + Duration::from_secs(2);
+    if silent && transmits(command) && ran.elapsed > answer_bound {
+        wrong.push(format!(
+            "took {:?} for a card that never answers",
+            ran.elapsed
+        ));
     }
-    if mode == RogueMode::Endless61 && transmits(command) && code == 0 {
-        wrong.push("exit 0 for a card whose answers never end".into());
-    }
-    // Nothing from the rogue card is ever "in use by another program": that would be a reader left
-    // held by an earlier run.
-    if code == EXIT_CARD_BUSY {
-        wrong.push(format!("the reader was left busy: {stderr}"));
+    if let (Some(cause), "diagnose") = (expected_cause(mode), command) {
+        if !String::from_utf8_lossy(&ran.stdout).contains(cause) {
+            wrong.push(format!("the diagnosis does not name {cause:?}"));
+        }
     }
     wrong
 }
