@@ -134,7 +134,12 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
                     return Ok(response);
                 }
                 // Lost answers are retried; a card pulled or a reader gone is not.
-                Err(e @ (TransportError::CardUnresponsive | TransportError::ShortResponse(_))) => {
+                // A card that missed the answer deadline (`NoAnswer`) is as unanswered as a lost answer.
+                Err(
+                    e @ (TransportError::CardUnresponsive
+                    | TransportError::ShortResponse(_)
+                    | TransportError::NoAnswer(_)),
+                ) => {
                     self.unanswered += 1;
                     self.log.push(Exchange {
                         command: crate::protocol::hexstr::encode(command),
