@@ -71,6 +71,7 @@ fn open_reader() -> PcscTransport {
     PcscTransport::open(&PcscOptions {
         reader: Some(ReaderChoice::Name(READER.to_string())),
         wait: STACK_TIMEOUT,
+        answer_timeout: STACK_TIMEOUT,
         share: ShareMode::Exclusive,
     })
     .expect("the virtual reader's card opens")

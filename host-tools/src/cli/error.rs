@@ -155,6 +155,8 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         // A card that drops mid-APDU shows up as an answer without a status word.
         T::ShortResponse(_) => (ExitClass::CardRemoved, "short_response"),
         T::CardUnresponsive => (ExitClass::CardUnresponsive, "card_unresponsive"),
+        T::NoAnswer(_) => (ExitClass::CardUnresponsive, "no_answer"),
+        T::ServiceNoAnswer(_) => (ExitClass::Service, "service_no_answer"),
         T::CardInUse => (ExitClass::CardBusy, "card_in_use"),
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
@@ -303,6 +305,7 @@ impl CliError {
             CliError::Vpcd(VpcdError::Unreachable { .. }) => {
                 (ExitClass::Service, "vpcd_unreachable")
             }
+            CliError::Vpcd(VpcdError::Silent(_)) => (ExitClass::Service, "vpcd_silent"),
             CliError::Vpcd(VpcdError::Card(e)) => transport_class(e),
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
             CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),

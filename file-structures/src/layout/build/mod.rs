@@ -9,9 +9,10 @@
 //!
 //! The work is split by concern: [`values`] reads single values (hex, numbers, names, access
 //! rules), [`tree`] places DFs and EFs and reports clashes, [`records`] reads an EF's contents,
-//! [`keys`] the keys and the PIN, [`versions`] picks the national version and applies its changes.
+//! [`keys`] the keys and the PIN, [`purse`] the medical purse, [`versions`] picks the national version and applies its changes.
 
 mod keys;
+mod purse;
 mod records;
 mod tree;
 mod values;
@@ -117,6 +118,7 @@ pub(crate) fn assemble(
     b.version_overrides(national, raw_version);
     b.check_key_references();
     let pin = b.pin(national, &nat);
+    let purse = b.purse(national, &nat);
 
     let name = match (&ext, extension) {
         (Some(e), Some(_)) => format!("national {version} + {}", e.layout.name.get_ref()),
@@ -133,6 +135,7 @@ pub(crate) fn assemble(
             description,
             pin,
             dfs: b.dfs,
+            purse,
         }),
         _ => Err(b.problems),
     }
