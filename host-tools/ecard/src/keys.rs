@@ -44,9 +44,15 @@ pub enum KeyError {
 /// The platform's secret signing key. Its Debug output shows only the key id, and its memory
 /// is wiped on drop (the inner `SecretKey` zeroizes itself; every text form is `Zeroizing`).
 pub struct PlatformSecretKey {
+    // `SecretKey` wipes its scalar on drop; `assert_wiped_on_drop` below keeps it so.
     secret: SecretKey,
     public: PlatformPublicKey,
 }
+
+const _: () = {
+    const fn assert_wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    assert_wiped_on_drop::<SecretKey>();
+};
 
 impl PlatformSecretKey {
     /// A new key from the operating system's random generator.
