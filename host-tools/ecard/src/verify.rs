@@ -119,7 +119,7 @@ pub fn check_validity(
     now: UnixTime,
     policy: &VerifyPolicy,
 ) -> Result<(), Refusal> {
-    let validity_secs = code.expires_at.secs() - code.issued_at.secs();
+    let validity_secs = code.expires_at.secs().saturating_sub(code.issued_at.secs());
     if validity_secs > policy.max_validity_secs {
         return Err(Refusal::ValidityTooLong {
             validity_secs,
