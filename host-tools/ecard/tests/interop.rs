@@ -2,7 +2,8 @@
 //! -algorithm SM2`, PKCS#8) loads, and a code whose body was laid out by hand from
 //! docs/electronic-card.md and signed by `openssl pkeyutl -sign -rawin -digest sm3 -pkeyopt
 //! distid:1234567812345678` verifies. (The other way, a code of ours verifies with `openssl pkeyutl
-//! -verify` and the same options: checked by hand, see docs/electronic-card.md.) The fixture key is a test key, nothing else.
+//! -verify` and the same options: checked by hand, see docs/electronic-card.md.) The fixture key
+//! is a test key, nothing else.
 
 use sscard_ecard::{
     verify_offline, Blacklist, EcardId, KeyId, Nonce, PlatformPublicKey, PlatformSecretKey,
