@@ -16,7 +16,7 @@
 //!                       "1234567812345678"
 //! ```
 //!
-//! 105 bytes (121 with a member), 173 (199) characters with the prefix: a version 8 (9) QR code
+//! 105 bytes (121 with a member), 173 (199) characters with the prefix: a version 7 (8) QR code
 //! at error correction level M in alphanumeric mode.
 
 use crate::base32::{self, Base32Error};
