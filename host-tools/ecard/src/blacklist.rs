@@ -134,6 +134,36 @@ impl Blacklist {
         Self::default()
     }
 
+    /// The list at `version` holding `entries`: a snapshot the back office serves to a terminal
+    /// without a cache, which then follows with deltas from that version. A later entry for the
+    /// same card replaces an earlier one.
+    pub fn snapshot(
+        version: u64,
+        entries: impl IntoIterator<Item = (BlacklistEntry, BlockReason)>,
+    ) -> Self {
+        let mut list = Self {
+            version,
+            ..Self::default()
+        };
+        for (entry, reason) in entries {
+            list.insert(entry, reason);
+        }
+        list
+    }
+
+    /// Every entry and its reason: e-cards first, then card numbers, each in order.
+    pub fn entries(&self) -> impl Iterator<Item = (BlacklistEntry, BlockReason)> + '_ {
+        let ecards = self
+            .ecards
+            .iter()
+            .map(|(ecard, reason)| (BlacklistEntry::Ecard(*ecard), *reason));
+        let cards = self
+            .cards
+            .iter()
+            .map(|(card, reason)| (BlacklistEntry::Card(card.clone()), *reason));
+        ecards.chain(cards)
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }

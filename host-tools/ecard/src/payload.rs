@@ -125,7 +125,7 @@ pub(crate) fn to_text(body: &[u8], signature: &[u8]) -> String {
 /// diagnostics and tests. [`crate::verify_offline`] is the way to read a code.
 pub fn code_bytes(text: &str) -> Result<Vec<u8>, Malformed> {
     if text.len() > MAX_CODE_CHARS {
-        return Err(Malformed::TooLong { chars: text.len() });
+        return Err(Malformed::TooLong { len: text.len() });
     }
     let encoded = text.strip_prefix(PREFIX).ok_or(Malformed::Prefix)?;
     base32::decode(encoded).map_err(Malformed::Encoding)
@@ -139,8 +139,8 @@ pub fn code_text(bytes: &[u8]) -> String {
 /// Why a text is not a well-formed code. Nothing here has been authenticated yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {
-    #[error("it is {chars} characters long; a code has at most {MAX_CODE_CHARS}")]
-    TooLong { chars: usize },
+    #[error("it is {len} bytes long; a code has at most {MAX_CODE_CHARS} characters")]
+    TooLong { len: usize },
     #[error("it does not start with {PREFIX}")]
     Prefix,
     #[error("its text is not canonical base32")]

@@ -130,6 +130,30 @@ fn the_blacklist_and_its_deltas_travel_as_json() {
 }
 
 #[test]
+fn a_snapshot_continues_with_the_deltas_after_its_version() {
+    let mut followed = Blacklist::new();
+    let steps = [
+        delta(
+            0,
+            vec![
+                block(ecard(1), BlockReason::Lost),
+                block(card("X00000019"), BlockReason::Sealed),
+            ],
+        ),
+        delta(1, vec![block(ecard(2), BlockReason::TemporarilyLost)]),
+    ];
+    followed.apply_all(&steps).unwrap();
+    // A terminal without a cache gets the list at version 2 in one piece.
+    let mut fresh = Blacklist::snapshot(2, followed.entries());
+    assert_eq!(fresh, followed);
+    let next = delta(2, vec![BlacklistChange::Unblock { entry: ecard(2) }]);
+    fresh.apply(&next).unwrap();
+    followed.apply(&next).unwrap();
+    assert_eq!(fresh, followed);
+    assert_eq!(fresh.entries().count(), 2);
+}
+
+#[test]
 fn malformed_entries_are_refused_when_read() {
     // A card number with a wrong check character, and an e-card id that is not 32 hex digits.
     for bad in [

@@ -232,7 +232,7 @@ fn malformed_codes_say_what_is_wrong() {
             matches!(m, Malformed::Encoding(_))
         }),
         ("SSC1:".to_owned() + &"A".repeat(300), |m| {
-            matches!(m, Malformed::TooLong { chars: 305 })
+            matches!(m, Malformed::TooLong { len: 305 })
         }),
         (String::new(), |m| matches!(m, Malformed::Prefix)),
         ("SSC1:".to_owned(), |m| {
