@@ -159,7 +159,9 @@ fn read_bounded(path: &Path) -> Result<String, KeyError> {
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut text = String::new();
+    // Room for the whole bounded read up front, so no partial copy of a key is left behind in a
+    // reallocated buffer.
+    let mut text = String::with_capacity(MAX_KEY_FILE_BYTES as usize + 1);
     file.take(MAX_KEY_FILE_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(io)?;

@@ -16,7 +16,10 @@ pub const DEFAULT_VALIDITY_SECS: u16 = 60;
 // `Signer` wipes its `SigningKey` in place on drop, which is sound only while that type owns no
 // heap memory (sm2 is built without its `alloc` feature, which would add a `String`). If a
 // dependency ever turns that feature on, this stops the build instead of leaking memory.
-const _: () = assert!(!std::mem::needs_drop::<SigningKey>());
+const _: () = assert!(
+    !std::mem::needs_drop::<SigningKey>(),
+    "sm2's `alloc` (or `std`) feature is on somewhere in the build: Signer cannot wipe its key"
+);
 
 /// Why a code could not be issued.
 #[derive(Debug, thiserror::Error)]
