@@ -21,6 +21,7 @@
 
 use crate::base32::{self, Base32Error};
 use crate::ids::{EcardId, KeyId, Purpose, UnixTime};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The text every code starts with; the digit is the format version.
@@ -38,9 +39,16 @@ const BASE_BODY_LEN: usize = 41;
 const SIGNATURE_LEN: usize = 64;
 const NONCE_LEN: usize = 12;
 
-/// A code's random nonce: the key of replay detection.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A code's random nonce: the key of replay detection. Serialised as 24 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct Nonce(pub [u8; NONCE_LEN]);
+
+impl From<Nonce> for String {
+    fn from(nonce: Nonce) -> Self {
+        nonce.to_string()
+    }
+}
 
 impl Nonce {
     pub fn random() -> Result<Self, getrandom::Error> {
@@ -63,7 +71,7 @@ impl fmt::Debug for Nonce {
 }
 
 /// What the back office asks a code to say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The e-card of the holder showing the code.
     pub ecard: EcardId,

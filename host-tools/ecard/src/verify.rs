@@ -28,8 +28,8 @@ impl Default for VerifyPolicy {
     }
 }
 
-/// A code that passed every offline check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A code that passed every offline check; serialises to JSON for `--json` and the HTTP API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct VerifiedCode {
     pub key_id: KeyId,
     pub claims: Claims,

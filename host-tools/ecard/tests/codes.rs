@@ -107,6 +107,22 @@ fn a_code_round_trips_with_its_claims_times_and_key() {
 }
 
 #[test]
+fn a_verified_code_reads_as_json() {
+    let verified = verify(&codes()[1]).unwrap();
+    let json = serde_json::to_value(verified).unwrap();
+    assert_eq!(json["claims"]["ecard"], "11".repeat(16));
+    assert_eq!(json["claims"]["member"], "22".repeat(16));
+    assert_eq!(json["claims"]["purpose"], "payment");
+    assert_eq!(json["issued_at"], NOW.secs());
+    assert_eq!(json["expires_at"], NOW.secs() + 60);
+    assert_eq!(json["key_id"], platform().signer.key_id().to_string());
+    assert_eq!(json["nonce"], verified.nonce.to_string());
+    assert_eq!(json["nonce"].as_str().unwrap().len(), 24);
+    let claims: Claims = serde_json::from_value(json["claims"].clone()).unwrap();
+    assert_eq!(claims, verified.claims);
+}
+
+#[test]
 fn each_code_has_a_fresh_nonce() {
     let first = verify(&code(None)).unwrap();
     let second = verify(&code(None)).unwrap();
