@@ -88,7 +88,7 @@ impl PlatformSecretKey {
         Zeroizing::new(hex::encode(self.secret.to_bytes()))
     }
 
-    /// From a PKCS#8 PEM document (`-----BEGIN PRIVATE KEY-----`, as GmSSL and OpenSSL write).
+    /// From an unencrypted PKCS#8 PEM document (`-----BEGIN PRIVATE KEY-----`, as OpenSSL writes).
     pub fn from_pkcs8_pem(text: &str) -> Result<Self, KeyError> {
         let secret = SecretKey::from_pkcs8_pem(text).map_err(|_| KeyError::Format {
             format: "PKCS#8 PEM",
