@@ -47,6 +47,15 @@ impl VerifiedCode {
     pub fn purpose(&self) -> Purpose {
         self.claims.purpose
     }
+
+    /// Whether the code may be used for `needed`: a payment code also identifies, an identity
+    /// code never pays.
+    pub fn require(&self, needed: Purpose) -> Result<(), Refusal> {
+        match (needed, self.claims.purpose) {
+            (Purpose::Identity, _) | (Purpose::Payment, Purpose::Payment) => Ok(()),
+            (Purpose::Payment, shown) => Err(Refusal::WrongPurpose { needed, shown }),
+        }
+    }
 }
 
 /// Why a code is refused: one distinct reason each, in the order they are checked.
@@ -70,6 +79,8 @@ pub enum Refusal {
     CardBlocked { ecard: EcardId, reason: BlockReason },
     #[error("the code was already used; show a fresh one")]
     Replayed,
+    #[error("this code is for {shown} only; {needed} needs a code for {needed}")]
+    WrongPurpose { needed: Purpose, shown: Purpose },
     #[error("the replay check could not be made, so the code is refused")]
     ReplayCheckFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -86,6 +97,7 @@ impl Refusal {
             Refusal::Expired { .. } => "expired",
             Refusal::CardBlocked { .. } => "card-blocked",
             Refusal::Replayed => "replayed",
+            Refusal::WrongPurpose { .. } => "wrong-purpose",
             Refusal::ReplayCheckFailed(_) => "replay-check-failed",
         }
     }

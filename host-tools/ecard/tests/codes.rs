@@ -123,6 +123,28 @@ fn a_verified_code_reads_as_json() {
 }
 
 #[test]
+fn an_identity_code_does_not_pay_and_a_payment_code_also_identifies() {
+    let identity = Claims {
+        purpose: Purpose::Identity,
+        ..claims(None)
+    };
+    let identity = verify(&platform().signer.issue(&identity, NOW).unwrap()).unwrap();
+    assert!(identity.require(Purpose::Identity).is_ok());
+    let refusal = identity.require(Purpose::Payment).unwrap_err();
+    assert!(matches!(
+        refusal,
+        Refusal::WrongPurpose {
+            needed: Purpose::Payment,
+            shown: Purpose::Identity
+        }
+    ));
+    assert_eq!(refusal.code(), "wrong-purpose");
+    let payment = verify(&codes()[0]).unwrap();
+    assert!(payment.require(Purpose::Payment).is_ok());
+    assert!(payment.require(Purpose::Identity).is_ok());
+}
+
+#[test]
 fn each_code_has_a_fresh_nonce() {
     let first = verify(&code(None)).unwrap();
     let second = verify(&code(None)).unwrap();
@@ -408,6 +430,10 @@ fn every_refusal_has_its_own_code_and_a_sentence() {
             reason: BlockReason::Lost,
         },
         Refusal::Replayed,
+        Refusal::WrongPurpose {
+            needed: Purpose::Payment,
+            shown: Purpose::Identity,
+        },
     ];
     let codes: std::collections::BTreeSet<_> = refusals.iter().map(Refusal::code).collect();
     assert_eq!(codes.len(), refusals.len());
