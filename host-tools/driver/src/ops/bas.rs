@@ -187,6 +187,21 @@ pub fn hsm_step1(driver: &mut Driver, i_type: i32) -> Outcome {
 pub fn hsm_step2(driver: &mut Driver, key: &str) -> Outcome {
     let config = driver.config()?;
     let items_in = key_items(key, 2)?;
+    // Malformed parts are refused before the exchange is used up, so the caller can retry.
+    let internal = key_hex(items_in[0], 16, "the internal-authentication part")?;
+    if !items_in[1].is_empty() {
+        key_hex(
+            items_in[1],
+            items_in[1].len() / 2,
+            "the external-authentication part",
+        )?;
+        if !matches!(items_in[1].len(), 16 | 32) {
+            return Err(Failure::new(
+                codes::ILLEGAL_LENGTH,
+                "the external-authentication part of pKey is 16 or 32 hex digits",
+            ));
+        }
+    }
     let Some(Pending::ReadCardBas(mut pending)) = driver.pending.take() else {
         if let Some(other) = driver.pending.take() {
             other.into_session().close();
@@ -197,7 +212,6 @@ pub fn hsm_step2(driver: &mut Driver, key: &str) -> Outcome {
         ));
     };
     let result = (|| {
-        let internal = key_hex(items_in[0], 16, "the internal-authentication part")?;
         let (result, original) = internal.split_at(8);
         if original != pending.original {
             return Err(Failure::new(

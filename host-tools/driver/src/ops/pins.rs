@@ -18,7 +18,12 @@ pub fn pin_answer(config: &Config, command: &str, sw: Status) -> Result<(), Fail
     let raw = sw.to_u16();
     match (raw, config.pin_codes) {
         (0x9000, _) => Ok(()),
-        (0x63C0..=0x63CF, PinCodes::Short) => {
+        // ISO 7816: 63C0 is a wrong PIN with no try left, i.e. blocked now.
+        (0x63C0, PinCodes::Short) => Err(Failure::new(
+            codes::PIN_BLOCKED,
+            "the PIN was wrong and is now blocked (no tries left)",
+        )),
+        (0x63C1..=0x63CF, PinCodes::Short) => {
             Err(Failure::new(codes::PIN_WRONG, format!("{}", raw & 0x0F)))
         }
         (0x6983, PinCodes::Short) => Err(Failure::new(codes::PIN_BLOCKED, "the PIN is blocked")),
