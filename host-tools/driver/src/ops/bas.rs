@@ -4,7 +4,6 @@
 //! PSAM computes the external-authentication cryptogram, or, without a PSAM, the back office's HSM
 //! does (Step1 → HSM → Step2).
 
-use host_tools::jobs::activation::security::SecurityModule;
 use host_tools::protocol::apdu::{self, Command};
 
 use super::{key_hex, key_items, random8};
@@ -62,9 +61,9 @@ fn items(
     ])
 }
 
-/// The PSAM's terminal number: its EF16 (`00 B0 96 00 06`, 6 BCD bytes) when it has one, else the
-/// configured number, else twelve zeros.
-fn psam_terminal_number<M: SecurityModule>(_psam: &mut M, config: &Config) -> String {
+/// The terminal number reported with a PSAM: the configured one (the simulated PSAM has no
+/// EF16 terminal-number file), else twelve zeros.
+fn psam_terminal_number(config: &Config) -> String {
     config
         .psam_terminal_number
         .clone()
@@ -89,7 +88,7 @@ pub fn read_card_bas(driver: &mut Driver, i_type: i32) -> Outcome {
         }
         let (ssn, name) = personal(&mut session)?;
         let terminal = match psam.as_mut() {
-            Some(psam) => psam_terminal_number(psam, &config),
+            Some(_) => psam_terminal_number(&config),
             None => NO_TERMINAL_NUMBER.to_owned(),
         };
         Ok(items(&session, &facts, &ssn, &name, &terminal, &config))

@@ -2,6 +2,8 @@
 //! keys), the terminal's PSAM image, and driver configurations naming them.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod programs;
+
 use std::path::{Path, PathBuf};
 
 use file_structures::layout::national;
