@@ -6,11 +6,14 @@
 //!   PC/SC reader, fault injection, tracing);
 //! - [`card`]: operations on a card (its files, holder information, explore, authentication);
 //! - [`jobs`]: the terminal jobs (activation, diagnostics, conformance);
+//! - [`interface`]: the national reader interface's 23 functions (iReadCardBas and its siblings),
+//!   which libSSCardDriver exports to C;
 //! - [`services`]: the HSM service and the web bridge (HTTP and WebSocket on loopback).
 //!
 //! The command line (`src/cli`) sits on top, in the binary; see docs/architecture.md.
 
 pub mod card;
+pub mod interface;
 pub mod jobs;
 pub mod protocol;
 pub mod services;

@@ -1,7 +1,7 @@
 //! Strings at the boundary: GBK in and out (no source uses UTF-8 there), the `|`-terminated
 //! lists, and the cut of an answer to the buffer size the spec promises callers.
 
-use crate::codes::{Failure, ILLEGAL_CHARACTERS};
+use crate::interface::codes::{Failure, ILLEGAL_CHARACTERS};
 
 /// GBK bytes (without their NUL) as text; bytes that are not GBK are −41.
 pub fn from_gbk(bytes: &[u8], what: &str) -> Result<String, Failure> {

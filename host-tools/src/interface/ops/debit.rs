@@ -4,10 +4,10 @@
 //! step answers −13 with that reason, after every check before it has passed.
 
 use super::{check_chars, key_hex, key_items, pins, CardInfo};
-use crate::api::Driver;
-use crate::codes::{self, Failure, Outcome};
-use crate::session::CardSession;
-use crate::text::split_list;
+use crate::interface::api::Driver;
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::session::CardSession;
+use crate::interface::text::split_list;
 
 /// pPayInfo: `total amount | account + pooled amount | YYYYMMDDHHMMSS |`, amounts in yuan with
 /// two decimals.

@@ -1,9 +1,9 @@
 //! The return codes of the national interface (appendix A of the spec, docs/reader-interface.md)
 //! and the one failure type every function returns: a code and a sentence for pOutInfo.
 
-use host_tools::protocol::apdu::Status;
-use host_tools::protocol::client::ClientError;
-use host_tools::transport::TransportError;
+use crate::protocol::apdu::Status;
+use crate::protocol::client::ClientError;
+use crate::transport::TransportError;
 
 pub const OK: i64 = 0;
 pub const WRONG_CARD_TYPE: i64 = -1;
@@ -64,7 +64,7 @@ impl Failure {
             of_sw(raw),
             format!(
                 "the card refused {command}: {}",
-                host_tools::protocol::sw::explain(sw)
+                crate::protocol::sw::explain(sw)
             ),
         )
     }

@@ -11,15 +11,15 @@
 //!   key>|` (the one-time session key of that challenge and the reload key: the PIN stays in the
 //!   terminal, which MACs `84 2C 00 <key id> PIN` itself).
 
+use crate::protocol::apdu::{self, Command};
 use card_os::crypto::{Pin, SecretKey};
 use file_structures::layout::KeyUsage;
-use host_tools::protocol::apdu::{self, Command};
 
 use super::{key_hex, key_items, pins, random8, CardInfo};
-use crate::api::{Driver, Pending};
-use crate::codes::{self, Failure, Outcome};
-use crate::session::{succeeded, CardFacts, CardSession};
-use crate::text::list;
+use crate::interface::api::{Driver, Pending};
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::session::{succeeded, CardFacts, CardSession};
+use crate::interface::text::list;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {

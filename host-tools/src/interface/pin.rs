@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use card_os::crypto::Pin;
 use zeroize::Zeroizing;
 
-use crate::codes::{Failure, PIN_CANCELLED, PIN_LENGTH, PIN_TIMEOUT};
+use crate::interface::codes::{Failure, PIN_CANCELLED, PIN_LENGTH, PIN_TIMEOUT};
 
 /// Prompts of the spec.
 pub const PROMPT_PIN: &str = "请输入密码";

@@ -9,10 +9,10 @@ pub mod hsm_files;
 pub mod hsm_pin;
 pub mod pins;
 
-use crate::api::{Arg, Driver, Signature};
-use crate::codes::{self, Failure, Outcome};
-use crate::session::CardFacts;
-use crate::text::split_list;
+use crate::interface::api::{Arg, Driver, Signature};
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::session::CardFacts;
+use crate::interface::text::split_list;
 
 /// Arguments in C order, checked one by one.
 pub(crate) struct Args<'a, 'b> {

@@ -2,16 +2,16 @@
 //! cyclic records with `^`), with the access each file's rule in the layout asks for: the PIN
 //! from the pad, external authentication through the PSAM, secure messaging MAC'd by the PSAM.
 
+use crate::protocol::apdu::{self, Command};
 use file_structures::codec;
 use file_structures::layout::{AccessRule, Condition, Df, Ef, KeyUsage, Structure};
-use host_tools::protocol::apdu::{self, Command};
 
 use super::address::{self, DfRef, FileAddr, Item};
 use super::{pins, CardInfo};
-use crate::api::Driver;
-use crate::codes::{self, Failure, Outcome};
-use crate::config::Config;
-use crate::session::{require_psam, succeeded, CardFacts, CardSession};
+use crate::interface::api::Driver;
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::config::Config;
+use crate::interface::session::{require_psam, succeeded, CardFacts, CardSession};
 
 /// A file of the address resolved against the layout.
 #[derive(Debug, Clone)]
@@ -75,11 +75,11 @@ pub(crate) struct Access<'a> {
     pub config: &'a Config,
     pub facts: &'a CardFacts,
     pub pin_verified: bool,
-    pub psam: Option<crate::session::PsamModuleBox>,
+    pub psam: Option<crate::interface::session::PsamModuleBox>,
 }
 
 impl Access<'_> {
-    fn psam(&mut self) -> Result<&mut crate::session::PsamModuleBox, Failure> {
+    fn psam(&mut self) -> Result<&mut crate::interface::session::PsamModuleBox, Failure> {
         if self.psam.is_none() {
             self.psam = Some(require_psam(self.config)?);
         }

@@ -3,17 +3,17 @@
 //! layout, and the settings for the points where sources disagree.
 //!
 //! Found at `$SSCARD_DRIVER_CONFIG`, else `SSCardDriver.toml` in the directory of the loaded
-//! library. Missing or wrong: every function answers −5 ([`crate::codes::CANNOT_LOAD`]) with the
+//! library. Missing or wrong: every function answers −5 ([`crate::interface::codes::CANNOT_LOAD`]) with the
 //! reason in pOutInfo.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use host_tools::transport::pcsc::ReaderChoice;
+use crate::transport::pcsc::ReaderChoice;
 use serde::Deserialize;
 
-use crate::codes::{Failure, CANNOT_LOAD};
-use crate::pin::PinSourceSpec;
+use crate::interface::codes::{Failure, CANNOT_LOAD};
+use crate::interface::pin::PinSourceSpec;
 
 /// The environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "SSCARD_DRIVER_CONFIG";

@@ -4,14 +4,14 @@
 //! PSAM computes the external-authentication cryptogram, or, without a PSAM, the back office's HSM
 //! does (Step1 → HSM → Step2).
 
-use host_tools::protocol::apdu::{self, Command};
+use crate::protocol::apdu::{self, Command};
 
 use super::{key_hex, key_items, random8};
-use crate::api::{Driver, Pending};
-use crate::codes::{self, Failure, Outcome};
-use crate::config::Config;
-use crate::session::{succeeded, CardFacts, CardSession};
-use crate::text::list;
+use crate::interface::api::{Driver, Pending};
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::config::Config;
+use crate::interface::session::{succeeded, CardFacts, CardSession};
+use crate::interface::text::list;
 
 /// The key a 3.0 card wants before it shows personal data.
 pub const PERSONAL_DATA_KEY: u8 = 0x0A;
@@ -77,9 +77,9 @@ pub fn read_card_bas(driver: &mut Driver, i_type: i32) -> Outcome {
         let facts = session.card_facts()?;
         // A 2.0 card shows its personal data freely: no PSAM needed.
         let mut psam = if session.version == "3.0" {
-            Some(crate::session::require_psam(&config)?)
+            Some(crate::interface::session::require_psam(&config)?)
         } else {
-            crate::session::open_psam(&config)?
+            crate::interface::session::open_psam(&config)?
         };
         if let (Some(psam), "3.0") = (psam.as_mut(), session.version.as_str()) {
             session.select_df("SSSE")?;
@@ -144,7 +144,7 @@ pub fn hsm_step1(driver: &mut Driver, i_type: i32) -> Outcome {
         let (ext_factor, ext_original) = if external {
             let key = session.key_ref("SSSE", PERSONAL_DATA_KEY)?;
             let challenge = session.challenge()?;
-            let block = crate::hsm::block_len(key.algorithm);
+            let block = crate::interface::hsm::block_len(key.algorithm);
             let padding = block.saturating_sub(challenge.len());
             (hex::encode_upper(&challenge), "00".repeat(padding))
         } else {
@@ -228,7 +228,7 @@ pub fn hsm_step2(driver: &mut Driver, key: &str) -> Outcome {
         let session = &mut pending.session;
         if pending.external {
             let key = session.key_ref("SSSE", PERSONAL_DATA_KEY)?;
-            let len = crate::hsm::block_len(key.algorithm);
+            let len = crate::interface::hsm::block_len(key.algorithm);
             let cryptogram = key_hex(items_in[1], len, "the external-authentication part")?;
             let answer = session.transmit(&Command {
                 data: &cryptogram,

@@ -7,16 +7,16 @@
 //! key id | challenge (16 hex) | zero padding to the key's block |`, its last command being the
 //! GET CHALLENGE; pKey is `<EXTERNAL AUTHENTICATE cryptogram hex>|`.
 
+use crate::protocol::apdu::{self, Command};
 use file_structures::layout::{Condition, Structure};
-use host_tools::protocol::apdu::{self, Command};
 
 use super::address::{self, FileAddr};
 use super::files::{read_item, resolve, write_command, Resolved};
 use super::{key_hex, key_items, pins, CardInfo};
-use crate::api::{Driver, Pending};
-use crate::codes::{self, Failure, Outcome};
-use crate::session::{succeeded, CardSession};
-use crate::text::list;
+use crate::interface::api::{Driver, Pending};
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::session::{succeeded, CardSession};
+use crate::interface::text::list;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -101,7 +101,7 @@ pub fn step1(
         }
         session.select_df(&df)?;
         let challenge = session.challenge()?;
-        let block = crate::hsm::block_len(key.algorithm);
+        let block = crate::interface::hsm::block_len(key.algorithm);
         let out = list([
             facts.region().to_owned(),
             session.historical_hex(),

@@ -3,21 +3,21 @@
 
 use std::time::Duration;
 
+use crate::card::auth;
+use crate::card::files::{self, Answer};
+use crate::card::info::version_from_atr;
+use crate::jobs::activation::security::{KeyRef, PsamModule, SecurityError, SecurityModule};
+use crate::protocol::apdu::{self, Command, Response, Status};
+use crate::protocol::client::Client;
+use crate::transport::pcsc::{PcscOptions, PcscTransport};
+use crate::transport::sim::SimTransport;
+use crate::transport::CardTransport;
 use card_os::crypto::Algorithm;
 use file_structures::codec;
 use file_structures::layout::{self, Df, Ef, Field, KeyUsage, Layout};
-use host_tools::card::auth;
-use host_tools::card::files::{self, Answer};
-use host_tools::card::info::version_from_atr;
-use host_tools::jobs::activation::security::{KeyRef, PsamModule, SecurityError, SecurityModule};
-use host_tools::protocol::apdu::{self, Command, Response, Status};
-use host_tools::protocol::client::Client;
-use host_tools::transport::pcsc::{PcscOptions, PcscTransport};
-use host_tools::transport::sim::SimTransport;
-use host_tools::transport::CardTransport;
 
-use crate::codes::{self, Failure};
-use crate::config::{Config, Slot};
+use crate::interface::codes::{self, Failure};
+use crate::interface::config::{Config, Slot};
 
 /// A reader with a card, as every function uses it.
 pub type Transport = Box<dyn CardTransport + Send>;
@@ -116,7 +116,7 @@ impl CardSession {
 
     /// The ATR's historical bytes in upper-case hex.
     pub fn historical_hex(&self) -> String {
-        let historical = host_tools::protocol::atr::parse(&self.atr)
+        let historical = crate::protocol::atr::parse(&self.atr)
             .map(|a| a.historical.clone())
             .unwrap_or_default();
         hex::encode_upper(historical)

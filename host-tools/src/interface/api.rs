@@ -4,11 +4,11 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use crate::codes::{self, Failure, Outcome};
-use crate::config::Config;
-use crate::ops;
-use crate::pin::PinPad;
-use crate::session::CardSession;
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::config::Config;
+use crate::interface::ops;
+use crate::interface::pin::PinPad;
+use crate::interface::session::CardSession;
 
 /// A parameter of a national function, in the order of its C signature (pOutInfo excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

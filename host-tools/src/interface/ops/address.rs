@@ -12,9 +12,9 @@
 //! with each item replaced by its value; iWriteCard's pWriteData is that answer's shape (the
 //! leading `DFEF|` of each file may be left out).
 
-use crate::codes::{self, Failure};
-use crate::ops::check_chars;
-use crate::text::split_list;
+use crate::interface::codes::{self, Failure};
+use crate::interface::ops::check_chars;
+use crate::interface::text::split_list;
 
 /// One item of a file address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

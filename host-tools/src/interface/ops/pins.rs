@@ -1,16 +1,16 @@
 //! iVerifyPIN, iChangePIN, iReloadPIN, iUnblockPIN: the PIN from the pad, never from the caller.
 //! Reload and unblock are MAC'd with the card's own PIN-reload / PIN-unblock keys by the PSAM.
 
+use crate::protocol::apdu::{self, Command, Status};
 use card_os::crypto::Pin;
 use file_structures::layout::KeyUsage;
-use host_tools::protocol::apdu::{self, Command, Status};
 
 use super::CardInfo;
-use crate::api::Driver;
-use crate::codes::{self, Failure, Outcome};
-use crate::config::{Config, PinCodes};
-use crate::pin::{PROMPT_AGAIN, PROMPT_NEW, PROMPT_OLD, PROMPT_PIN};
-use crate::session::{require_psam, succeeded, CardSession};
+use crate::interface::api::Driver;
+use crate::interface::codes::{self, Failure, Outcome};
+use crate::interface::config::{Config, PinCodes};
+use crate::interface::pin::{PROMPT_AGAIN, PROMPT_NEW, PROMPT_OLD, PROMPT_PIN};
+use crate::interface::session::{require_psam, succeeded, CardSession};
 
 /// The answer to a PIN command as the interface reports it: 63Cx wrong (tries left in
 /// pOutInfo), 6983 blocked, 6984 the initial PIN; other refusals as their status word.
@@ -116,7 +116,7 @@ pub(crate) fn open_named(
     config: &Config,
     i_type: i32,
     info: &CardInfo,
-) -> Result<(CardSession, crate::session::CardFacts), Failure> {
+) -> Result<(CardSession, crate::interface::session::CardFacts), Failure> {
     let mut session = CardSession::open(config, i_type)?;
     let facts = match session
         .card_facts()

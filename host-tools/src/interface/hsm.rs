@@ -6,9 +6,9 @@ use card_os::crypto::{self, Algorithm, SecretKey};
 use file_structures::layout::{self, KeyUsage, Layout};
 use file_structures::personalise::IssuerKeys;
 
-use crate::codes::{self, Failure};
-use crate::ops::key_hex;
-use crate::text::{list, split_list};
+use crate::interface::codes::{self, Failure};
+use crate::interface::ops::key_hex;
+use crate::interface::text::{list, split_list};
 
 /// Bytes of a key's cipher block: a cryptogram's length.
 pub fn block_len(algorithm: Algorithm) -> usize {
@@ -121,7 +121,12 @@ impl Hsm {
         let external = if i[6].is_empty() {
             String::new()
         } else {
-            let key = self.card_key(&layout, "SSSE", crate::ops::bas::PERSONAL_DATA_KEY, &code)?;
+            let key = self.card_key(
+                &layout,
+                "SSSE",
+                crate::interface::ops::bas::PERSONAL_DATA_KEY,
+                &code,
+            )?;
             let challenge = key_hex(i[6], 8, "the external process factor")?;
             let cryptogram = crypto::external_cryptogram(&key, &challenge).map_err(crypto_error)?;
             hex::encode_upper(cryptogram.as_bytes())
