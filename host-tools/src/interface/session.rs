@@ -309,13 +309,12 @@ impl CardSession {
         facts: &CardFacts,
         header: [u8; 4],
         data: &[u8],
-        what: &str,
     ) -> Result<Response, Failure> {
         let challenge = self.challenge()?;
         let mac = module
             .command_mac(key, &facts.code, &challenge, header, data)
             .map_err(security_failure)?;
-        self.send_with_given_mac(header, data, &mac, what)
+        self.send_with_given_mac(header, data, &mac)
     }
 
     /// A command with a MAC computed elsewhere (an HSM): the answer, refusals included.
@@ -324,7 +323,6 @@ impl CardSession {
         header: [u8; 4],
         data: &[u8],
         mac: &[u8],
-        _what: &str,
     ) -> Result<Response, Failure> {
         let mut body = data.to_vec();
         body.extend_from_slice(mac);

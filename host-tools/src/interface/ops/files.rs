@@ -316,7 +316,6 @@ fn send_write(
             &facts,
             [cla | 0x04, ins, p1, p2],
             data,
-            "write",
         )?;
         return succeeded("UPDATE RECORD", answer.sw);
     }

@@ -203,12 +203,10 @@ pub fn step3(driver: &mut Driver, group: Group, key: &str) -> Outcome {
         let id = pending.key_id;
         match group {
             Group::Unblock => {
-                let answer = pending.session.send_with_given_mac(
-                    [0x84, 0x24, 0x00, id],
-                    &[],
-                    &secret,
-                    "PIN UNBLOCK",
-                )?;
+                let answer =
+                    pending
+                        .session
+                        .send_with_given_mac([0x84, 0x24, 0x00, id], &[], &secret)?;
                 succeeded("PIN UNBLOCK", answer.sw)
             }
             Group::Reload => {
@@ -237,12 +235,9 @@ pub fn step3(driver: &mut Driver, group: Group, key: &str) -> Outcome {
                         format!("the MAC cannot be computed ({e:?})"),
                     )
                 })?;
-                let answer = pending.session.send_with_given_mac(
-                    header,
-                    pin.as_bcd(),
-                    &mac,
-                    "PIN RELOAD",
-                )?;
+                let answer = pending
+                    .session
+                    .send_with_given_mac(header, pin.as_bcd(), &mac)?;
                 succeeded("PIN RELOAD", answer.sw)
             }
         }

@@ -148,7 +148,6 @@ pub fn reload_pin(driver: &mut Driver, i_type: i32, card_info: &str) -> Outcome 
             &facts,
             [0x84, 0x2C, 0x00, key.id],
             pin.as_bcd(),
-            "PIN RELOAD",
         )?;
         succeeded("PIN RELOAD", answer.sw).map(|()| String::new())
     })();
@@ -166,14 +165,8 @@ pub fn unblock_pin(driver: &mut Driver, i_type: i32, card_info: &str) -> Outcome
         let pin_df = session.layout.pin.df.clone();
         let key = session.key_with_usage(&pin_df, KeyUsage::PinUnblock)?;
         session.select_df(&pin_df)?;
-        let answer = session.send_with_mac(
-            &mut psam,
-            &key,
-            &facts,
-            [0x84, 0x24, 0x00, key.id],
-            &[],
-            "PIN UNBLOCK",
-        )?;
+        let answer =
+            session.send_with_mac(&mut psam, &key, &facts, [0x84, 0x24, 0x00, key.id], &[])?;
         succeeded("PIN UNBLOCK", answer.sw).map(|()| String::new())
     })();
     session.close();
