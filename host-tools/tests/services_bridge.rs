@@ -26,10 +26,10 @@ struct Recorder {
 const BAS: &str = "110100|110105199001010010|T0000001X|110100D156000005544553540000000A|张测试|0081544C308684110154455354|3.00|20240101|20340101|000000000000||";
 
 impl NationalInterface for Recorder {
-    fn parameters(&self, function: &str) -> Option<&'static [&'static str]> {
+    fn parameters(&self, function: &str) -> Option<Vec<&'static str>> {
         match function {
-            "iReadCardBas" | "iSlow" => Some(&["iType"]),
-            "iReadCard" => Some(&["iType", "iAuthType", "pCardInfo", "pFileAddr"]),
+            "iReadCardBas" | "iSlow" => Some(vec!["iType"]),
+            "iReadCard" => Some(vec!["iType", "iAuthType", "pCardInfo", "pFileAddr"]),
             _ => None,
         }
     }

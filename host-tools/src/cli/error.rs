@@ -47,6 +47,8 @@ pub enum ExitClass {
     BadRecords = 14,
     /// The card image is read-only: sscard does not change it.
     ImageReadOnly = 15,
+    /// A service cannot listen on its address (in use, not permitted).
+    Listen = 16,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
     /// Activation: the identity document does not match the card.
@@ -129,6 +131,15 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Token(#[from] host_tools::services::auth::TokenError),
+    #[error("{0}")]
+    DriverConfig(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -282,6 +293,12 @@ impl CliError {
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
             CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
+            CliError::Listen { .. } => (ExitClass::Listen, "cannot_listen"),
+            CliError::Token(host_tools::services::auth::TokenError::Read { .. }) => {
+                (ExitClass::Io, "io")
+            }
+            CliError::Token(_) => (ExitClass::BadInput, "bad_token"),
+            CliError::DriverConfig(_) => (ExitClass::BadInput, "bad_driver_config"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
         }

@@ -32,6 +32,13 @@ pub fn open_slot(slot: &Slot, wait: Duration) -> Result<Transport, Failure> {
             wait,
             ..PcscOptions::default()
         })?),
+        // The image is the card: no file is no card in the reader (not a reader fault).
+        Slot::Image(path) if !path.exists() => {
+            return Err(Failure::new(
+                codes::NO_CARD,
+                format!("no card: the card image {} does not exist", path.display()),
+            ))
+        }
         Slot::Image(path) => Box::new(SimTransport::open_image(path)?),
     })
 }

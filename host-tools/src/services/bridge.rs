@@ -14,7 +14,7 @@
 //! send no `Origin` are local processes and allowed. Messages are at most [`MESSAGE_MAX`] bytes;
 //! a call is answered within the bound it was given ([`BridgeState::call_timeout`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -27,6 +27,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::Refusal;
+use crate::interface::api::{self, Driver};
 
 /// The default address of `sscard bridge serve` (the port the field's pages use).
 pub const BRIDGE_DEFAULT_LISTEN: &str = "127.0.0.1:12342";
@@ -47,7 +48,7 @@ pub const COUNTER_PAGE: &str = include_str!("counter.html");
 pub trait NationalInterface: Send + Sync + 'static {
     /// The function's parameter names in C order, pOutInfo excluded (`["iType", "pCardInfo"]`);
     /// None for a name the interface does not have.
-    fn parameters(&self, function: &str) -> Option<&'static [&'static str]>;
+    fn parameters(&self, function: &str) -> Option<Vec<&'static str>>;
     /// Calls the function with its parameters as text (ints in decimal; None: a null pointer):
     /// the return code and pOutInfo.
     fn call(&self, function: &str, args: &[Option<&str>]) -> (i64, String);
@@ -221,6 +222,35 @@ pub enum Shape {
     Named,
     /// `{"func": ..., "in": [...]}` → `{"result", "out"}`.
     Positional,
+}
+
+/// The national interface of this library ([`crate::interface`]): one [`Driver`] for the bridge,
+/// calls serialised (a call that panicked leaves it usable, its open HSM exchange dropped).
+pub struct DriverInterface {
+    driver: Mutex<Driver>,
+}
+
+impl DriverInterface {
+    pub fn new(driver: Driver) -> Self {
+        DriverInterface {
+            driver: Mutex::new(driver),
+        }
+    }
+}
+
+impl NationalInterface for DriverInterface {
+    fn parameters(&self, function: &str) -> Option<Vec<&'static str>> {
+        api::signature(function).map(|s| s.params.iter().map(|p| p.name()).collect())
+    }
+
+    fn call(&self, function: &str, args: &[Option<&str>]) -> (i64, String) {
+        let mut driver = self.driver.lock().unwrap_or_else(|poisoned| {
+            self.driver.clear_poison();
+            poisoned.into_inner()
+        });
+        let reply = driver.call_text(function, args);
+        (reply.code, reply.out)
+    }
 }
 
 /// The reply to a request that is not JSON or neither shape.

@@ -36,6 +36,8 @@ use serde_json::json;
 
 use super::auth::AccessToken;
 use super::Refusal;
+use crate::interface::codes;
+use crate::interface::hsm::Hsm;
 
 /// The default address of `sscard hsm serve`.
 pub const HSM_DEFAULT_LISTEN: &str = "127.0.0.1:8630";
@@ -412,5 +414,35 @@ fn hex16(text: &str, what: &str) -> Result<String, Refusal> {
         Ok(text.to_ascii_uppercase())
     } else {
         Err(malformed(format!("{what} is 16 hex digits")))
+    }
+}
+
+/// The issuer's HSM of this library ([`crate::interface::hsm`]) behind the service.
+impl HsmBackend for Hsm {
+    fn answer(&self, question: &HsmQuestion<'_>) -> Result<String, HsmDenial> {
+        let result = match (question.group, question.step) {
+            (HsmGroup::ReadCardBas, Step::One(text)) => self.read_card_bas(text),
+            (HsmGroup::ReadCard | HsmGroup::WriteCard, Step::One(text)) => self.files(text),
+            (HsmGroup::ReloadPin | HsmGroup::UnblockPin, Step::One(text)) => self.pin_step1(text),
+            (HsmGroup::ReloadPin, Step::Two { text, algorithm }) => {
+                self.reload_step2(algorithm, text)
+            }
+            (HsmGroup::UnblockPin, Step::Two { text, algorithm }) => {
+                self.unblock_step2(algorithm, text)
+            }
+            (HsmGroup::Debit, _) => {
+                return Err(HsmDenial::Unsupported(
+                    "MAC1 for debits needs the card's medical purse, which sscard cards do not have yet"
+                        .into(),
+                ))
+            }
+            (group, Step::Two { .. }) => {
+                return Err(HsmDenial::Malformed(format!("{} has no step2", group.path())))
+            }
+        };
+        result.map_err(|failure| match failure.code {
+            codes::FAKE_CARD => HsmDenial::NotGenuine(failure.message),
+            _ => HsmDenial::Malformed(failure.message),
+        })
     }
 }
