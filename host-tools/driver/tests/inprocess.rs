@@ -355,6 +355,11 @@ fn a_3_0_card_read_through_the_hsm_with_the_pin() {
     ));
     assert_eq!(items(&step1)[4..6], ["DF01", "0A"]);
     let key = hsm().files(&step1).unwrap();
+    // A cryptogram of the wrong length is refused and the exchange stays open.
+    assert_eq!(
+        code(d.call("iReadCard_HSM_Step2", &[t("0011223344556677|")])),
+        -42
+    );
     assert_eq!(
         ok(d.call("iReadCard_HSM_Step2", &[t(&key)])),
         "DF01EF06|01000000000|$"
