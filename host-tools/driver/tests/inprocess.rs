@@ -233,6 +233,11 @@ fn pin_unblock_and_reload_through_the_hsm() {
 fn read_and_write_items_by_tag_through_the_psam() {
     let f = Fixture::new("drv-rw", "3.0");
     let mut d = Driver::with_config(f.config(true, ""));
+    // The n-th record carrying a tag: the first is the field, there is no second (6A83).
+    let read =
+        |d: &mut Driver, addr: &str| d.call("iReadCard", &[I, Arg::Int(2), t(CARD_INFO), t(addr)]);
+    assert_eq!(ok(read(&mut d, "SSSEEF05|07:1|$")), "SSSEEF05|T0000001X|$");
+    assert_eq!(code(read(&mut d, "SSSEEF05|07:2|$")), -27267);
     let out = ok(d.call(
         "iReadCard",
         &[
