@@ -233,6 +233,11 @@ fn pin_unblock_and_reload_through_the_hsm() {
 fn read_and_write_items_by_tag_through_the_psam() {
     let f = Fixture::new("drv-rw", "3.0");
     let mut d = Driver::with_config(f.config(true, ""));
+    // The n-th record carrying a tag: the first is the field, there is no second (6A83).
+    let read =
+        |d: &mut Driver, addr: &str| d.call("iReadCard", &[I, Arg::Int(2), t(CARD_INFO), t(addr)]);
+    assert_eq!(ok(read(&mut d, "SSSEEF05|07:1|$")), "SSSEEF05|T0000001X|$");
+    assert_eq!(code(read(&mut d, "SSSEEF05|07:2|$")), -27267);
     let out = ok(d.call(
         "iReadCard",
         &[
@@ -355,6 +360,11 @@ fn a_3_0_card_read_through_the_hsm_with_the_pin() {
     ));
     assert_eq!(items(&step1)[4..6], ["DF01", "0A"]);
     let key = hsm().files(&step1).unwrap();
+    // A cryptogram of the wrong length is refused and the exchange stays open.
+    assert_eq!(
+        code(d.call("iReadCard_HSM_Step2", &[t("0011223344556677|")])),
+        -42
+    );
     assert_eq!(
         ok(d.call("iReadCard_HSM_Step2", &[t(&key)])),
         "DF01EF06|01000000000|$"

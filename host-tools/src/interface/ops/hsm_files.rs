@@ -152,23 +152,32 @@ fn take(driver: &mut Driver, direction: Direction) -> Result<FilesPending, Failu
     }
 }
 
+/// The cryptogram in pKey, checked against the open exchange's key before it is used up (a
+/// malformed pKey leaves the exchange open for a corrected one).
+fn cryptogram(driver: &Driver, key: &str) -> Result<Vec<u8>, Failure> {
+    let items = key_items(key, 1)?;
+    let block = match &driver.pending {
+        Some(Pending::ReadCard(p)) | Some(Pending::WriteCard(p)) => p.block,
+        _ => items[0].len() / 2,
+    };
+    key_hex(items[0], block, "the cryptogram")
+}
+
 /// EXTERNAL AUTHENTICATE with the HSM's cryptogram (the DF stays selected: selecting it again
 /// would forget the key).
-fn authenticate(pending: &mut FilesPending, key: &str) -> Result<(), Failure> {
-    let items = key_items(key, 1)?;
-    let cryptogram = key_hex(items[0], pending.block, "the cryptogram")?;
+fn authenticate(pending: &mut FilesPending, cryptogram: &[u8]) -> Result<(), Failure> {
     let answer = pending.session.transmit(&Command {
-        data: &cryptogram,
+        data: cryptogram,
         ..apdu::command(0x00, 0x82, 0x00, pending.key_id)
     })?;
     succeeded("EXTERNAL AUTHENTICATE", answer.sw)
 }
 
 pub fn read_step2(driver: &mut Driver, key: &str) -> Outcome {
-    key_items(key, 1)?;
+    let cryptogram = cryptogram(driver, key)?;
     let mut pending = take(driver, Direction::Read)?;
     let result = (|| {
-        authenticate(&mut pending, key)?;
+        authenticate(&mut pending, &cryptogram)?;
         let mut values = Vec::new();
         for (file, r) in pending.files.iter().zip(&pending.resolved) {
             pending.session.select_ef(r.ef_fid)?;
@@ -185,7 +194,7 @@ pub fn read_step2(driver: &mut Driver, key: &str) -> Outcome {
 }
 
 pub fn write_step2(driver: &mut Driver, key: &str, write_data: &str) -> Outcome {
-    key_items(key, 1)?;
+    let cryptogram = cryptogram(driver, key)?;
     let Some(Pending::WriteCard(files_pending)) = &driver.pending else {
         return Err(take(driver, Direction::Write).err().unwrap_or_else(|| {
             Failure::new(
@@ -211,7 +220,7 @@ pub fn write_step2(driver: &mut Driver, key: &str, write_data: &str) -> Outcome 
     }
     let mut pending = take(driver, Direction::Write)?;
     let result = (|| {
-        authenticate(&mut pending, key)?;
+        authenticate(&mut pending, &cryptogram)?;
         for (fid, file_commands) in commands {
             pending.session.select_ef(fid)?;
             for ([cla, ins, p1, p2], data) in file_commands {
