@@ -136,6 +136,44 @@ async fn a_card_the_issuer_did_not_make_is_refused_on_the_hsm_path() {
     drop(genuine);
 }
 
+#[tokio::test]
+async fn a_blocked_pin_is_unblocked_and_reloaded_through_the_hsm_service() {
+    let images = Images::new("e2e-hsm-pin", "3.0");
+    let hsm = hsm_service(&images);
+    // Six wrong PINs block it; then the initial PIN verifies (−35: it cannot transact) once
+    // unblocked; the reload takes a new PIN twice, which then verifies.
+    let pins = format!("{},123456,975310,975310,975310", ["111111"; 6].join(","));
+    let mut driver = Driver::with_config(images.config_with_pins(false, &pins));
+    for _ in 0..6 {
+        driver.call("iVerifyPIN", &[I]);
+    }
+    let card_info = Arg::Text(Some("110100D156000005544553540000000A|T0000001X|"));
+    for (group, function, then) in [
+        ("unblock-pin", "iUnblockPIN_HSM", -35),
+        ("reload-pin", "iReloadPIN_HSM", 0),
+    ] {
+        let step1 = ok(driver.call(&format!("{function}_Step1"), &[I, card_info]));
+        let algorithm = items(&step1)[2].to_owned();
+        let (status, a) = ask_hsm(&hsm, group, json!({ "step1": step1 }), TOKEN).await;
+        assert_eq!(status, 200, "{group} step1: {a}");
+        let step2 = ok(driver.call(
+            &format!("{function}_Step2"),
+            &[Arg::Text(a["pKey"].as_str())],
+        ));
+        let body = json!({ "step2": step2, "algorithm": algorithm });
+        let (status, a) = ask_hsm(&hsm, group, body, TOKEN).await;
+        assert_eq!(status, 200, "{group} step2: {a}");
+        assert_eq!(
+            ok(driver.call(
+                &format!("{function}_Step3"),
+                &[Arg::Text(a["pKey"].as_str())]
+            )),
+            ""
+        );
+        assert_eq!(driver.call("iVerifyPIN", &[I]).code, then, "after {group}");
+    }
+}
+
 #[test]
 fn the_hsm_service_will_not_start_open_or_on_a_public_address_by_accident() {
     let (code, _, err) = run_sscard(&["hsm", "serve", "--listen", "127.0.0.1:0"], &[]);

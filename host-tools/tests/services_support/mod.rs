@@ -227,11 +227,17 @@ impl Images {
     }
 
     pub fn config(&self, with_psam: bool) -> host_tools::interface::Config {
-        host_tools::interface::Config::parse(
-            &self.dir.path().join("SSCardDriver.toml"),
-            &self.config_text(None, with_psam),
-        )
-        .expect("the configuration parses")
+        self.config_with_pins(with_psam, "")
+    }
+
+    /// As [`Images::config`], the scripted PIN pad entering `pins` (comma-separated) in turn.
+    pub fn config_with_pins(&self, with_psam: bool, pins: &str) -> host_tools::interface::Config {
+        let text = self.config_text(None, with_psam).replace(
+            "source = \"script:\"",
+            &format!("source = \"script:{pins}\""),
+        );
+        host_tools::interface::Config::parse(&self.dir.path().join("SSCardDriver.toml"), &text)
+            .expect("the configuration parses")
     }
 
     /// Writes a configuration file and returns its path.
