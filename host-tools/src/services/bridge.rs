@@ -399,3 +399,58 @@ pub async fn answer(state: &BridgeState, text: &str) -> Value {
     };
     reply(shape, &function, code, &out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    struct Table;
+
+    impl NationalInterface for Table {
+        fn parameters(&self, function: &str) -> Option<Vec<&'static str>> {
+            (function == "iReadCard").then(|| vec!["iType", "iAuthType", "pCardInfo", "pFileAddr"])
+        }
+
+        fn call(&self, _: &str, _: &[Option<&str>]) -> (i64, String) {
+            (0, String::new())
+        }
+    }
+
+    #[test]
+    fn origins_and_hosts() {
+        let policy = OriginPolicy {
+            allowed: vec!["http://his.example".into()],
+        };
+        let ok = |host, origin| policy.admits(Some(host), origin, 12342).is_ok();
+        assert!(ok("127.0.0.1:12342", None));
+        assert!(ok("localhost:12342", Some("http://localhost:12342")));
+        assert!(ok("[::1]:12342", Some("http://[::1]:12342")));
+        assert!(ok("127.0.0.1:12342", Some("http://his.example")));
+        assert!(!ok("127.0.0.1:12342", Some("http://his.example:80")));
+        assert!(!ok("127.0.0.1:12342", Some("http://127.0.0.1:12343")));
+        assert!(!ok("127.0.0.1:12342", Some("http://127.0.0.1")));
+        assert!(!ok("127.0.0.1:12342", Some("file://")));
+        assert!(!ok("localhost.evil.example:12342", None));
+        assert!(!ok("[::1.evil]:12342", None));
+        assert!(policy.admits(None, None, 12342).is_err());
+    }
+
+    proptest! {
+        /// Whatever a page sends, the reader answers or refuses; a call names a function by a C
+        /// identifier and has at most as many arguments as were sent (or the named parameters).
+        #[test]
+        fn parse_never_panics(text in ".{0,200}", function in "[A-Za-z_ ]{0,12}", n in 0i64..10) {
+            for message in [
+                text.clone(),
+                format!(r#"{{"function": {function:?}, "iType": {n}, "pCardInfo": {text:?}}}"#),
+                format!(r#"{{"func": {function:?}, "in": [{n}, {text:?}, null]}}"#),
+            ] {
+                if let Ok(call) = parse(&Table, &message) {
+                    prop_assert!(call.function.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+                    prop_assert!(call.args.len() <= 4);
+                }
+            }
+        }
+    }
+}

@@ -446,3 +446,46 @@ impl HsmBackend for Hsm {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn request(step1: Option<&str>, step2: Option<&str>, algorithm: Option<&str>) -> HsmRequest {
+        HsmRequest {
+            step1: step1.map(str::to_owned),
+            step2: step2.map(str::to_owned),
+            algorithm: algorithm.map(str::to_owned),
+            card_answer: None,
+        }
+    }
+
+    proptest! {
+        /// A Step string is accepted only in the shape the driver makes: printable, bounded,
+        /// ending with '|', and (Step1) its region the start of its card identification code.
+        #[test]
+        fn only_well_shaped_steps_reach_the_backend(text in ".{0,80}", region in "[0-9]{6}") {
+            let step1 = format!("{region}|00|03|{region}D156000005544553540000000A|{text}|");
+            for candidate in [text.clone(), step1] {
+                let r = request(Some(&candidate), None, None);
+                if let Ok(q) = question(HsmGroup::ReadCardBas, &r) {
+                    let Step::One(t) = q.step else { panic!("step1 became step2") };
+                    prop_assert!(t.len() <= STEP_MAX && t.ends_with('|'));
+                    prop_assert!(t.bytes().all(|b| b.is_ascii_graphic()));
+                    let items: Vec<&str> = t.split('|').collect();
+                    prop_assert!(items[3].starts_with(items[0]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn step2_goes_with_an_algorithm_and_only_where_there_is_one() {
+        let r = request(None, Some("A|"), Some("03"));
+        assert!(question(HsmGroup::UnblockPin, &r).is_ok());
+        assert!(question(HsmGroup::ReadCardBas, &r).is_err());
+        assert!(question(HsmGroup::ReloadPin, &request(None, Some("A|"), None)).is_err());
+        assert!(question(HsmGroup::ReloadPin, &request(None, None, None)).is_err());
+    }
+}
