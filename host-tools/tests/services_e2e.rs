@@ -198,6 +198,9 @@ fn the_hsm_service_will_not_start_open_or_on_a_public_address_by_accident() {
     assert_eq!(code, 10, "{err}");
     let (code, _, err) = run_sscard(&["bridge", "serve", "--listen", "0.0.0.0:0"], &[]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run_sscard(&["bridge", "serve", "--card", "x.card"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("driver configuration"), "{err}");
     let (code, _, err) = run_sscard(
         &[
             "bridge",

@@ -83,8 +83,25 @@ const BRIDGE_LIMITS: ConnectionLimits = ConnectionLimits {
     idle: Duration::from_secs(600),
 };
 
+/// The services take no card from the command line: the HSM holds none, and the bridge's readers
+/// are the driver configuration's.
+fn no_card_options(global: &Global, what: &str) -> Result<(), CliError> {
+    if global.card.is_some() || global.reader.is_some() {
+        return Err(CliError::Usage(format!(
+            "{what} takes no --card or --reader{}",
+            if what == "bridge serve" {
+                ": its readers are the driver configuration's (--config)"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
+}
+
 pub fn run_hsm(global: &Global, command: &HsmCommand) -> Result<Outcome, CliError> {
     let HsmCommand::Serve(args) = command;
+    no_card_options(global, "hsm serve")?;
     if !is_loopback(&args.listen) && !args.allow_remote {
         return Err(CliError::Usage(format!(
             "{} is not a loopback address: the HSM service listens on this machine only unless --allow-remote is given",
@@ -133,6 +150,7 @@ pub fn run_hsm(global: &Global, command: &HsmCommand) -> Result<Outcome, CliErro
 
 pub fn run_bridge(global: &Global, command: &BridgeCommand) -> Result<Outcome, CliError> {
     let BridgeCommand::Serve(args) = command;
+    no_card_options(global, "bridge serve")?;
     if !is_loopback(&args.listen) {
         return Err(CliError::Usage(format!(
             "{} is not a loopback address: the bridge drives this machine's card reader and listens on it only",
