@@ -8,7 +8,8 @@
 //! - [`jobs`]: the terminal jobs (activation, diagnostics, conformance);
 //! - [`interface`]: the national reader interface's 23 functions (iReadCardBas and its siblings),
 //!   which libSSCardDriver exports to C;
-//! - [`services`]: the HSM service and the web bridge (HTTP and WebSocket on loopback).
+//! - [`services`]: the HSM service and the web bridge (HTTP and WebSocket on loopback);
+//! - [`screen`], used by all of them: text from a card or a file made safe to show on a screen.
 //!
 //! The command line (`src/cli`) sits on top, in the binary; see docs/architecture.md.
 
@@ -16,6 +17,7 @@ pub mod card;
 pub mod interface;
 pub mod jobs;
 pub mod protocol;
+pub mod screen;
 pub mod services;
 pub mod transport;
 

@@ -11,6 +11,7 @@ use host_tools::protocol::apdu::ApduError;
 use host_tools::protocol::atr::AtrError;
 use host_tools::protocol::client::ClientError;
 use host_tools::protocol::hexstr::HexError;
+use host_tools::screen;
 use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
 
@@ -140,6 +141,9 @@ pub enum CliError {
     Token(#[from] host_tools::services::auth::TokenError),
     #[error("{0}")]
     DriverConfig(String),
+    /// A conformance run in which no vector reached the card: the sentence of the report.
+    #[error("{0}")]
+    NothingChecked(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -301,6 +305,7 @@ impl CliError {
             CliError::DriverConfig(_) => (ExitClass::BadInput, "bad_driver_config"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
 
@@ -316,11 +321,16 @@ impl CliError {
         self.class().0 as u8
     }
 
-    /// What goes to stderr: the sentence, plus a caret line under a bad hex character.
+    /// What goes to stderr: the sentence, plus a caret line under a bad hex character. The
+    /// sentence may quote a card or a file, so it is escaped for the screen, on one line.
     pub fn for_person(&self) -> String {
+        let sentence = screen::escape(&self.to_string()).into_owned();
         match self {
-            CliError::BadHex { source, .. } => format!("sscard: {self}\n{}", source.caret()),
-            _ => format!("sscard: {self}"),
+            CliError::BadHex { source, .. } => format!(
+                "sscard: {sentence}\n{}",
+                screen::escape_lines(&source.caret())
+            ),
+            _ => format!("sscard: {sentence}"),
         }
     }
 

@@ -160,8 +160,12 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// Every selected vector passed or was skipped (`run`); always true for `import` / `list`.
+    /// Every selected vector passed or was skipped, and the card answered (`run`); always true
+    /// for `import` / `list`.
     pub passed: bool,
+    /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
+    /// and none of them reached it (see `Report::nothing_reached_card`).
+    pub nothing_checked: Option<String>,
 }
 
 fn read(path: &Path) -> Result<String, ConformanceError> {
@@ -202,7 +206,8 @@ fn run(
     let filter = Filter::new(args.filter.iter().cloned());
     let bar = progress(suite.count(&filter));
     let mut tick = |r: &VectorResult| {
-        bar.set_message(r.id.clone());
+        // The id comes from a vector file, and the bar draws on the terminal.
+        bar.set_message(crate::screen::escape(&r.id).into_owned());
         bar.inc(1);
     };
     let report = match card {
@@ -255,6 +260,7 @@ fn run(
         text: report.to_text(),
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
         passed: report.success(),
+        nothing_checked: report.nothing_reached_sentence(),
     })
 }
 
@@ -282,6 +288,7 @@ fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
         json: json!({ "vector_file": vector }),
         text: vector,
         passed: true,
+        nothing_checked: None,
     })
 }
 
@@ -313,6 +320,7 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
         text,
         json: Value::Array(rows),
         passed: true,
+        nothing_checked: None,
     })
 }
 
@@ -385,5 +393,59 @@ mod tests {
         assert!(!outcome.passed);
         let xml = std::fs::read_to_string(junit).unwrap();
         assert!(xml.contains("expected 03"), "{xml}");
+    }
+
+    #[test]
+    fn a_mute_card_fails_the_run_and_every_report_says_nothing_reached_it() {
+        // A dead chip: no ATR, no answer to any command. Only the known answers can run.
+        use crate::transport::faults::{FaultKind, FaultyTransport, TransportFaults};
+        let mute = FaultyTransport::new(
+            national_card(),
+            TransportFaults::from_kinds(&[FaultKind::Mute]),
+        );
+        let dir = crate::testdir::TestDir::new("conformance-mute");
+        let junit = dir.path().join("junit.xml");
+        let mut args = run_args(&[]);
+        args.junit = Some(junit.clone());
+        let outcome = run_cli(
+            &ConformanceCommand::Run(args),
+            Some(Box::new(mute)),
+            &hidden,
+        )
+        .unwrap();
+        assert!(!outcome.passed, "{}", outcome.text);
+        let sentence = outcome
+            .nothing_checked
+            .expect("the run says nothing reached the card");
+        assert!(
+            sentence.starts_with("nothing was checked: no vector reached the card (0 of "),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("skipped: the card answered nothing ("),
+            "{sentence}"
+        );
+        assert!(
+            outcome.text.contains("reached the card: 0 of "),
+            "{}",
+            outcome.text
+        );
+        assert!(outcome.text.contains(&sentence), "{}", outcome.text);
+        let summary = &outcome.json["summary"];
+        assert_eq!(summary["reached_card"], 0);
+        assert_eq!(
+            summary["failed"], 0,
+            "nothing failed: everything was skipped"
+        );
+        assert!(summary["card_vectors"].as_u64().unwrap() > 800, "{summary}");
+        let xml = std::fs::read_to_string(junit).unwrap();
+        assert!(
+            xml.contains("<property name=\"reached the card\" value=\"0\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"nothing was checked"),
+            "{xml}"
+        );
     }
 }
