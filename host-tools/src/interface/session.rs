@@ -264,10 +264,17 @@ impl CardSession {
                     format!("the layout has no key {id:02X} in {df}"),
                 )
             })?;
+        // The layout's usage byte is the card's (one table: card-os's security::Usage).
+        let usage = card_os::security::Usage::from_byte(spec.usage.to_byte()).ok_or_else(|| {
+            Failure::new(
+                codes::CANNOT_LOAD,
+                format!("the layout's key {id:02X} in {df} has a usage the card does not know"),
+            )
+        })?;
         Ok(KeyRef {
             df: df.into(),
             id,
-            usage: usage_of(spec.usage),
+            usage,
             algorithm: spec.algorithm,
         })
     }
@@ -349,17 +356,6 @@ impl CardSession {
             Algorithm::Sm4 => "03",
             _ => "04",
         }
-    }
-}
-
-fn usage_of(usage: KeyUsage) -> card_os::security::Usage {
-    use card_os::security::Usage;
-    match usage {
-        KeyUsage::ExternalAuth => Usage::ExternalAuth,
-        KeyUsage::InternalAuth => Usage::InternalAuth,
-        KeyUsage::PinUnblock => Usage::PinUnblock,
-        KeyUsage::PinReload => Usage::PinReload,
-        KeyUsage::Mac => Usage::Mac,
     }
 }
 
