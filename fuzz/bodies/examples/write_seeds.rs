@@ -245,18 +245,21 @@ fn main() {
             .apdu(&select_ssse)
             .apdu(&[0x00, 0xB2, 0x01, 0x2C, 0x00])
     };
-    // Descriptor 1 is SSSE, 2..5 its EF05..EF08 (docs/card-os.md, demo card).
+    // Descriptor 1 is SSSE, 2..5 its EF05..EF08 (docs/card-os.md, demo card). Offsets XORed with
+    // FF FF FF land near 4 GiB, where an unchecked addition wraps.
+    let fields: [(u16, &str, &[u8]); 8] = [
+        (32, "offset-hi", &[0x80]),
+        (32, "offset-wrap", &[0xFF, 0xFF, 0xFF]),
+        (34, "offset-lo", &[0x80]),
+        (36, "size", &[0x80]),
+        (36, "size-max", &[0xFF, 0xFF]),
+        (38, "mrl", &[0x80]),
+        (39, "slots", &[0x80]),
+        (0, "kind", &[0x07]),
+    ];
     for descriptor in 1u16..=5 {
-        for (field, name) in [
-            (32u16, "offset-hi"),
-            (34, "offset-lo"),
-            (36, "size"),
-            (38, "mrl"),
-            (39, "slots"),
-            (0, "kind"),
-        ] {
-            let at = descriptor * 80 + field;
-            let program = after(Program::new(CardKind::Demo).corrupt(at, 0x80));
+        for (field, name, xor) in fields {
+            let program = after(Program::new(CardKind::Demo).corrupt(descriptor * 80 + field, xor));
             write(
                 &corrupt_dir,
                 &format!("demo.d{descriptor}.{name}"),
@@ -264,17 +267,43 @@ fn main() {
             );
         }
     }
-    // A byte of EF05's records (the data area): the CRC no longer matches.
+    // A byte of the data area: a file's CRC no longer matches.
     write(
         &corrupt_dir,
-        "demo.record-byte",
-        &after(Program::new(CardKind::Demo).corrupt(64 * 80 + 300, 0x01)).into_bytes(),
+        "demo.data-byte",
+        &after(Program::new(CardKind::Demo).corrupt(64 * 80 + 300, &[0x01])).into_bytes(),
     );
+    // National 2.0: the descriptors of the DFs and EFs, then a PIN check, a challenge, an
+    // authentication attempt, reads and the integrity report.
+    let national = |program: Program| {
+        program
+            .apdu(&select_ssse)
+            .apdu(&[0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56])
+            .apdu(&[0x00, 0x84, 0x00, 0x00, 0x08])
+            .apdu(&[0x00, 0x82, 0x00, 0x04, 0x08, 1, 2, 3, 4, 5, 6, 7, 8])
+            .apdu(&[0x00, 0xB2, 0x01, 0x2C, 0x00])
+            .apdu(&[0x00, 0xB2, 0x07, 0x2C, 0x00])
+            .apdu(&[0x00, 0xCA, 0xDF, 0x7F, 0x00])
+            .apdu(&[0x00, 0xCA, 0xDF, 0x41, 0x00])
+            .cold_reset()
+            .apdu(&select_ssse)
+            .apdu(&[0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56])
+    };
+    for descriptor in 1u16..=8 {
+        for (field, name, xor) in [fields[1], fields[4]] {
+            let program =
+                national(Program::new(CardKind::National20).corrupt(descriptor * 80 + field, xor));
+            write(
+                &corrupt_dir,
+                &format!("national-2.0.d{descriptor}.{name}"),
+                &program.into_bytes(),
+            );
+        }
+    }
     write(
         &corrupt_dir,
         "national-2.0.pin-area",
-        &after(Program::new(CardKind::National20).corrupt(64 * 80 + 8 * 32, 0x40))
-            .apdu(&[0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56])
+        &national(Program::new(CardKind::National20).corrupt(64 * 80 + 8 * 32, &[0x40]))
             .into_bytes(),
     );
 

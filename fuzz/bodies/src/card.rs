@@ -11,7 +11,7 @@
 //! | 2 | | warm reset |
 //! | 3 | | cold reset: the card must power on again |
 //! | 4 | `k`, `n`, `n` bytes | send the APDU with power lost after `k & 0x3F` writes (`k & 0x40`: the first lost write lands half) |
-//! | 5 | `offset` (u16), `x` | `card_corrupted` only: XOR `x` into the byte at the file table or data area offset (else ignored) |
+//! | 5 | `offset` (u16), `m`, `m % 4 + 1` bytes | `card_corrupted` only: XOR the bytes into the memory at `offset` into the file table and data area (else ignored) |
 //!
 //! What must hold, beyond "no panic": every answer carries a status word of the ISO 7816 ranges
 //! (`61`–`6F`, `90`–`9F`); a power cut during a command leaves, after power-on, the memory either
@@ -164,7 +164,8 @@ pub fn run(data: &[u8], mode: Mode) {
             }
             _ => {
                 let offset = input.u16().unwrap_or(0);
-                let xor = input.byte().unwrap_or(0xFF);
+                let m = input.byte().map_or(1, |m| usize::from(m % 4) + 1);
+                let xor = input.take(m);
                 if mode == Mode::Corrupted {
                     corrupt(&mut card, offset, xor);
                     corrupted = true;
@@ -193,6 +194,9 @@ fn power_on(storage: MemoryStorage) -> Powered {
 fn transmit(card: &mut Powered, apdu: &[u8], response: &mut [u8]) -> usize {
     let n = card.process(apdu, response);
     let answer = response.get(..n).unwrap_or_default();
+    if tracing() {
+        eprintln!("> {apdu:02X?}\n< {answer:02X?}");
+    }
     let Some([sw1, _]) = answer.last_chunk::<2>() else {
         panic!("no status word for {apdu:02X?}: {answer:02X?}");
     };
@@ -201,6 +205,12 @@ fn transmit(card: &mut Powered, apdu: &[u8], response: &mut [u8]) -> usize {
         "status word {answer:02X?} outside ISO 7816 ranges for {apdu:02X?}"
     );
     n
+}
+
+/// `SSCARD_FUZZ_TRACE=1`: print every exchange (to see what a crash or a seed does).
+fn tracing() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("SSCARD_FUZZ_TRACE").is_some_and(|v| v == "1"))
 }
 
 /// Sends `apdu` with power lost as `plan` says, then powers the card on again.
@@ -216,26 +226,66 @@ fn cut_during(card: Powered, apdu: &[u8], plan: u8, response: &mut [u8]) -> (Pow
 }
 
 /// [`cut_during`], checking atomicity against the same command run without a cut from the same
-/// state: after recovery the memory is the state before or the state after the command.
+/// state: after recovery the memory is one of the states the uncut run passed through with its
+/// journal idle, i.e. before the command, after it, or (for the commands that commit twice, such
+/// as a PIN check that spends a try before comparing) between two of its transactions.
 fn cut_checked(card: Powered, apdu: &[u8], plan: u8, response: &mut [u8]) -> Powered {
     let before = card.storage().inner().clone();
     let volatile = card.volatile().clone();
-    // The reference run: the same card state, no cut.
-    let mut reference = power_on(before.clone());
+    // The reference run: the same card state, no cut, every committed state kept.
+    let mut reference = match Card::power_on(Committed::new(before.clone())) {
+        Ok(card) => card,
+        Err(failure) => panic!("the card no longer powers on: {:?}", failure.error),
+    };
     *reference.volatile_mut() = volatile.clone();
-    transmit(&mut reference, apdu, response);
-    let after = reference.into_storage().into_inner();
+    let n = reference.process(apdu, response);
+    assert!(n >= 2, "no status word for {apdu:02X?}");
+    let committed = reference.into_storage().states;
 
-    let mut cut_card = power_on(before.clone());
+    let mut cut_card = power_on(before);
     *cut_card.volatile_mut() = volatile;
     drop(card);
     let (recovered, _) = cut_during(cut_card, apdu, plan, response);
     let got = recovered.storage().inner().as_bytes();
     assert!(
-        same_outside_journal(got, before.as_bytes()) || same_outside_journal(got, after.as_bytes()),
-        "a power cut ({plan:02X}) during {apdu:02X?} left the memory neither before nor after the command"
+        committed.iter().any(|state| same_outside_journal(got, state)),
+        "a power cut ({plan:02X}) during {apdu:02X?} left the memory in a state the command never committed"
     );
     recovered
+}
+
+/// A memory that keeps a copy of itself whenever its journal is idle after a write: the states a
+/// command commits (its first entry is the state before the command).
+struct Committed {
+    memory: MemoryStorage,
+    states: Vec<Vec<u8>>,
+}
+
+impl Committed {
+    fn new(memory: MemoryStorage) -> Self {
+        let states = vec![memory.as_bytes().to_vec()];
+        Committed { memory, states }
+    }
+}
+
+impl Storage for Committed {
+    fn capacity(&self) -> u32 {
+        self.memory.capacity()
+    }
+
+    fn read(&self, offset: u32, buf: &mut [u8]) -> Result<(), card_os::StorageError> {
+        self.memory.read(offset, buf)
+    }
+
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), card_os::StorageError> {
+        self.memory.write(offset, data)?;
+        let bytes = self.memory.as_bytes();
+        // card-os' journal: state byte A5 = a transaction in progress (docs/card-os.md).
+        if bytes.get(JOURNAL_OFFSET as usize) != Some(&0xA5) {
+            self.states.push(bytes.to_vec());
+        }
+        Ok(())
+    }
 }
 
 /// Equal memories, the journal's own region aside (its entries stay behind after a commit).
@@ -248,20 +298,24 @@ fn same_outside_journal(a: &[u8], b: &[u8]) -> bool {
             .all(|(i, (x, y))| x == y || journal.contains(&i))
 }
 
-/// Changes one byte of the file table or data area behind the card's back, as worn cells would.
+/// Changes bytes of the file table or data area behind the card's back, as worn cells would (XOR
+/// with `xor`: up to four bytes, so one operation can turn a stored offset into any other).
 /// The header and the journal are left alone: the card cannot tell a corrupted journal entry
 /// from a real one, so that is not a promise it makes.
-fn corrupt(card: &mut Powered, offset: u16, xor: u8) {
+fn corrupt(card: &mut Powered, offset: u16, xor: &[u8]) {
     let capacity = card.storage().capacity();
-    let span = capacity.saturating_sub(FILE_TABLE_OFFSET);
+    let span = capacity.saturating_sub(FILE_TABLE_OFFSET + 4);
     if span == 0 {
         return;
     }
     let at = FILE_TABLE_OFFSET + u32::from(offset) % span;
-    let mut byte = [0u8];
-    if card.storage().read(at, &mut byte).is_ok() {
-        let xor = if xor == 0 { 0xFF } else { xor };
-        let _ = card.storage_mut().write(at, &[byte[0] ^ xor]);
+    let mut bytes = [0u8; 4];
+    let Some(bytes) = bytes.get_mut(..xor.len()) else {
+        return;
+    };
+    if card.storage().read(at, bytes).is_ok() {
+        bytes.iter_mut().zip(xor).for_each(|(b, x)| *b ^= x);
+        let _ = card.storage_mut().write(at, bytes);
     }
     card.warm_reset();
 }
@@ -330,11 +384,14 @@ impl Program {
         self
     }
 
-    /// XOR `xor` into the byte `offset` bytes into the file table (modulo its size with the data).
-    pub fn corrupt(mut self, offset: u16, xor: u8) -> Self {
+    /// XOR `xor` (1 to 4 bytes) into the memory `offset` bytes into the file table (modulo the
+    /// size of the file table and data area).
+    pub fn corrupt(mut self, offset: u16, xor: &[u8]) -> Self {
+        let xor = xor.get(..xor.len().clamp(1, 4)).unwrap_or(&[0xFF]);
         self.bytes.push(5);
         self.bytes.extend(offset.to_be_bytes());
-        self.bytes.push(xor);
+        self.bytes.push(xor.len() as u8 - 1);
+        self.bytes.extend_from_slice(xor);
         self
     }
 

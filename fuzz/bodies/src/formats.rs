@@ -15,6 +15,9 @@ use crate::input;
 
 /// Vectors of one input that are run (each on a fresh simulated card).
 pub const MAX_VECTORS_RUN: usize = 8;
+/// More than any expression needs (the longest APDU is 65,544 bytes): an expression that yields
+/// more has no limit, whatever its text (issue: unbounded work from input).
+pub const MAX_EXPRESSION_BYTES: usize = 1 << 20;
 
 thread_local! {
     /// The simulator keeps each kind of card personalised once per process.
@@ -95,6 +98,11 @@ pub fn expression(data: &[u8]) {
         let scope = Scope::new(facts, &captures);
         let bytes = template.ok().and_then(|t| t.eval(&scope).ok());
         let expected = pattern.ok().and_then(|p| p.eval(&scope).ok());
+        let yielded = bytes.as_ref().map_or(0, Vec::len);
+        assert!(
+            yielded <= MAX_EXPRESSION_BYTES,
+            "{text:?} yields {yielded} bytes: expressions need a limit"
+        );
         if let (Some(bytes), Some(expected)) = (bytes, expected) {
             assert_eq!(
                 expected.mismatch(&bytes),
