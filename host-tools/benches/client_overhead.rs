@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use card_os::testing::{demo_card, SSSE_NAME};
 use card_os::{Card, MAX_RESPONSE};
-use host_tools::apdu;
-use host_tools::client::Client;
-use host_tools::trace::TracingTransport;
+use host_tools::protocol::apdu;
+use host_tools::protocol::client::Client;
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
+use host_tools::transport::trace::TracingTransport;
 use host_tools::transport::CardTransport;
 
 const ROUNDS: usize = 200_000;

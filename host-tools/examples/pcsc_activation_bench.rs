@@ -17,10 +17,10 @@ mod pcsc_support;
 
 use std::time::{Duration, Instant};
 
-use host_tools::activation::{GivenPins, Journal};
+use host_tools::jobs::activation::{GivenPins, Journal};
 use host_tools::testdir::TestDir;
 use host_tools::transport::sim::SimTransport;
-use host_tools::vpcd::{FIRST_SLOT_PORT, SECOND_SLOT_PORT};
+use host_tools::transport::vpcd::{FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use pcsc_support::activation::{
     activate_through_pcsc, fresh_card, fresh_card_storage, psam, psam_storage, run_terminal,
     NEW_PIN,

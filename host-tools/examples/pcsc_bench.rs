@@ -13,7 +13,7 @@ mod pcsc_support;
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
-use host_tools::vpcd::{EchoCard, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
+use host_tools::transport::vpcd::{EchoCard, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use pcsc::{Card, Context, Protocols, ShareMode};
 use pcsc_support::{
     context, demo_sim, select_ssse, wait_for_card, ReaderLock, ServedCard, READER, SECOND_READER,

@@ -1,21 +1,20 @@
-//! sscard host toolkit: transports, client layer, operations.
+//! sscard host toolkit, in layers; each uses only the ones above it in this list:
+//!
+//! - [`protocol`]: ISO 7816 as the host speaks it (APDUs, status words, ATR, FCP, hex) and the one
+//!   client for 61xx / 6Cxx / chaining;
+//! - [`transport`]: "a card in a reader" (PC/SC, the simulator and its card images, the virtual
+//!   PC/SC reader, fault injection, tracing);
+//! - [`card`]: operations on a card (its files, holder information, explore, authentication);
+//! - [`jobs`]: the terminal jobs (activation, diagnostics, conformance).
+//!
+//! The command line (`src/cli`) sits on top, in the binary; see docs/architecture.md.
 
-pub mod activation;
-pub mod apdu;
-pub mod atr;
-pub mod auth;
-pub mod cardinfo;
-pub mod client;
-pub mod conformance;
-pub mod diagnose;
-pub mod explore;
-pub mod faults;
-pub mod fcp;
-pub mod files;
-pub mod hexstr;
-pub mod simcard;
-pub mod sw;
-pub mod testdir;
-pub mod trace;
+pub mod card;
+pub mod jobs;
+pub mod protocol;
 pub mod transport;
-pub mod vpcd;
+
+/// Scratch directories for this crate's tests, benches and examples; not part of the API.
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod testdir;

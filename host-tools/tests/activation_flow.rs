@@ -6,15 +6,15 @@ use std::rc::Rc;
 
 use file_structures::layout::{national, Layout};
 use file_structures::personalise::{IssuerKeys, TEST_KEYS_TOML};
-use host_tools::activation::{
+use host_tools::card::info::{read_card_info, Activation};
+use host_tools::jobs::activation::{
     activate, psam::psam_image, ActivationError, GivenPins, Identity, InputError, Journal, KeyRef,
     LostList, PsamModule, Receipt, SecurityError, SecurityModule, SoftwareModule, Step, Terminal,
 };
-use host_tools::cardinfo::{read_card_info, Activation};
-use host_tools::client::{Client, ClientError};
-use host_tools::simcard::{personalised_card, sample_holder};
+use host_tools::protocol::client::{Client, ClientError};
 use host_tools::testdir::TestDir;
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
+use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
 
 const ID: &str = "110105199001010010";
@@ -69,7 +69,7 @@ fn run<T: CardTransport, M: SecurityModule>(
 
 fn sw<T: CardTransport>(client: &mut Client<T>, hex: &str) -> (Vec<u8>, u16) {
     let r = client
-        .transmit_raw(&host_tools::hexstr::parse(hex).unwrap())
+        .transmit_raw(&host_tools::protocol::hexstr::parse(hex).unwrap())
         .unwrap();
     (r.data, r.sw.to_u16())
 }

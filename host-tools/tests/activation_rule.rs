@@ -3,19 +3,19 @@
 
 use file_structures::layout::national;
 use file_structures::personalise::IssuerKeys;
-use host_tools::activation::{
+use host_tools::card::auth::external_authenticate;
+use host_tools::jobs::activation::{
     activate, GivenPins, Identity, Journal, LostList, SoftwareModule, Terminal,
 };
-use host_tools::auth::external_authenticate;
-use host_tools::client::Client;
-use host_tools::simcard::{personalised_card, sample_holder};
+use host_tools::protocol::client::Client;
 use host_tools::testdir::TestDir;
 use host_tools::transport::sim::SimTransport;
+use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::CardTransport;
 
 fn sw<T: CardTransport>(c: &mut Client<T>, hex: &str) -> (Vec<u8>, u16) {
     let r = c
-        .transmit_raw(&host_tools::hexstr::parse(hex).unwrap())
+        .transmit_raw(&host_tools::protocol::hexstr::parse(hex).unwrap())
         .unwrap();
     (r.data, r.sw.to_u16())
 }

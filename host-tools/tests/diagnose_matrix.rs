@@ -3,9 +3,9 @@
 
 use file_structures::layout::national;
 use file_structures::personalise::IssuerKeys;
-use host_tools::diagnose::matrix::{self, cases, expected};
-use host_tools::diagnose::{diagnose, Cause, Day, Options, Outcome};
-use host_tools::faults::{faulty_card, FaultKind, MATRIX_TODAY};
+use host_tools::jobs::diagnose::matrix::{self, cases, expected};
+use host_tools::jobs::diagnose::{diagnose, Cause, Day, Options, Outcome};
+use host_tools::transport::faults::{faulty_card, FaultKind, MATRIX_TODAY};
 
 fn options() -> Options {
     Options::new(Day::parse(MATRIX_TODAY).unwrap())

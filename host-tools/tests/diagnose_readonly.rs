@@ -2,9 +2,9 @@
 
 use file_structures::layout::national;
 use file_structures::personalise::IssuerKeys;
-use host_tools::client::Client;
-use host_tools::diagnose::{diagnose, Day, Options, ReadOnly};
-use host_tools::faults::{faulty_card, FaultKind, MATRIX_TODAY};
+use host_tools::jobs::diagnose::{diagnose, Day, Options, ReadOnly};
+use host_tools::protocol::client::Client;
+use host_tools::transport::faults::{faulty_card, FaultKind, MATRIX_TODAY};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::{CardTransport, TransportError};
 

@@ -9,14 +9,14 @@ mod pcsc_support;
 use std::process::Output;
 
 use file_structures::personalise::IssuerKeys;
-use host_tools::activation::{
+use host_tools::card::info::{read_card_info, Activation};
+use host_tools::jobs::activation::{
     ActivationError, GivenPins, InputError, Journal, PinSource, Receipt, Step,
 };
-use host_tools::cardinfo::{read_card_info, Activation};
-use host_tools::client::{Client, ClientError};
+use host_tools::protocol::client::{Client, ClientError};
 use host_tools::testdir::TestDir;
+use host_tools::transport::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
-use host_tools::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use pcsc_support::activation::*;
 use pcsc_support::*;
 use serde_json::Value;

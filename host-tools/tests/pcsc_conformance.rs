@@ -16,12 +16,12 @@ use std::time::Instant;
 
 use file_structures::layout::national;
 use file_structures::personalise::IssuerKeys;
-use host_tools::conformance::TransportCard;
-use host_tools::simcard::{personalised_card, sample_holder};
+use host_tools::jobs::conformance::TransportCard;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
+use host_tools::transport::simcard::{personalised_card, sample_holder};
+use host_tools::transport::vpcd::FIRST_SLOT_PORT;
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
-use host_tools::vpcd::FIRST_SLOT_PORT;
 use pcsc::ShareMode;
 use pcsc_support::*;
 use test_vectors::target::{NotPrepared, Prepared};

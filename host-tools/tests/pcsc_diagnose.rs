@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use file_structures::layout::national;
 use file_structures::personalise::IssuerKeys;
-use host_tools::diagnose::{diagnose, Action, Cause, Day, Options, Outcome};
-use host_tools::faults::{faulty_card, FaultKind, MATRIX_TODAY};
+use host_tools::jobs::diagnose::{diagnose, Action, Cause, Day, Options, Outcome};
+use host_tools::transport::faults::{faulty_card, FaultKind, MATRIX_TODAY};
 use host_tools::transport::pcsc::{map_error, PcscOptions, PcscTransport, ReaderChoice};
+use host_tools::transport::vpcd::FIRST_SLOT_PORT;
 use host_tools::transport::TransportError;
-use host_tools::vpcd::FIRST_SLOT_PORT;
 use pcsc::{ReaderState, ShareMode, State};
 use pcsc_support::*;
 use serde_json::Value;

@@ -4,8 +4,8 @@
 mod pcsc_support;
 
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
+use host_tools::transport::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
-use host_tools::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT};
 use pcsc::ShareMode;
 use pcsc_support::*;
 

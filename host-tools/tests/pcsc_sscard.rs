@@ -6,7 +6,7 @@ mod pcsc_support;
 use std::process::Output;
 
 use card_os::testing::DEMO_EF05;
-use host_tools::vpcd::FIRST_SLOT_PORT;
+use host_tools::transport::vpcd::FIRST_SLOT_PORT;
 use pcsc_support::*;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@ mod pcsc_support;
 
 use std::ffi::CString;
 
-use host_tools::vpcd::{EchoCard, ECHO_ATR, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
+use host_tools::transport::vpcd::{EchoCard, ECHO_ATR, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use pcsc::{Protocols, ShareMode};
 use pcsc_support::*;
 

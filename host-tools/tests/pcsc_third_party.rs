@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use host_tools::vpcd::{EchoCard, ECHO_ATR, FIRST_SLOT_PORT};
+use host_tools::transport::vpcd::{EchoCard, ECHO_ATR, FIRST_SLOT_PORT};
 use pcsc_support::*;
 
 #[test]

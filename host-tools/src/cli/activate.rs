@@ -7,12 +7,12 @@ use std::time::Duration;
 use serde_json::json;
 
 use card_os::crypto::Pin;
-use host_tools::activation::{
+use host_tools::card::info::version_from_atr;
+use host_tools::jobs::activation::{
     self, psam::psam_image, rules, ActivationError, Identity, InputError, Journal, LostList,
     PinSource, PsamModule, Receipt, SecurityModule, SoftwareModule, Terminal,
 };
-use host_tools::cardinfo::version_from_atr;
-use host_tools::diagnose::Day;
+use host_tools::jobs::diagnose::Day;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
@@ -150,7 +150,7 @@ fn module(
         ));
     }
     if let Some(path) = &args.psam_card {
-        let transport = SimTransport::open_image(path)?;
+        let transport = super::connect::sim_image(global, path)?;
         return Ok(Box::new(
             PsamModule::open(transport).map_err(ActivationError::from)?,
         ));
@@ -169,7 +169,7 @@ fn module(
 /// The demo's last step: the demo card activated at a simulated outlet whose terminal holds a
 /// simulated PSAM (TEST keys) for the card's region; the journal in a temporary file.
 pub fn demo_activation<T: CardTransport>(
-    client: &mut host_tools::client::Client<T>,
+    client: &mut host_tools::protocol::client::Client<T>,
     layout: &file_structures::layout::Layout,
     holder: &file_structures::personalise::CardRecord,
 ) -> Result<(String, serde_json::Value), CliError> {

@@ -2,9 +2,9 @@
 
 use serde_json::{json, Value};
 
-use host_tools::apdu::{self, Response};
-use host_tools::client::LongCommands;
-use host_tools::{hexstr, sw};
+use host_tools::protocol::apdu::{self, Response};
+use host_tools::protocol::client::LongCommands;
+use host_tools::protocol::{hexstr, sw};
 
 use super::{connect, CliError, Global, Outcome};
 

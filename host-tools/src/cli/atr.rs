@@ -1,6 +1,6 @@
 //! `sscard atr [HEX]`: ATR analysis of given bytes or of the card's ATR.
 
-use host_tools::{atr, hexstr};
+use host_tools::protocol::{atr, hexstr};
 
 use super::{connect, CliError, Global, Outcome};
 

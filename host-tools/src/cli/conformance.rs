@@ -1,7 +1,7 @@
 //! `sscard conformance`: the conformance suite (test-vectors) against the card of --reader /
 //! --card, or against simulated cards when neither is given.
 
-use host_tools::conformance::{self, ConformanceCommand};
+use host_tools::jobs::conformance::{self, ConformanceCommand};
 
 use super::{connect, CliError, Global, Outcome};
 

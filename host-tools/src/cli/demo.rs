@@ -8,15 +8,15 @@ use serde_json::json;
 
 use file_structures::layout;
 use file_structures::personalise::IssuerKeys;
-use host_tools::cardinfo::{read_card_info, version_from_atr};
-use host_tools::client::Client;
-use host_tools::explore::{explore, DfReport};
-use host_tools::files::{self, Answer};
-use host_tools::simcard::{personalised_card, sample_holder};
-use host_tools::trace::TracingTransport;
+use host_tools::card::explore::{explore, DfReport};
+use host_tools::card::files::{self, Answer};
+use host_tools::card::info::{read_card_info, version_from_atr};
+use host_tools::protocol::client::Client;
+use host_tools::protocol::{atr, hexstr, sw};
 use host_tools::transport::sim::SimTransport;
+use host_tools::transport::simcard::{personalised_card, sample_holder};
+use host_tools::transport::trace::TracingTransport;
 use host_tools::transport::CardTransport;
-use host_tools::{atr, hexstr, sw};
 
 use super::{info, CliError, Global, Outcome};
 

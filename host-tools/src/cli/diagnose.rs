@@ -1,10 +1,10 @@
-//! `sscard diagnose`: the checks, the likely cause and the next step (host_tools::diagnose), or
+//! `sscard diagnose`: the checks, the likely cause and the next step (host_tools::jobs::diagnose), or
 //! with `--matrix` the confusion matrix of the fault catalogue on the simulator.
 
 use serde_json::json;
 
-use host_tools::diagnose::{self, matrix, Day, Options};
-use host_tools::faults::MATRIX_TODAY;
+use host_tools::jobs::diagnose::{self, matrix, Day, Options};
+use host_tools::transport::faults::MATRIX_TODAY;
 
 use super::connect;
 use super::inputs::LayoutArgs;

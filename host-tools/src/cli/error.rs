@@ -4,15 +4,15 @@ use serde_json::{json, Value};
 
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
-use host_tools::apdu::ApduError;
-use host_tools::atr::AtrError;
-use host_tools::auth::AuthError;
-use host_tools::cardinfo::InfoError;
-use host_tools::client::ClientError;
-use host_tools::explore::ExploreError;
-use host_tools::hexstr::HexError;
+use host_tools::card::auth::AuthError;
+use host_tools::card::explore::ExploreError;
+use host_tools::card::info::InfoError;
+use host_tools::protocol::apdu::ApduError;
+use host_tools::protocol::atr::AtrError;
+use host_tools::protocol::client::ClientError;
+use host_tools::protocol::hexstr::HexError;
+use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
-use host_tools::vpcd::VpcdError;
 
 /// Exit codes, one per class of failure (the table in docs/host-tools.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub enum ExitClass {
     InvalidLayout = 13,
     /// Cardholder records break the layout's field rules.
     BadRecords = 14,
+    /// The card image is read-only: sscard does not change it.
+    ImageReadOnly = 15,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
     /// Activation: the identity document does not match the card.
@@ -118,13 +120,13 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Activation(#[from] host_tools::activation::ActivationError),
+    Activation(#[from] host_tools::jobs::activation::ActivationError),
     #[error(transparent)]
-    PsamImage(#[from] host_tools::activation::psam::PsamImageError),
+    PsamImage(#[from] host_tools::jobs::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
-    Fault(#[from] host_tools::faults::FaultError),
+    Fault(#[from] host_tools::transport::faults::FaultError),
     #[error(transparent)]
-    Conformance(#[from] host_tools::conformance::ConformanceError),
+    Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
@@ -149,6 +151,9 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
         T::ImageIo { .. } => (ExitClass::Io, "image_io"),
+        // Another process owns the image: the simulator's "card in use by another program".
+        T::ImageInUse { .. } => (ExitClass::CardBusy, "image_in_use"),
+        T::ImageReadOnly { .. } => (ExitClass::ImageReadOnly, "image_read_only"),
         T::Trace(_) => (ExitClass::Io, "trace_io"),
         T::Io(_) => (ExitClass::Io, "io"),
         T::Pcsc(_) => (ExitClass::Failure, "pcsc"),
@@ -156,8 +161,10 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
     }
 }
 
-fn conformance_class(e: &host_tools::conformance::ConformanceError) -> (ExitClass, &'static str) {
-    use host_tools::conformance::ConformanceError as C;
+fn conformance_class(
+    e: &host_tools::jobs::conformance::ConformanceError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::conformance::ConformanceError as C;
     match e {
         C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
@@ -188,8 +195,10 @@ impl From<InfoError> for CliError {
     }
 }
 
-fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, &'static str) {
-    use host_tools::activation::{ActivationError as A, InputError as I, SecurityError as S};
+fn activation_class(
+    e: &host_tools::jobs::activation::ActivationError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::{ActivationError as A, InputError as I, SecurityError as S};
     match e {
         A::Input(I::PinsDiffer | I::PinForm | I::PinInitial | I::PinTrivial(_)) => {
             (ExitClass::PinRejected, "pin_rejected")
@@ -214,8 +223,10 @@ fn activation_class(e: &host_tools::activation::ActivationError) -> (ExitClass, 
     }
 }
 
-fn psam_image_class(e: &host_tools::activation::psam::PsamImageError) -> (ExitClass, &'static str) {
-    use host_tools::activation::psam::PsamImageError as P;
+fn psam_image_class(
+    e: &host_tools::jobs::activation::psam::PsamImageError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::psam::PsamImageError as P;
     match e {
         P::NotTestKeys | P::Key(_) => (ExitClass::BadInput, "bad_key_file"),
         P::NoPinDf(_) => (ExitClass::InvalidLayout, "invalid_layout"),
@@ -308,6 +319,12 @@ impl CliError {
             error["argument"] = json!(argument);
             error["position"] = json!(source.position);
         }
+        if let CliError::Transport(TransportError::ImageInUse {
+            owner: Some(pid), ..
+        }) = self
+        {
+            error["owner_pid"] = json!(pid);
+        }
         error
     }
 }
@@ -333,6 +350,7 @@ mod tests {
             ExitClass::Io,
             ExitClass::InvalidLayout,
             ExitClass::BadRecords,
+            ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,
@@ -364,7 +382,7 @@ mod tests {
 
     #[test]
     fn bad_hex_points_at_the_character() {
-        let source = host_tools::hexstr::parse("00A4 0X").unwrap_err();
+        let source = host_tools::protocol::hexstr::parse("00A4 0X").unwrap_err();
         let e = CliError::BadHex {
             argument: 1,
             source,

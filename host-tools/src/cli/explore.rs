@@ -4,9 +4,9 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use host_tools::cardinfo::version_from_atr;
-use host_tools::explore::{explore, DfReport, EfReport};
-use host_tools::fcp::FileFacts;
+use host_tools::card::explore::{explore, DfReport, EfReport};
+use host_tools::card::info::version_from_atr;
+use host_tools::protocol::fcp::FileFacts;
 
 use super::inputs::LayoutArgs;
 use super::{connect, CliError, Global, Outcome};

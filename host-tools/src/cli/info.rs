@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use host_tools::cardinfo::{read_card_info, version_from_atr, CardInfo};
+use host_tools::card::info::{read_card_info, version_from_atr, CardInfo};
 
 use super::connect::CardClient;
 use super::inputs::{keys_label, KeyArgs, LayoutArgs};

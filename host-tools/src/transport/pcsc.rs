@@ -50,7 +50,7 @@ pub struct ReaderInfo {
 
 fn atr_hex<S: serde::Serializer>(atr: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
     match atr {
-        Some(atr) => s.serialize_str(&crate::hexstr::encode(atr)),
+        Some(atr) => s.serialize_str(&crate::protocol::hexstr::encode(atr)),
         None => s.serialize_none(),
     }
 }

@@ -20,9 +20,9 @@ impl ScriptedTransport {
             .map(|(c, r)| {
                 let response = match *r {
                     "!removed" => Err(TransportError::CardRemoved),
-                    hex => Ok(crate::hexstr::parse(hex).unwrap()),
+                    hex => Ok(crate::protocol::hexstr::parse(hex).unwrap()),
                 };
-                (crate::hexstr::parse(c).unwrap(), response)
+                (crate::protocol::hexstr::parse(c).unwrap(), response)
             })
             .collect();
         ScriptedTransport {
@@ -47,8 +47,8 @@ impl CardTransport for ScriptedTransport {
         self.sent.push(command.to_vec());
         let (expected, response) = self.script.pop_front().expect("the script has ended");
         assert_eq!(
-            crate::hexstr::encode(command),
-            crate::hexstr::encode(&expected),
+            crate::protocol::hexstr::encode(command),
+            crate::protocol::hexstr::encode(&expected),
             "command {} differs from the script",
             self.sent.len()
         );

@@ -4,14 +4,14 @@
 
 use file_structures::layout::{national, Layout};
 use file_structures::personalise::IssuerKeys;
-use host_tools::activation::{
+use host_tools::jobs::activation::{
     activate, psam::psam_image, ActivationError, Identity, Journal, LostList, PinSource,
     PsamModule, Receipt, Terminal,
 };
-use host_tools::client::Client;
-use host_tools::simcard::{personalised_card, sample_holder};
+use host_tools::protocol::client::Client;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
+use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::CardTransport;
 
 use super::STACK_TIMEOUT;

@@ -13,10 +13,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
-use host_tools::transport::CardTransport;
-use host_tools::vpcd::{
+use host_tools::transport::vpcd::{
     self, ServeControl, ServeOptions, ServeSummary, VpcdError, MIN_REINSERT_DELAY,
 };
+use host_tools::transport::CardTransport;
 use pcsc::{Context, ReaderState, Scope, State};
 
 pub const READER: &str = "Virtual PCD 00 00";

@@ -12,15 +12,15 @@ use file_structures::layout::{Df, Ef, FieldRef, KeySpec, KeyUsage, Layout};
 use super::rules::{Identity, InputError};
 use super::security::{KeyRef, SecurityModule};
 use super::{ActivationError, Receipt, Terminal};
-use crate::apdu::{self, Command, Status};
-use crate::auth::{self, AuthError};
-use crate::cardinfo::{self, Activation};
-use crate::client::Client;
-use crate::files::{self, Answer};
+use crate::card::auth::{self, AuthError};
+use crate::card::files::{self, Answer};
+use crate::card::info::{self, Activation};
+use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
 /// The layout's activation field ids (docs/layouts.md).
-const STATE: &str = cardinfo::ACTIVATION_FIELD;
+const STATE: &str = info::ACTIVATION_FIELD;
 const DATE: &str = "activation_date";
 const OUTLET: &str = "activation_outlet";
 const TERMINAL: &str = "activation_terminal";
@@ -133,7 +133,7 @@ pub(super) fn read_card<T: CardTransport, M: SecurityModule + ?Sized>(
     layout: &Layout,
     module: &mut M,
 ) -> Result<CardFacts, ActivationError> {
-    let info = cardinfo::read_card_info(client, layout, module.issuer_keys())?;
+    let info = info::read_card_info(client, layout, module.issuer_keys())?;
     let code = read_card_id_code(client, layout)?;
     let mut value = |id: &str| -> Result<String, ActivationError> {
         let field = info.fields.iter().find(|f| f.id == id);

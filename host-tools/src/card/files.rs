@@ -2,8 +2,8 @@
 //! layout-backed command (info, explore, demo) sends them. A refusal is an answer with its
 //! status word, not an error; errors are what the transport or the client failed to do.
 
-use crate::apdu::{self, Command, Response, Status};
-use crate::client::{Client, ClientError};
+use crate::protocol::apdu::{self, Command, Response, Status};
+use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
 /// What a SELECT asks the card to answer with.

@@ -13,9 +13,9 @@ use card_os::crypto::Pin;
 use file_structures::layout::Layout;
 use serde::Serialize;
 
-use crate::apdu::Status;
-use crate::cardinfo::{Activation, InfoError};
-use crate::client::{Client, ClientError};
+use crate::card::info::{Activation, InfoError};
+use crate::protocol::apdu::Status;
+use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 pub use journal::{Entry, Journal, JournalError, Step};
 pub use rules::{Identity, InputError, LostList};
@@ -87,7 +87,7 @@ pub enum ActivationError {
     IdentityMismatch { what: &'static str },
     #[error("the card did not prove it is genuine (wrong INTERNAL AUTHENTICATE answer): a fake or damaged card")]
     FakeCard,
-    #[error("the card refused {command}: {}", crate::sw::explain(*.sw))]
+    #[error("the card refused {command}: {}", crate::protocol::sw::explain(*.sw))]
     Refused { command: &'static str, sw: Status },
     #[error("the card's PIN was already changed, and the PIN entered now is not it")]
     PinAlreadyChanged,
@@ -117,7 +117,7 @@ impl From<InfoError> for ActivationError {
         match e {
             InfoError::Client(c)
             | InfoError::Auth {
-                source: crate::auth::AuthError::Client(c),
+                source: crate::card::auth::AuthError::Client(c),
                 ..
             } => ActivationError::Client(c),
             InfoError::Auth { df, id, source } => ActivationError::Unreadable(format!(

@@ -9,8 +9,8 @@ use serde::Serialize;
 use std::io::Write;
 use std::time::Instant;
 
-use crate::apdu::{self, Status};
-use crate::hexstr;
+use crate::protocol::apdu::{self, Status};
+use crate::protocol::hexstr;
 use crate::transport::{CardTransport, ResetKind, TransportError};
 
 /// Which part of an exchange carries a secret.

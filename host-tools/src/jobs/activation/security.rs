@@ -7,8 +7,8 @@ use card_os::crypto::{self, Algorithm, SecretKey};
 use card_os::security::Usage;
 use file_structures::personalise::{IssuerKeys, KeyError};
 
-use crate::apdu::{self, Command, Status};
-use crate::client::{Client, ClientError};
+use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
 /// The PSAM application's AID (ssc-card.md: `00 A4 04 00 06 D1 56 00 00 05 90`).
@@ -41,7 +41,7 @@ pub enum SecurityError {
     Crypto(crypto::Error),
     #[error("the PSAM could not be reached")]
     PsamLink(#[source] ClientError),
-    #[error("the PSAM refused {command}: {}", crate::sw::explain(*.sw))]
+    #[error("the PSAM refused {command}: {}", crate::protocol::sw::explain(*.sw))]
     PsamRefused { command: &'static str, sw: Status },
 }
 

@@ -10,12 +10,12 @@ use file_structures::layout::Layout;
 use file_structures::personalise::{CardRecord, IssuerKeys, KeyError, PersoError};
 
 use super::{FaultKind, FaultyTransport, TransportFaults};
-use crate::apdu::{self, Command, Status};
-use crate::auth::{self, AuthError};
-use crate::client::{Client, ClientError};
-use crate::files::{self, Answer};
-use crate::simcard::{personalised_card, sample_holder};
+use crate::card::auth::{self, AuthError};
+use crate::card::files::{self, Answer};
+use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::client::{Client, ClientError};
 use crate::transport::sim::{MemoryStorage, SimTransport};
+use crate::transport::simcard::{personalised_card, sample_holder};
 use crate::transport::{CardTransport, ResetKind, TransportError};
 
 /// The day the fault catalogue is diagnosed on (`--today`): the healthy card is valid then.
@@ -39,7 +39,7 @@ pub enum FaultError {
     Key(#[source] KeyError),
     #[error("the MAC could not be computed ({0:?})")]
     Crypto(card_os::crypto::Error),
-    #[error("the card refused {step}: {}", crate::sw::explain(*.sw))]
+    #[error("the card refused {step}: {}", crate::protocol::sw::explain(*.sw))]
     Refused { step: &'static str, sw: Status },
     #[error("the layout lacks {0}, which the fault needs")]
     Layout(String),

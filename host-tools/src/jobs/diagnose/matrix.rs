@@ -6,7 +6,7 @@ use file_structures::personalise::IssuerKeys;
 use serde::Serialize;
 
 use super::{diagnose, Cause, Day, Options};
-use crate::faults::{faulty_card, FaultError, FaultKind, MATRIX_TODAY};
+use crate::transport::faults::{faulty_card, FaultError, FaultKind, MATRIX_TODAY};
 
 /// The cause a fault stands for.
 pub fn cause_of(kind: FaultKind) -> Cause {

@@ -5,10 +5,10 @@ use file_structures::decode::decode_ef;
 use file_structures::layout::{ef_path, Df, Ef, Layout, Structure};
 use serde::Serialize;
 
-use crate::apdu::{Response, Status};
-use crate::client::{Client, ClientError};
-use crate::fcp::{self, rule_words, FileFacts};
-use crate::files::{self, Answer};
+use crate::card::files::{self, Answer};
+use crate::protocol::apdu::{Response, Status};
+use crate::protocol::client::{Client, ClientError};
+use crate::protocol::fcp::{self, rule_words, FileFacts};
 use crate::transport::CardTransport;
 
 /// One DF and what the card said about it and its EFs.
@@ -62,11 +62,11 @@ pub enum ExploreError {
 }
 
 fn outcome(answer: &Response) -> String {
-    crate::sw::explain(answer.sw)
+    crate::protocol::sw::explain(answer.sw)
 }
 
 fn facts_of(answer: &Response) -> Option<FileFacts> {
-    crate::sw::is_done(answer.sw)
+    crate::protocol::sw::is_done(answer.sw)
         .then(|| fcp::parse(&answer.data).ok())
         .flatten()
 }
@@ -121,7 +121,7 @@ fn explore_ef<T: CardTransport>(
         data: None,
         unread: None,
     };
-    if !crate::sw::is_done(answer.sw) {
+    if !crate::protocol::sw::is_done(answer.sw) {
         report.unread = Some(format!("SELECT: {}", outcome(&answer)));
         return Ok(report);
     }
@@ -150,11 +150,11 @@ fn explore_ef<T: CardTransport>(
         // Say what the layout asks for, so a person knows what would open the file.
         report.unread = Some(format!(
             "{} (reading needs {})",
-            crate::sw::explain(stop),
+            crate::protocol::sw::explain(stop),
             rule_words(ef.access.read)
         ));
-    } else if !crate::sw::is_done(stop) {
-        report.unread = Some(crate::sw::explain(stop));
+    } else if !crate::protocol::sw::is_done(stop) {
+        report.unread = Some(crate::protocol::sw::explain(stop));
     }
     Ok(report)
 }
@@ -187,7 +187,7 @@ pub fn explore<T: CardTransport>(
             facts: facts_of(&answer),
             efs: Vec::new(),
         };
-        if crate::sw::is_done(answer.sw) {
+        if crate::protocol::sw::is_done(answer.sw) {
             for ef in &df.efs {
                 if only_ef.is_some_and(|fid| fid != ef.fid) {
                     continue;

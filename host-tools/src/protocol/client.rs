@@ -1,7 +1,7 @@
 //! The one client layer above every transport: 61xx / GET RESPONSE, 6Cxx, command chaining and
 //! extended length are handled here and nowhere else.
 
-use crate::apdu::{self, ApduError, Command, Response, Status};
+use crate::protocol::apdu::{self, ApduError, Command, Response, Status};
 use crate::transport::{CardTransport, ResetKind, TransportError};
 
 /// The most data one short command carries; longer data is chained or sent extended.
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn long_data_is_chained_when_asked() {
         let data: Vec<u8> = (0..600).map(|i| i as u8).collect();
-        let hex = |r: std::ops::Range<usize>| crate::hexstr::encode(&data[r]);
+        let hex = |r: std::ops::Range<usize>| crate::protocol::hexstr::encode(&data[r]);
         let first = format!("10D60000FF{}", hex(0..255));
         let second = format!("10D60000FF{}", hex(255..510));
         let last = format!("00D600005A{}", hex(510..600));

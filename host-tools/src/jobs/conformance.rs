@@ -330,9 +330,12 @@ mod tests {
     fn national_card() -> SimTransport {
         let layout = file_structures::layout::national("2.0").unwrap();
         let keys = file_structures::personalise::IssuerKeys::test_keys().unwrap();
-        let (storage, _) =
-            crate::simcard::personalised_card(&layout, &crate::simcard::sample_holder(), &keys)
-                .unwrap();
+        let (storage, _) = crate::transport::simcard::personalised_card(
+            &layout,
+            &crate::transport::simcard::sample_holder(),
+            &keys,
+        )
+        .unwrap();
         SimTransport::in_memory(storage).unwrap()
     }
 

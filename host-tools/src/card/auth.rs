@@ -5,8 +5,8 @@
 use file_structures::layout::Layout;
 use file_structures::personalise::{IssuerKeys, KeyError};
 
-use crate::apdu::{self, Command, Status};
-use crate::client::{Client, ClientError};
+use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
 /// Bytes of challenge asked for (the card gives 4 or 8).
@@ -24,7 +24,7 @@ pub enum AuthError {
     Crypto(card_os::crypto::Error),
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("the card refused {command}: {}", crate::sw::explain(*.sw))]
+    #[error("the card refused {command}: {}", crate::protocol::sw::explain(*.sw))]
     Refused { command: &'static str, sw: Status },
 }
 

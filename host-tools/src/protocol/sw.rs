@@ -1,7 +1,7 @@
 //! Status words in words. The names come from card-os's `Status` (the one table of status words);
 //! this module only turns a name into a phrase for people.
 
-use crate::apdu::Status;
+use crate::protocol::apdu::Status;
 
 /// Acronyms kept upper-case when a variant name becomes words.
 const ACRONYMS: &[(&str, &str)] = &[

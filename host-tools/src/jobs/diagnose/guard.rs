@@ -102,7 +102,7 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
                 std::io::ErrorKind::PermissionDenied,
                 format!(
                     "diagnostics never send {}: it could change the card",
-                    crate::hexstr::encode(command.get(..2).unwrap_or(command))
+                    crate::protocol::hexstr::encode(command.get(..2).unwrap_or(command))
                 ),
             )));
         }
@@ -118,9 +118,9 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
                         .len()
                         .checked_sub(2)
                         .and_then(|at| response.get(at..))
-                        .map(crate::hexstr::encode);
+                        .map(crate::protocol::hexstr::encode);
                     self.log.push(Exchange {
-                        command: crate::hexstr::encode(command),
+                        command: crate::protocol::hexstr::encode(command),
                         sw,
                         error: None,
                         micros: took,
@@ -131,7 +131,7 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
                 Err(e @ (TransportError::CardUnresponsive | TransportError::ShortResponse(_))) => {
                     self.unanswered += 1;
                     self.log.push(Exchange {
-                        command: crate::hexstr::encode(command),
+                        command: crate::protocol::hexstr::encode(command),
                         sw: None,
                         error: Some(e.to_string()),
                         micros: took,
@@ -180,10 +180,16 @@ mod tests {
             "80D4000000",
         ];
         for hex in pass {
-            assert!(is_read_only(&crate::hexstr::parse(hex).unwrap()), "{hex}");
+            assert!(
+                is_read_only(&crate::protocol::hexstr::parse(hex).unwrap()),
+                "{hex}"
+            );
         }
         for hex in refuse {
-            assert!(!is_read_only(&crate::hexstr::parse(hex).unwrap()), "{hex}");
+            assert!(
+                !is_read_only(&crate::protocol::hexstr::parse(hex).unwrap()),
+                "{hex}"
+            );
         }
     }
 }

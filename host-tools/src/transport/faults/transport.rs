@@ -208,7 +208,7 @@ impl<T: CardTransport> CardTransport for FaultyTransport<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atr;
+    use crate::protocol::atr;
 
     const SSC_ATR: [u8; 17] = [
         0x3B, 0x6D, 0x00, 0x00, 0x00, 0x81, 0x54, 0x4C, 0x97, 0x86, 0x84, 0x32, 0x02, 0xAD, 0x93,

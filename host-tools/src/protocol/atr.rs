@@ -103,7 +103,7 @@ pub struct Atr {
 }
 
 fn as_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::hexstr::encode(bytes))
+    s.serialize_str(&crate::protocol::hexstr::encode(bytes))
 }
 
 /// Fi and f max (MHz) by the FI nibble; None = reserved.
@@ -252,7 +252,7 @@ pub fn ssc_profile(historical: &[u8]) -> Option<SscProfile> {
         generation_byte,
         region: format!("{r1:02X}{r2:02X}"),
         region_is_bcd: is_bcd(r1) && is_bcd(r2),
-        card_bytes: crate::hexstr::encode(&[c1, c2, c3, c4]),
+        card_bytes: crate::protocol::hexstr::encode(&[c1, c2, c3, c4]),
     })
 }
 
@@ -356,7 +356,7 @@ pub fn parse(bytes: &[u8]) -> Result<Atr, AtrError> {
         warnings.push(format!(
             "{} byte(s) after the end of the ATR: {}",
             bytes.len() - at,
-            crate::hexstr::spaced(&bytes[at..])
+            crate::protocol::hexstr::spaced(&bytes[at..])
         ));
     }
     if bytes.len() > MAX_ATR_LEN {
@@ -392,7 +392,7 @@ impl Atr {
     pub fn describe(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let hx = crate::hexstr::spaced;
+        let hx = crate::protocol::hexstr::spaced;
         let _ = writeln!(s, "ATR: {}", hx(&self.bytes));
         let convention = match self.convention {
             Convention::Direct => "direct convention",
@@ -471,7 +471,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn bytes(s: &str) -> Vec<u8> {
-        crate::hexstr::parse(s).unwrap()
+        crate::protocol::hexstr::parse(s).unwrap()
     }
 
     #[test]

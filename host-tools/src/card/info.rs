@@ -10,11 +10,11 @@ use file_structures::layout::{AccessRule, Condition, Layout, ReadMode, ReadPlan}
 use file_structures::personalise::IssuerKeys;
 use serde::Serialize;
 
-use crate::apdu::Status;
-use crate::auth::{self, AuthError};
-use crate::client::{Client, ClientError};
-use crate::fcp::rule_words;
-use crate::files::{self, Answer};
+use crate::card::auth::{self, AuthError};
+use crate::card::files::{self, Answer};
+use crate::protocol::apdu::Status;
+use crate::protocol::client::{Client, ClientError};
+use crate::protocol::fcp::rule_words;
 use crate::transport::CardTransport;
 
 /// The fields `info` shows, by layout field id, in the order shown.
@@ -106,7 +106,7 @@ enum EfRead {
 /// The national version a card announces in its ATR's historical bytes (generation byte `20`
 /// or `30`), if it does.
 pub fn version_from_atr(atr: &[u8]) -> Option<&'static str> {
-    let profile = crate::atr::parse(atr).ok()?.ssc?;
+    let profile = crate::protocol::atr::parse(atr).ok()?.ssc?;
     match profile.generation_byte {
         0x20 => Some("2.0"),
         0x30 => Some("3.0"),
@@ -158,8 +158,9 @@ fn read_ef<T: CardTransport>(
     if let Some(reason) = unmet(rule, keys.is_some()) {
         return Ok(EfRead::Missing(reason));
     }
-    let refused =
-        |what: &str, sw: Status| EfRead::Missing(format!("{what}: {}", crate::sw::explain(sw)));
+    let refused = |what: &str, sw: Status| {
+        EfRead::Missing(format!("{what}: {}", crate::protocol::sw::explain(sw)))
+    };
     let answer = files::select_df(client, &plan.df_path, Answer::Nothing)?;
     if answer.sw != Status::Success {
         return Ok(refused(&format!("SELECT {}", plan.df_name), answer.sw));

@@ -9,10 +9,10 @@ use file_structures::layout::{Condition, Layout, ReadMode};
 use super::guard::ReadOnly;
 use super::verdict::{verdict, Facts};
 use super::{Check, Day, Options, Outcome, Report};
-use crate::apdu::{self, Command, Status};
-use crate::cardinfo::{version_from_atr, ACTIVATION_FIELD};
-use crate::client::{Client, ClientError};
-use crate::files::{self, Answer};
+use crate::card::files::{self, Answer};
+use crate::card::info::{version_from_atr, ACTIVATION_FIELD};
+use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::client::{Client, ClientError};
 use crate::transport::{CardTransport, ResetKind, TransportError};
 
 /// GET DATA of the integrity report (card-os `fs::integrity::INTEGRITY_TAG`).
@@ -189,13 +189,16 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
         ));
         None
     } else {
-        match crate::atr::parse(&atr) {
+        match crate::protocol::atr::parse(&atr) {
             Err(e) => {
                 facts.bad_atr = true;
                 checks.push(check(
                     "atr",
                     Outcome::Fail,
-                    format!("{} is no valid ATR: {e}", crate::hexstr::encode(&atr)),
+                    format!(
+                        "{} is no valid ATR: {e}",
+                        crate::protocol::hexstr::encode(&atr)
+                    ),
                 ));
                 None
             }
@@ -206,7 +209,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
                     Outcome::Fail,
                     format!(
                         "{}: the check byte TCK is wrong (bytes were corrupted on the way)",
-                        crate::hexstr::encode(&atr)
+                        crate::protocol::hexstr::encode(&atr)
                     ),
                 ));
                 None
@@ -217,7 +220,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
                 } else {
                     Outcome::Warn
                 };
-                let mut detail = crate::hexstr::encode(&atr);
+                let mut detail = crate::protocol::hexstr::encode(&atr);
                 for w in &parsed.warnings {
                     detail.push_str("; ");
                     detail.push_str(w);
@@ -301,7 +304,7 @@ fn ssse_path(layout: &Layout) -> Vec<u16> {
 fn card_checks<T: CardTransport>(
     run: &mut Run<T>,
     layout: &Layout,
-    atr: &crate::atr::Atr,
+    atr: &crate::protocol::atr::Atr,
     options: &Options,
 ) {
     // SELECT SSSE by its DF name.
@@ -315,19 +318,22 @@ fn card_checks<T: CardTransport>(
     };
     let (outcome, detail) = match run.send(&select) {
         None => (Outcome::Fail, "no answer".to_owned()),
-        Some(a) if a.sw == Status::Success => (Outcome::Pass, crate::sw::explain(a.sw)),
+        Some(a) if a.sw == Status::Success => (Outcome::Pass, crate::protocol::sw::explain(a.sw)),
         Some(a) if a.sw == SW_APPLICATION_LOCKED => (
             Outcome::Fail,
             format!(
                 "{}: the application is permanently blocked",
-                crate::sw::explain(a.sw)
+                crate::protocol::sw::explain(a.sw)
             ),
         ),
         Some(a) if a.sw == Status::SelectedFileDeactivated => (
             Outcome::Fail,
-            format!("{}: the application is blocked", crate::sw::explain(a.sw)),
+            format!(
+                "{}: the application is blocked",
+                crate::protocol::sw::explain(a.sw)
+            ),
         ),
-        Some(a) => (Outcome::Fail, crate::sw::explain(a.sw)),
+        Some(a) => (Outcome::Fail, crate::protocol::sw::explain(a.sw)),
     };
     run.record("select", "SELECT SSSE", outcome, detail);
 
@@ -381,7 +387,7 @@ fn read_file<T: CardTransport>(
     fid: u16,
     mode: ReadMode,
 ) -> Result<Option<Vec<Vec<u8>>>, String> {
-    let words = |sw: Status| crate::sw::explain(sw);
+    let words = |sw: Status| crate::protocol::sw::explain(sw);
     match run.select_df(df_path) {
         None => return Err("no answer to SELECT".into()),
         Some(Status::Success) => {}
@@ -445,7 +451,10 @@ fn integrity_check<T: CardTransport>(run: &mut Run<T>, dfs: &[Vec<u16>]) {
             Some(a) if a.sw == Status::ReferencedDataNotFound => {
                 problems.push("the card keeps no checksums (GET DATA DF7F: 6A88)".into())
             }
-            Some(a) => problems.push(format!("GET DATA DF7F: {}", crate::sw::explain(a.sw))),
+            Some(a) => problems.push(format!(
+                "GET DATA DF7F: {}",
+                crate::protocol::sw::explain(a.sw)
+            )),
         }
     }
     let (outcome, detail) = if !damaged.is_empty() {
@@ -473,7 +482,7 @@ fn data_check<T: CardTransport>(
     run: &mut Run<T>,
     layout: &Layout,
     records: &[(String, Vec<Vec<u8>>)],
-    atr: &crate::atr::Atr,
+    atr: &crate::protocol::atr::Atr,
 ) {
     let mut problems = Vec::new();
     for (path, recs) in records {
@@ -495,14 +504,14 @@ fn data_check<T: CardTransport>(
         .and_then(|hex| hex::decode(hex).ok());
     match (&atr.ssc, code.as_deref()) {
         (Some(profile), Some(code)) if code.len() == 16 => {
-            let region = crate::hexstr::encode(&code[..2]);
+            let region = crate::protocol::hexstr::encode(&code[..2]);
             if profile.region != region {
                 problems.push(format!(
                     "the ATR says region {} but the card identification code says {region}",
                     profile.region
                 ));
             }
-            let bytes = crate::hexstr::encode(&code[8..12]);
+            let bytes = crate::protocol::hexstr::encode(&code[8..12]);
             if profile.card_bytes != bytes {
                 problems.push(format!(
                     "the ATR's card bytes {} differ from the card identification code's {bytes}",
@@ -588,8 +597,8 @@ fn activation_check<T: CardTransport>(run: &mut Run<T>, today: Day) {
         }
         Some((sw, data)) => notes.push(format!(
             "life cycle {} ({})",
-            crate::hexstr::encode(data),
-            crate::sw::explain(sw)
+            crate::protocol::hexstr::encode(data),
+            crate::protocol::sw::explain(sw)
         )),
         None => notes.push("life cycle: no answer".into()),
     }
@@ -646,7 +655,7 @@ fn pin_check<T: CardTransport>(run: &mut Run<T>, layout: &Layout) {
             (Outcome::Fail, "the PIN is blocked (6983)".into())
         }
         Some(Status::Success) => (Outcome::Pass, "the PIN is verified".into()),
-        Some(sw) => (Outcome::Warn, crate::sw::explain(sw)),
+        Some(sw) => (Outcome::Warn, crate::protocol::sw::explain(sw)),
         None => (Outcome::Fail, "no answer".into()),
     };
     run.record("pin", "PIN tries left", outcome, detail);
