@@ -186,7 +186,7 @@ fn main() {
         }
     }
     // The PSAM: select its application, derive a card key, compute with it.
-    let psam_aid = host_tools::activation::security::PSAM_AID;
+    let psam_aid = host_tools::jobs::activation::security::PSAM_AID;
     let mut select = vec![0x00, 0xA4, 0x04, 0x00, psam_aid.len() as u8];
     select.extend_from_slice(&psam_aid);
     let deliver = |usage: u8, id: u8, factors: &[u8]| {

@@ -98,14 +98,17 @@ fn build_image(kind: CardKind) -> Vec<u8> {
             } else {
                 "3.0"
             };
-            let holder = host_tools::simcard::sample_holder();
-            let (storage, _) =
-                host_tools::simcard::personalised_card(&national(version), &holder, &keys())
-                    .unwrap_or_else(|e| panic!("national {version} card: {e}"));
+            let holder = host_tools::transport::simcard::sample_holder();
+            let (storage, _) = host_tools::transport::simcard::personalised_card(
+                &national(version),
+                &holder,
+                &keys(),
+            )
+            .unwrap_or_else(|e| panic!("national {version} card: {e}"));
             storage.as_bytes().to_vec()
         }
         CardKind::Psam => {
-            let storage = host_tools::activation::psam::psam_image(
+            let storage = host_tools::jobs::activation::psam::psam_image(
                 &national("3.0"),
                 &keys(),
                 &[0x33, 0x03, 0x00],

@@ -54,7 +54,7 @@ fn use_layout(layout: &Layout) {
         let _ = layout::diff(&national, layout);
     }
     let keys = IssuerKeys::test_keys().unwrap_or_else(|e| panic!("test keys: {e}"));
-    let holder = host_tools::simcard::sample_holder();
+    let holder = host_tools::transport::simcard::sample_holder();
     let _ = Personaliser::new(layout, &keys).card_image(&holder);
     let kind = if layout.version == "2.0" {
         CardKind::National20

@@ -3,7 +3,7 @@
 
 use card_os::response::Writer;
 use card_os::tlv;
-use host_tools::{atr, fcp, hexstr};
+use host_tools::protocol::{atr, fcp, hexstr};
 
 use crate::input;
 

@@ -14,8 +14,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
+use host_tools::transport::vpcd::{
+    serve_with_events, RemovalCause, ServeEvent, ServeOptions, VpcdError,
+};
 use host_tools::transport::CardTransport;
-use host_tools::vpcd::{serve_with_events, RemovalCause, ServeEvent, ServeOptions, VpcdError};
 
 /// What vpcd expects back for one message.
 #[derive(Debug, PartialEq, Eq)]
