@@ -1,7 +1,8 @@
 //! Writes the generated part of the seed corpora (fuzz/corpus/<target>/gen-*): APDU sequences
 //! recorded from the conformance suite on the simulator, with power cuts and corruptions added;
 //! FCP answers and ATRs of the real simulated cards; vector files and expressions of the suite;
-//! the layouts. Hand-written seeds (no `gen-` prefix) are kept.
+//! the layouts. Hand-written seeds (no `gen-` prefix) are kept. A generated seed that its body
+//! fails on is written to fuzz/pending/<target>/ instead, and named on the output.
 //!
 //! cargo run -p sscard-fuzz-bodies --example write_seeds
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use card_os::testing::SSSE_NAME;
 use sscard_fuzz_bodies::card::{CardKind, Program};
+use sscard_fuzz_bodies::TARGETS;
 use test_vectors::facts::CardFacts;
 use test_vectors::format::Step;
 use test_vectors::runner::run_vector;
@@ -73,9 +75,11 @@ fn card_kind(card: VectorCard) -> Option<CardKind> {
     }
 }
 
-fn corpus(target: &str) -> PathBuf {
+/// `fuzz/<kind>/<target>/`, created, without its generated files.
+fn generated_dir(kind: &str, target: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../corpus")
+        .join("..")
+        .join(kind)
         .join(target);
     std::fs::create_dir_all(&dir).unwrap();
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -90,6 +94,14 @@ fn corpus(target: &str) -> PathBuf {
     dir
 }
 
+/// The seed directory of `target` (and its generated findings in fuzz/pending/ cleared).
+fn corpus(target: &str) -> PathBuf {
+    generated_dir("pending", target);
+    generated_dir("corpus", target)
+}
+
+/// Writes a seed. A seed its target's body fails on today is a finding, not a seed: it goes to
+/// fuzz/pending/<target>/ (and back to the corpus once a run of this program finds it fixed).
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     let name: String = name
         .chars()
@@ -101,6 +113,17 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
             }
         })
         .collect();
+    let target = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let body = TARGETS.iter().find(|t| t.name == target).unwrap().body;
+    let dir = if std::panic::catch_unwind(|| body(bytes)).is_ok() {
+        dir.to_path_buf()
+    } else {
+        println!("finding: {target}/gen-{name} fails today: kept in fuzz/pending/{target}/");
+        // corpus() created it and cleared its generated files.
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../pending")
+            .join(&target)
+    };
     std::fs::write(dir.join(format!("gen-{name}")), bytes).unwrap();
 }
 
@@ -245,21 +268,22 @@ fn main() {
             .apdu(&select_ssse)
             .apdu(&[0x00, 0xB2, 0x01, 0x2C, 0x00])
     };
-    // Descriptor 1 is SSSE, 2..5 its EF05..EF08 (docs/card-os.md, demo card). Offsets XORed with
-    // FF FF FF land near 4 GiB, where an unchecked addition wraps.
+    // Descriptor 1 is SSSE, 2..5 its EF05..EF08 (docs/card-os.md, demo card). Offsets near 4 GiB
+    // are where an unchecked addition wraps.
     let fields: [(u16, &str, &[u8]); 8] = [
-        (32, "offset-hi", &[0x80]),
-        (32, "offset-wrap", &[0xFF, 0xFF, 0xFF]),
-        (34, "offset-lo", &[0x80]),
-        (36, "size", &[0x80]),
+        (32, "offset-far", &[0x80, 0x00, 0x00, 0x00]),
+        (32, "offset-wrap", &[0xFF, 0xFF, 0xFF, 0xF0]),
+        (32, "offset-zero", &[0x00, 0x00, 0x00, 0x00]),
+        (36, "size-zero", &[0x00, 0x00]),
         (36, "size-max", &[0xFF, 0xFF]),
-        (38, "mrl", &[0x80]),
-        (39, "slots", &[0x80]),
+        (38, "mrl-max", &[0xFF]),
+        (39, "slots-max", &[0xFF]),
         (0, "kind", &[0x07]),
     ];
     for descriptor in 1u16..=5 {
-        for (field, name, xor) in fields {
-            let program = after(Program::new(CardKind::Demo).corrupt(descriptor * 80 + field, xor));
+        for (field, name, bytes) in fields {
+            let program =
+                after(Program::new(CardKind::Demo).corrupt(descriptor * 80 + field, bytes));
             write(
                 &corrupt_dir,
                 &format!("demo.d{descriptor}.{name}"),
@@ -271,7 +295,7 @@ fn main() {
     write(
         &corrupt_dir,
         "demo.data-byte",
-        &after(Program::new(CardKind::Demo).corrupt(64 * 80 + 300, &[0x01])).into_bytes(),
+        &after(Program::new(CardKind::Demo).corrupt(64 * 80 + 300, &[0x5A])).into_bytes(),
     );
     // National 2.0: the descriptors of the DFs and EFs, then a PIN check, a challenge, an
     // authentication attempt, reads and the integrity report.
@@ -290,9 +314,10 @@ fn main() {
             .apdu(&[0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56])
     };
     for descriptor in 1u16..=8 {
-        for (field, name, xor) in [fields[1], fields[4]] {
-            let program =
-                national(Program::new(CardKind::National20).corrupt(descriptor * 80 + field, xor));
+        for (field, name, bytes) in [fields[1], fields[4]] {
+            let program = national(
+                Program::new(CardKind::National20).corrupt(descriptor * 80 + field, bytes),
+            );
             write(
                 &corrupt_dir,
                 &format!("national-2.0.d{descriptor}.{name}"),
@@ -303,7 +328,7 @@ fn main() {
     write(
         &corrupt_dir,
         "national-2.0.pin-area",
-        &national(Program::new(CardKind::National20).corrupt(64 * 80 + 8 * 32, &[0x40]))
+        &national(Program::new(CardKind::National20).corrupt(64 * 80 + 8 * 32, &[0x00, 0x00]))
             .into_bytes(),
     );
 

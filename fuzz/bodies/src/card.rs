@@ -11,7 +11,7 @@
 //! | 2 | | warm reset |
 //! | 3 | | cold reset: the card must power on again |
 //! | 4 | `k`, `n`, `n` bytes | send the APDU with power lost after `k & 0x3F` writes (`k & 0x40`: the first lost write lands half) |
-//! | 5 | `offset` (u16), `m`, `m % 4 + 1` bytes | `card_corrupted` only: XOR the bytes into the memory at `offset` into the file table and data area (else ignored) |
+//! | 5 | `offset` (u16), `m`, `m % 4 + 1` bytes | `card_corrupted` only: overwrite the memory `offset` bytes into the file table and data area with them (else ignored) |
 //!
 //! What must hold, beyond "no panic": every answer carries a status word of the ISO 7816 ranges
 //! (`61`–`6F`, `90`–`9F`); a power cut during a command leaves, after power-on, the memory either
@@ -168,9 +168,9 @@ pub fn run(data: &[u8], mode: Mode) {
             _ => {
                 let offset = input.u16().unwrap_or(0);
                 let m = input.byte().map_or(1, |m| usize::from(m % 4) + 1);
-                let xor = input.take(m);
+                let bytes = input.take(m);
                 if mode == Mode::Corrupted {
-                    corrupt(&mut card, offset, xor);
+                    corrupt(&mut card, offset, bytes);
                     corrupted = true;
                 }
             }
@@ -301,25 +301,19 @@ fn same_outside_journal(a: &[u8], b: &[u8]) -> bool {
             .all(|(i, (x, y))| x == y || journal.contains(&i))
 }
 
-/// Changes bytes of the file table or data area behind the card's back, as worn cells would (XOR
-/// with `xor`: up to four bytes, so one operation can turn a stored offset into any other).
-/// The header and the journal are left alone: the card cannot tell a corrupted journal entry
-/// from a real one, so that is not a promise it makes.
-fn corrupt(card: &mut Powered, offset: u16, xor: &[u8]) {
+/// Changes bytes of the file table or data area behind the card's back, as worn cells would:
+/// up to four bytes are overwritten, so one operation can set a stored offset or size to any
+/// value (the fuzzer's "interesting" values such as FFFFFFF0 included). The header and the
+/// journal are left alone: the card cannot tell a corrupted journal entry from a real one, so
+/// that is not a promise it makes.
+fn corrupt(card: &mut Powered, offset: u16, bytes: &[u8]) {
     let capacity = card.storage().capacity();
     let span = capacity.saturating_sub(FILE_TABLE_OFFSET + 4);
-    if span == 0 {
+    if span == 0 || bytes.is_empty() {
         return;
     }
     let at = FILE_TABLE_OFFSET + u32::from(offset) % span;
-    let mut bytes = [0u8; 4];
-    let Some(bytes) = bytes.get_mut(..xor.len()) else {
-        return;
-    };
-    if card.storage().read(at, bytes).is_ok() {
-        bytes.iter_mut().zip(xor).for_each(|(b, x)| *b ^= x);
-        let _ = card.storage_mut().write(at, bytes);
-    }
+    let _ = card.storage_mut().write(at, bytes);
     card.warm_reset();
 }
 
@@ -387,14 +381,14 @@ impl Program {
         self
     }
 
-    /// XOR `xor` (1 to 4 bytes) into the memory `offset` bytes into the file table (modulo the
-    /// size of the file table and data area).
-    pub fn corrupt(mut self, offset: u16, xor: &[u8]) -> Self {
-        let xor = xor.get(..xor.len().clamp(1, 4)).unwrap_or(&[0xFF]);
+    /// Overwrites the memory `offset` bytes into the file table (modulo the size of the file
+    /// table and data area) with `bytes` (1 to 4 of them).
+    pub fn corrupt(mut self, offset: u16, bytes: &[u8]) -> Self {
+        let bytes = bytes.get(..bytes.len().clamp(1, 4)).unwrap_or(&[0xFF]);
         self.bytes.push(5);
         self.bytes.extend(offset.to_be_bytes());
-        self.bytes.push(xor.len() as u8 - 1);
-        self.bytes.extend_from_slice(xor);
+        self.bytes.push(bytes.len() as u8 - 1);
+        self.bytes.extend_from_slice(bytes);
         self
     }
 

@@ -25,20 +25,26 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs every file of `kind` (corpus, regressions) of `target`; returns how many ran.
+/// Runs every file of `kind` (corpus, regressions) of `target`; returns how many ran. Fails
+/// naming every file that fails, not only the first.
 fn replay(target: &Target, kind: &str) -> usize {
     let files = files(&fuzz_dir().join(kind).join(target.name));
-    for path in &files {
-        let data = std::fs::read(path).unwrap();
-        let outcome = std::panic::catch_unwind(|| (target.body)(&data));
-        assert!(
-            outcome.is_ok(),
-            "{} fails on {} (replay it: cargo test -p sscard-fuzz-bodies --test replay {})",
-            target.name,
-            path.display(),
-            target.name
-        );
-    }
+    let failing: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let data = std::fs::read(path).unwrap();
+            std::panic::catch_unwind(|| (target.body)(&data)).is_err()
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "{} fails on {} file(s) (replay: cargo test -p sscard-fuzz-bodies --test replay {}):\n{}",
+        target.name,
+        failing.len(),
+        target.name,
+        failing.join("\n")
+    );
     files.len()
 }
 
