@@ -20,7 +20,7 @@
 
 use std::sync::OnceLock;
 
-use card_os::layout::{
+use card_os::memory_map::{
     FILE_TABLE_OFFSET, HDR_LIFE_CYCLE, HEADER_SIZE, JOURNAL_OFFSET, JOURNAL_SIZE,
 };
 use card_os::testing::TearingStorage;

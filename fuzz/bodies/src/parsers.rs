@@ -75,6 +75,9 @@ pub fn hex_input(data: &[u8]) {
                 hexstr::HexErrorKind::OddDigit => {
                     assert!(at.is_some_and(|c| c.is_ascii_hexdigit()))
                 }
+                hexstr::HexErrorKind::TooLong => {
+                    assert!(text.chars().count() > hexstr::MAX_HEX_INPUT_CHARS)
+                }
             }
             assert!(!e.sentence().is_empty());
             let _ = e.caret();
