@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use file_structures::layout::national;
 use file_structures::personalise::IssuerKeys;
-use host_tools::jobs::diagnose::{diagnose, Action, Cause, Day, Options, Outcome};
+use host_tools::jobs::diagnose::{diagnose, Action, Cause, CheckId, Day, Options, Outcome};
 use host_tools::transport::faults::{faulty_card, FaultKind, MATRIX_TODAY};
 use host_tools::transport::pcsc::{map_error, PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::vpcd::FIRST_SLOT_PORT;
@@ -148,10 +148,14 @@ fn a_mute_chip_through_pcscd_is_a_dead_chip_not_a_software_error() {
     assert_eq!(report.cause, Cause::DeadChip);
     assert_eq!(report.action, Action::CleanContactsRetry);
     assert!(report.facts.no_atr, "{:?}", report.facts);
-    let outcome = |id: &str| report.checks.iter().find(|c| c.id == id).unwrap().outcome;
-    assert_eq!(outcome("reader"), Outcome::Pass);
-    assert_eq!(outcome("card"), Outcome::Pass, "the reader sees a card");
-    assert_eq!(outcome("atr"), Outcome::Fail);
+    let outcome = |id: CheckId| report.checks.iter().find(|c| c.id == id).unwrap().outcome;
+    assert_eq!(outcome(CheckId::Reader), Outcome::Pass);
+    assert_eq!(
+        outcome(CheckId::Card),
+        Outcome::Pass,
+        "the reader sees a card"
+    );
+    assert_eq!(outcome(CheckId::Atr), Outcome::Fail);
 
     // The binary: a verdict (exit 0), the dead chip and its action, no error.
     let output = sscard(&[

@@ -145,6 +145,7 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         // A card that drops mid-APDU shows up as an answer without a status word.
         T::ShortResponse(_) => (ExitClass::CardRemoved, "short_response"),
         T::CardUnresponsive => (ExitClass::CardUnresponsive, "card_unresponsive"),
+        T::UnusableAtr => (ExitClass::CardUnresponsive, "unusable_atr"),
         T::CardInUse => (ExitClass::CardBusy, "card_in_use"),
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),

@@ -37,6 +37,10 @@ pub enum TransportError {
     NoCard,
     #[error("the card does not answer (no ATR): the chip may be dead or its contacts dirty")]
     CardUnresponsive,
+    #[error(
+        "the card's answer to reset (ATR) cannot be used to talk to it: the chip may be damaged"
+    )]
+    UnusableAtr,
     #[error("the card was removed")]
     CardRemoved,
     #[error("the card was reset by another program; sscard reconnected, but the command must be run again")]
