@@ -7,6 +7,7 @@ mod keys;
 mod record;
 mod script;
 
+pub use apdu::StepError;
 pub use batch::{
     personalise_batch, BatchError, BatchOptions, BatchReport, CardOutput, Output, Progress,
 };

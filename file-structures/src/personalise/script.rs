@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use card_os::crypto::SecretKey;
 
-use super::apdu;
+use super::apdu::{self, StepError};
 use super::keys::{card_key_from_region, IssuerKeys, KeyError};
 use super::record::{CardRecord, RecordError};
 use crate::codec::{self, Encoding};
@@ -81,6 +81,12 @@ pub enum PersoError {
         step: String,
         sw: u16,
     },
+    #[error("the layout cannot be personalised: step \"{step}\": {source}")]
+    Step {
+        step: String,
+        #[source]
+        source: StepError,
+    },
     #[error("{record}: the card could not be formatted ({reason})")]
     Format { record: String, reason: String },
 }
@@ -154,10 +160,19 @@ pub(crate) fn encode_record(
 /// What one step of the plan is: the same bytes on every card, or a card's own key or field.
 enum Part {
     Fixed(Vec<u8>),
+    /// A fixed step the layout's values cannot make (reported by [`Personaliser::script`]).
+    Unbuildable(StepError),
     /// Index into `Personaliser::keys`.
     Key(usize),
     /// Index into the layout's fields (layout order).
     Field(usize),
+}
+
+fn fixed(bytes: apdu::Bytes) -> Part {
+    match bytes {
+        Ok(bytes) => Part::Fixed(bytes),
+        Err(e) => Part::Unbuildable(e),
+    }
 }
 
 /// Region-level keys by (key plan index, region BCD), keyed once for the whole batch.
@@ -190,17 +205,14 @@ impl<'a> Personaliser<'a> {
             match df.parent.as_deref().and_then(|p| layout.df(p)) {
                 Some(parent) => step(
                     format!("select {}", parent.name),
-                    Part::Fixed(apdu::select_path(&layout.df_path(parent))),
+                    fixed(apdu::select_path(&layout.df_path(parent))),
                 ),
-                None => step("select MF".into(), Part::Fixed(apdu::select_mf())),
+                None => step("select MF".into(), fixed(apdu::select_mf())),
             }
-            step(
-                format!("create DF {}", df.name),
-                Part::Fixed(apdu::create_df(df)),
-            );
+            step(format!("create DF {}", df.name), fixed(apdu::create_df(df)));
             step(
                 format!("select {}", df.name),
-                Part::Fixed(apdu::select_path(&layout.df_path(df))),
+                fixed(apdu::select_path(&layout.df_path(df))),
             );
             for key in &df.keys {
                 step(
@@ -221,15 +233,12 @@ impl<'a> Personaliser<'a> {
                 let label = format!("write PIN in {} ({} tries)", df.name, layout.pin.tries);
                 step(
                     label,
-                    Part::Fixed(apdu::write_pin(layout.pin.tries, &layout.pin.initial)),
+                    fixed(apdu::write_pin(layout.pin.tries, &layout.pin.initial)),
                 );
             }
             for ef in &df.efs {
                 let path = ef_path(df, ef);
-                step(
-                    format!("create EF {path}"),
-                    Part::Fixed(apdu::create_ef(ef)),
-                );
+                step(format!("create EF {path}"), fixed(apdu::create_ef(ef)));
                 for field in &ef.fields {
                     step(
                         format!(
@@ -242,7 +251,7 @@ impl<'a> Personaliser<'a> {
                 }
             }
         }
-        step("issue card".into(), Part::Fixed(apdu::issue_card()));
+        step("issue card".into(), fixed(apdu::issue_card()));
         let card_id_field = layout
             .fields()
             .position(|f| f.field.encoding == Encoding::CardIdCode);
@@ -302,6 +311,12 @@ impl<'a> Personaliser<'a> {
         for (label, part) in &self.plan {
             let apdu = match part {
                 Part::Fixed(bytes) => bytes.clone(),
+                Part::Unbuildable(source) => {
+                    return Err(PersoError::Step {
+                        step: label.to_string(),
+                        source: source.clone(),
+                    })
+                }
                 Part::Field(i) => appends
                     .get_mut(*i)
                     .and_then(Option::take)
@@ -314,13 +329,18 @@ impl<'a> Personaliser<'a> {
                                 source,
                             })?;
                     let spec = &self.key_plans[*i].spec;
-                    apdu::write_key(
+                    crate::apdu::write_key(
                         spec.id,
                         spec.usage.to_byte(),
                         spec.algorithm.to_byte(),
                         spec.error_limit,
                         key.expose_bytes(),
                     )
+                    .to_bytes()
+                    .map_err(|e| PersoError::Step {
+                        step: label.to_string(),
+                        source: e.into(),
+                    })?
                 }
             };
             steps.push(Step {

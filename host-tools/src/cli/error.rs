@@ -175,6 +175,7 @@ fn perso_class(e: &PersoError) -> (ExitClass, &'static str) {
         PersoError::Keys { .. } | PersoError::NoCardIdCode { .. } => {
             (ExitClass::BadInput, "bad_key_file")
         }
+        PersoError::Step { .. } => (ExitClass::InvalidLayout, "invalid_layout"),
         // The simulated card refused its own personalisation: a defect, not the user's input.
         PersoError::Card { .. } | PersoError::Format { .. } => {
             (ExitClass::Failure, "personalisation_failed")

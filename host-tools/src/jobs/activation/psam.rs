@@ -2,12 +2,13 @@
 //! region keys of the holder PIN's DF (the keys an activation uses), made with card-os's own
 //! commands (CREATE FILE, WRITE KEY, ISSUE CARD). TEST keys only.
 
-use card_os::crypto::KEY_LEN;
 use card_os::{Card, FormatParams};
 use file_structures::layout::Layout;
 use file_structures::personalise::{IssuerKeys, KeyError};
+use zeroize::Zeroize;
 
 use super::security::PSAM_AID;
+use crate::protocol::apdu::{build, CommandApdu, SelectReply};
 use crate::transport::sim::MemoryStorage;
 
 /// Bytes of memory of a simulated PSAM.
@@ -64,12 +65,18 @@ pub fn psam_image(
         step: format!("power-on ({})", f.error),
         sw: 0x6F00,
     })?;
-    let mut run = |step: String, apdu: Vec<u8>| {
+    let mut run = |step: String, command: CommandApdu| {
         let mut response = [0u8; card_os::MAX_RESPONSE];
-        let n = card.process(&apdu, &mut response);
-        let sw = match response.get(..n) {
-            Some([.., a, b]) => u16::from_be_bytes([*a, *b]),
-            _ => 0x6F00,
+        let sw = match command.to_bytes() {
+            Ok(mut apdu) => {
+                let n = card.process(&apdu, &mut response);
+                apdu.zeroize();
+                match response.get(..n) {
+                    Some([.., a, b]) => u16::from_be_bytes([*a, *b]),
+                    _ => 0x6F00,
+                }
+            }
+            Err(_) => 0x6700,
         };
         if sw == 0x9000 {
             Ok(())
@@ -77,33 +84,33 @@ pub fn psam_image(
             Err(PsamImageError::Command { step, sw })
         }
     };
-    let mut template = vec![0x82, 0x01, 0x38, 0x83, 0x02, PSAM_FID[0], PSAM_FID[1], 0x84];
-    template.push(PSAM_AID.len() as u8);
-    template.extend_from_slice(&PSAM_AID);
-    let mut create = vec![0x00, 0xE0, 0x00, 0x00, template.len() as u8 + 2, 0x62];
-    create.push(template.len() as u8);
-    create.extend_from_slice(&template);
-    run("CREATE FILE (PSAM application)".into(), create)?;
-    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, PSAM_AID.len() as u8];
-    select.extend_from_slice(&PSAM_AID);
-    run("SELECT (PSAM application)".into(), select)?;
+    let application = build::create_file(&[
+        (0x82, vec![0x38]),
+        (0x83, PSAM_FID.to_vec()),
+        (0x84, PSAM_AID.to_vec()),
+    ])
+    .map_err(|_| PsamImageError::Command {
+        step: "CREATE FILE (PSAM application)".into(),
+        sw: 0x6700,
+    })?;
+    run("CREATE FILE (PSAM application)".into(), application)?;
+    run(
+        "SELECT (PSAM application)".into(),
+        build::select_name(&PSAM_AID, SelectReply::Nothing),
+    )?;
     for spec in &df.keys {
         let region_key = keys
             .region_key(&df.name, spec.id, spec.algorithm, region_bcd)
             .map_err(PsamImageError::Key)?;
-        let mut write = vec![0x80, 0xD4, 0x00, 0x00, 4 + KEY_LEN as u8];
-        write.extend_from_slice(&[
+        let write = build::write_key(
             spec.id,
             spec.usage.to_byte(),
             spec.algorithm.to_byte(),
             spec.error_limit,
-        ]);
-        write.extend_from_slice(region_key.expose_bytes());
-        let step = format!("WRITE KEY {:02X}", spec.id);
-        let result = run(step, write.clone());
-        zeroize::Zeroize::zeroize(&mut write);
-        result?;
+            region_key.expose_bytes(),
+        );
+        run(format!("WRITE KEY {:02X}", spec.id), write)?;
     }
-    run("ISSUE CARD".into(), vec![0x80, 0xF0, 0x02, 0x00])?;
+    run("ISSUE CARD".into(), build::issue_card())?;
     Ok(card.into_storage())
 }

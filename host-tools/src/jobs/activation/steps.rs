@@ -15,7 +15,12 @@ use super::{ActivationError, Receipt, Terminal};
 use crate::card::auth::{self, AuthError};
 use crate::card::files::{self, Answer};
 use crate::card::info::{self, Activation};
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, CommandApdu, Status};
+
+/// GET DATA of the card life cycle.
+const LIFE_CYCLE_TAG: u16 = 0x9F70;
+/// GET DATA of the medical insurance status (after SET DATE).
+const MEDICAL_STATUS_TAG: u16 = 0xDF41;
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
@@ -99,10 +104,7 @@ pub(super) fn check_blocking<T: CardTransport>(
     client: &mut Client<T>,
     plan: &Plan<'_>,
 ) -> Result<(), ActivationError> {
-    let life = client.transmit(&Command {
-        ne: Some(256),
-        ..apdu::command(0x00, 0xCA, 0x9F, 0x70)
-    })?;
+    let life = client.send(&build::get_data(LIFE_CYCLE_TAG, 256))?;
     match (life.sw, life.data.as_slice()) {
         (Status::Success, [0x01]) => return Err(ActivationError::NotIssued),
         (Status::Success, [0x04]) => return Err(ActivationError::Blocked("card blocked".into())),
@@ -312,10 +314,9 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
         let mut body = data.to_vec();
         body.extend_from_slice(&mac);
         let [cla, ins, p1, p2] = header;
-        let answer = self.client.transmit(&Command {
-            data: &body,
-            ..apdu::command(cla, ins, p1, p2)
-        })?;
+        let answer = self
+            .client
+            .send(&CommandApdu::new(cla, ins, p1, p2).with_data(body))?;
         succeeded(command, answer.sw)
     }
 
@@ -336,11 +337,9 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
         auth::send_cryptogram(self.client, key.id, &cryptogram).map_err(auth_error)?;
         let data = random_bytes();
         let key = &self.plan.internal_key;
-        let answer = self.client.transmit(&Command {
-            data: &data,
-            ne: Some(256),
-            ..apdu::command(0x00, 0x88, 0x00, key.id)
-        })?;
+        let answer = self
+            .client
+            .send(&build::internal_authenticate(key.id, &data))?;
         succeeded("INTERNAL AUTHENTICATE", answer.sw)?;
         let expected = self.module.encrypt(key, &self.card.code, &data)?;
         if expected != answer.data {
@@ -354,20 +353,11 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
     /// which also gives back the try the CHANGE PIN spent.
     pub(super) fn change_pin(&mut self, initial: &str, pin: &Pin) -> Result<(), ActivationError> {
         let initial = Pin::from_ascii(initial.as_bytes()).map_err(|_| InputError::PinForm)?;
-        let mut data = zeroize::Zeroizing::new(initial.as_bcd().to_vec());
-        data.push(0xFF);
-        data.extend_from_slice(pin.as_bcd());
-        let answer = self.client.transmit(&Command {
-            data: &data,
-            ..apdu::command(0x80, 0x5E, 0x01, 0x00)
-        })?;
+        let answer = self.client.send(&build::change_pin(&initial, pin))?;
         match answer.sw {
             Status::Success => Ok(()),
             Status::Counter(_) => {
-                let verify = self.client.transmit(&Command {
-                    data: pin.as_bcd(),
-                    ..apdu::command(0x00, 0x20, 0x00, 0x00)
-                })?;
+                let verify = self.client.send(&build::verify(pin))?;
                 match verify.sw {
                     Status::Success => Ok(()),
                     Status::Counter(_) => Err(ActivationError::PinAlreadyChanged),
@@ -422,14 +412,10 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
     fn medical_status(&mut self) -> Result<String, ActivationError> {
         let date = codec::encode(Encoding::Date, 4, &self.terminal.date)
             .map_err(|e| InputError::Field("date".into(), e))?;
-        let set = self.client.transmit(&Command {
-            data: &date,
-            ..apdu::command(0x80, 0xDA, 0x00, 0x00)
-        })?;
-        let status = self.client.transmit(&Command {
-            ne: Some(256),
-            ..apdu::command(0x00, 0xCA, 0xDF, 0x41)
-        })?;
+        let set = self.client.send(&build::set_date(&date))?;
+        let status = self
+            .client
+            .send(&build::get_data(MEDICAL_STATUS_TAG, 256))?;
         Ok(match (set.sw, status.sw, status.data.as_slice()) {
             (Status::Success, Status::Success, [0x00]) => "normal".into(),
             (Status::Success, Status::Success, [0x01]) => {

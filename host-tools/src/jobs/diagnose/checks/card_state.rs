@@ -5,7 +5,7 @@ use file_structures::layout::Layout;
 use super::super::{CheckId, Day, Outcome};
 use super::session::{ssse_path, Session};
 use crate::card::info::ACTIVATION_FIELD;
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, Status};
 use crate::protocol::hexstr;
 use crate::protocol::sw::explain;
 use crate::transport::CardTransport;
@@ -14,11 +14,7 @@ use crate::transport::CardTransport;
 const LIFE_CYCLE_TAG: u16 = 0x9F70;
 
 pub(super) fn activation_check<T: CardTransport>(run: &mut Session<T>, today: Day) {
-    let [p1, p2] = LIFE_CYCLE_TAG.to_be_bytes();
-    let life = run.send(&Command {
-        ne: Some(1),
-        ..apdu::command(0x00, 0xCA, p1, p2)
-    });
+    let life = run.send(&build::get_data(LIFE_CYCLE_TAG, 1));
     let mut notes = Vec::new();
     let mut outcome = Outcome::Pass;
     match life.as_ref().map(|a| (a.sw, a.data.as_slice())) {
@@ -76,7 +72,7 @@ pub(super) fn pin_check<T: CardTransport>(run: &mut Session<T>, layout: &Layout)
         .unwrap_or_else(|| ssse_path(layout));
     run.select_df(&path);
     // VERIFY without data: the tries left, none spent.
-    let answer = run.send(&apdu::command(0x00, 0x20, 0x00, 0x00));
+    let answer = run.send(&build::verify_tries_left());
     let (outcome, detail) = match answer.map(|a| a.sw) {
         Some(Status::Counter(n)) => (
             if n == 0 { Outcome::Fail } else { Outcome::Pass },

@@ -5,7 +5,7 @@ use file_structures::layout::{Condition, Layout, ReadMode};
 use super::super::{CheckId, Outcome};
 use super::session::{Session, SW_APPLICATION_LOCKED};
 use crate::card::files::{self, Answer};
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, SelectReply, Status};
 use crate::protocol::client::ClientError;
 use crate::protocol::sw::explain;
 use crate::transport::CardTransport;
@@ -19,10 +19,7 @@ pub(super) fn select_check<T: CardTransport>(run: &mut Session<T>, layout: &Layo
         .df("SSSE")
         .map(|df| df.df_name.clone())
         .unwrap_or_default();
-    let select = Command {
-        data: &name,
-        ..apdu::command(0x00, 0xA4, 0x04, 0x0C)
-    };
+    let select = build::select_name(&name, SelectReply::Nothing);
     let (outcome, detail) = match run.send(&select) {
         None => (Outcome::Fail, "no answer".to_owned()),
         Some(a) if a.sw == Status::Success => (Outcome::Pass, explain(a.sw)),

@@ -3,7 +3,7 @@
 
 use super::super::{CheckId, Outcome};
 use super::session::Session;
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, Status};
 use crate::protocol::sw::explain;
 use crate::transport::CardTransport;
 
@@ -15,17 +15,12 @@ pub(super) fn integrity_check<T: CardTransport>(run: &mut Session<T>, dfs: &[Vec
     let mut unprotected = 0;
     let mut intact = 0;
     let mut problems = Vec::new();
-    let [p1, p2] = INTEGRITY_TAG.to_be_bytes();
     for path in dfs {
         if run.select_df(path) != Some(Status::Success) {
             problems.push("the DF could not be selected".to_owned());
             continue;
         }
-        let report = Command {
-            ne: Some(256),
-            ..apdu::command(0x00, 0xCA, p1, p2)
-        };
-        match run.send(&report) {
+        match run.send(&build::get_data(INTEGRITY_TAG, 256)) {
             None => problems.push("no answer to GET DATA DF7F".into()),
             Some(a) if a.sw == Status::Success => {
                 for entry in a.data.chunks(3) {

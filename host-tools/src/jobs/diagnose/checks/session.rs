@@ -9,7 +9,7 @@ use super::super::guard::ReadOnly;
 use super::super::verdict::Facts;
 use super::super::{Check, CheckId, Outcome};
 use crate::card::files::{self, Answer};
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{CommandApdu, Response, Status};
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
@@ -37,8 +37,8 @@ impl<T: CardTransport> Session<T> {
     }
 
     /// One command; its status word noted for the facts. `None` when it went unanswered.
-    pub fn send(&mut self, command: &Command<'_>) -> Option<apdu::Response> {
-        let answer = self.client.transmit(command).ok()?;
+    pub fn send(&mut self, command: &CommandApdu) -> Option<Response> {
+        let answer = self.client.send(command).ok()?;
         self.note(answer.sw);
         Some(answer)
     }
