@@ -42,81 +42,61 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
     let lost = dir.path().join("lost.txt");
     std::fs::write(&lost, "# lost cards\nX00000019\n").unwrap();
 
-    let wrong_name = activate(
-        card,
-        journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            "李测试",
-            "--unsafe-new-pin",
-            "135790",
-        ],
-    );
-    assert_eq!(wrong_name.code, 30, "{}", wrong_name.stderr);
-    assert_eq!(wrong_name.json()["error"]["kind"], "identity_mismatch");
-    assert!(
-        wrong_name
-            .stderr
-            .contains("name on the document does not match"),
-        "{}",
-        wrong_name.stderr
-    );
+    // Each refusal leaves the card as it was, with its exit code (docs/host-tools.md).
+    let new_pin = ["--unsafe-new-pin", "135790"];
+    // (what is wrong, identity, PIN option, exit code, `--json` error kind, words of the message)
+    let refusals: [(&str, [&str; 4], &[&str], i32, &str, &str); 3] = [
+        (
+            "the name on the document differs",
+            ["--id-number", ID, "--name", "李测试"],
+            &new_pin,
+            30,
+            "identity_mismatch",
+            "name on the document does not match",
+        ),
+        (
+            "an ID number with a wrong check digit",
+            ["--id-number", "110105199001010011", "--name", NAME],
+            &[],
+            10,
+            "",
+            "",
+        ),
+        (
+            "a trivial new PIN",
+            ["--id-number", ID, "--name", NAME],
+            &["--unsafe-new-pin", "111111"],
+            36,
+            "",
+            "",
+        ),
+    ];
+    for (label, identity, pin, code, kind, says) in refusals {
+        let run = activate(card, journal, &[&identity[..], pin].concat());
+        assert_eq!(run.code, code, "{label}: {}", run.stderr);
+        let error = &run.json()["error"];
+        assert!(kind.is_empty() || error["kind"] == kind, "{label}: {error}");
+        assert!(run.stderr.contains(says), "{label}: {}", run.stderr);
+    }
+    let identity = ["--id-number", ID, "--name", NAME];
 
-    let bad_id = activate(
-        card,
-        journal,
-        &["--id-number", "110105199001010011", "--name", NAME],
-    );
-    assert_eq!(bad_id.code, 10, "{}", bad_id.stderr);
-
-    let trivial = activate(
-        card,
-        journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "111111",
-        ],
-    );
-    assert_eq!(trivial.code, 36, "{}", trivial.stderr);
-
+    let lost_list = ["--lost-list", lost.to_str().unwrap()];
     let ok = activate(
         card,
         journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-            "--lost-list",
-            lost.to_str().unwrap(),
-        ],
+        &[&identity[..], &new_pin, &lost_list].concat(),
     );
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let receipt = &ok.json()["receipt"];
-    assert_eq!(receipt["card_number"], "T0000001X");
-    assert_eq!(receipt["activation_date"], "20240401");
-    assert_eq!(receipt["medical_insurance"], "normal");
+    for (field, expected) in [
+        ("card_number", "T0000001X"),
+        ("activation_date", "20240401"),
+        ("medical_insurance", "normal"),
+    ] {
+        assert_eq!(receipt[field], expected, "receipt {field}: {receipt}");
+    }
 
-    let again = activate(
-        card,
-        journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-        ],
-    );
+    let again = activate(card, journal, &[&identity[..], &new_pin].concat());
     assert_eq!(again.code, 31, "{}", again.stderr);
 
     // `info` sees the activation.

@@ -322,66 +322,77 @@ fn a_fake_card_a_wrong_terminal_key_and_a_wrong_mac_are_refused() {
     let layout = national("3.0").unwrap();
     let dir = TestDir::new("activation-fake");
     let mut journal = Journal::open(&dir.path().join("t.jsonl")).unwrap();
-    // A card whose internal-auth key (SSSE 01) is not the issuer's: a fake.
-    let fake_keys = IssuerKeys::from_toml(
-        "fake",
-        &TEST_KEYS_TOML.replace("\"54455354DDF1010", "\"64455354DDF1010"),
-    )
-    .unwrap();
-    let mut c = client(card(&layout, &fake_keys));
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
-    assert!(matches!(e, ActivationError::FakeCard), "{e}");
-    assert_eq!(activation(&mut c, &layout), Activation::NotActivated);
-    assert_eq!(pin_state(&mut c, "123456"), (0x63C6, 0x9000));
-
-    // A card whose activation key (SSSE 0B) differs refuses the terminal.
-    let other = IssuerKeys::from_toml(
-        "other",
-        &TEST_KEYS_TOML.replace("\"54455354DDF10B", "\"64455354DDF10B"),
-    )
-    .unwrap();
-    let mut c = client(card(&layout, &other));
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            ActivationError::Refused {
-                command: "EXTERNAL AUTHENTICATE",
-                ..
-            }
+    let keys_with = |label: &str, from: &str, to: &str| {
+        IssuerKeys::from_toml(label, &TEST_KEYS_TOML.replace(from, to)).unwrap()
+    };
+    let issuer = IssuerKeys::test_keys().unwrap();
+    // (what is wrong, the card's keys, the terminal's MAC wrong, the refusal expected, refused
+    // before the PIN change)
+    let cases: [(&str, IssuerKeys, bool, fn(&ActivationError) -> bool, bool); 3] = [
+        (
+            "a fake card: its internal-auth key (SSSE 01) is not the issuer's",
+            keys_with("fake", "\"54455354DDF1010", "\"64455354DDF1010"),
+            false,
+            |e| matches!(e, ActivationError::FakeCard),
+            true,
         ),
-        "{e}"
-    );
-
-    // A wrong MAC on the activation record: 6988, nothing activated.
-    let mut c = client(card(&layout, &IssuerKeys::test_keys().unwrap()));
-    let e = run(
-        &mut c,
-        &mut BadMac(software()),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(e, ActivationError::Refused { command: "UPDATE RECORD", sw } if sw.to_u16() == 0x6988),
-        "{e}"
-    );
-    assert_eq!(activation(&mut c, &layout), Activation::NotActivated);
+        (
+            "a card whose activation key (SSSE 0B) differs refuses the terminal",
+            keys_with("other", "\"54455354DDF10B", "\"64455354DDF10B"),
+            false,
+            |e| {
+                matches!(
+                    e,
+                    ActivationError::Refused {
+                        command: "EXTERNAL AUTHENTICATE",
+                        ..
+                    }
+                )
+            },
+            true,
+        ),
+        (
+            "a wrong MAC on the activation record: 6988",
+            issuer,
+            true,
+            |e| matches!(e, ActivationError::Refused { command: "UPDATE RECORD", sw } if sw.to_u16() == 0x6988),
+            false,
+        ),
+    ];
+    for (label, keys, bad_mac, refused, before_pin_change) in cases {
+        let mut c = client(card(&layout, &keys));
+        let result = if bad_mac {
+            run(
+                &mut c,
+                &mut BadMac(software()),
+                &layout,
+                &terminal("20240401"),
+                &mut journal,
+            )
+        } else {
+            run(
+                &mut c,
+                &mut software(),
+                &layout,
+                &terminal("20240401"),
+                &mut journal,
+            )
+        };
+        let e = result.expect_err(label);
+        assert!(refused(&e), "{label}: {e}");
+        assert_eq!(
+            activation(&mut c, &layout),
+            Activation::NotActivated,
+            "{label}"
+        );
+        if before_pin_change {
+            assert_eq!(
+                pin_state(&mut c, "123456"),
+                (0x63C6, 0x9000),
+                "{label}: PIN unchanged"
+            );
+        }
+    }
 
     // Real keys are not taken by the software module.
     let real = IssuerKeys::from_toml(
