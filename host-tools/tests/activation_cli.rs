@@ -45,7 +45,8 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
     // Each refusal leaves the card as it was, with its exit code (docs/host-tools.md).
     let new_pin = ["--unsafe-new-pin", "135790"];
     // (what is wrong, identity, PIN option, exit code, `--json` error kind, words of the message)
-    let refusals: [(&str, [&str; 4], &[&str], i32, &str, &str); 3] = [
+    type Refusal<'a> = (&'a str, [&'a str; 4], &'a [&'a str], i32, &'a str, &'a str);
+    let refusals: [Refusal; 3] = [
         (
             "the name on the document differs",
             ["--id-number", ID, "--name", "李测试"],

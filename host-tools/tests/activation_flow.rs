@@ -328,7 +328,14 @@ fn a_fake_card_a_wrong_terminal_key_and_a_wrong_mac_are_refused() {
     let issuer = IssuerKeys::test_keys().unwrap();
     // (what is wrong, the card's keys, the terminal's MAC wrong, the refusal expected, refused
     // before the PIN change)
-    let cases: [(&str, IssuerKeys, bool, fn(&ActivationError) -> bool, bool); 3] = [
+    type Case<'a> = (
+        &'a str,
+        IssuerKeys,
+        bool,
+        fn(&ActivationError) -> bool,
+        bool,
+    );
+    let cases: [Case; 3] = [
         (
             "a fake card: its internal-auth key (SSSE 01) is not the issuer's",
             keys_with("fake", "\"54455354DDF1010", "\"64455354DDF1010"),
