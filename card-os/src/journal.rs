@@ -5,7 +5,9 @@
 //! Commit sets the header back to idle. At power-on an active journal is rolled back in reverse
 //! order, which is idempotent, so a cut during recovery is harmless.
 
-use crate::layout::{JOURNAL_ENTRY_HEADER_SIZE, JOURNAL_HEADER_SIZE, JOURNAL_OFFSET, JOURNAL_SIZE};
+use crate::memory_map::{
+    JOURNAL_ENTRY_HEADER_SIZE, JOURNAL_HEADER_SIZE, JOURNAL_OFFSET, JOURNAL_SIZE,
+};
 use crate::storage::{Storage, StorageError};
 use crate::sw::Status;
 

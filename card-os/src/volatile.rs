@@ -2,7 +2,7 @@
 
 use crate::crypto::SecretKey;
 use crate::fs::MF_INDEX;
-use crate::layout::CHAIN_MAX;
+use crate::memory_map::CHAIN_MAX;
 
 /// How many authenticated key ids the card remembers at once.
 pub const AUTHENTICATED_KEYS_MAX: usize = 8;

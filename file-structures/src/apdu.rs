@@ -12,6 +12,8 @@ use std::fmt;
 
 use card_os::apdu::Command;
 use card_os::crypto::Pin;
+use card_os::fs::fcp::FCP_TAG;
+use card_os::memory_map::LIFE_CYCLE_ISSUED;
 use card_os::response::Writer;
 use zeroize::Zeroizing;
 
@@ -235,12 +237,9 @@ pub fn verify_tries_left() -> CommandApdu {
 /// CREATE FILE with the FCP template (`62`) of `objects`, each `(tag, value)`, in order.
 pub fn create_file(objects: &[(u16, Vec<u8>)]) -> Result<CommandApdu, TooLong> {
     let body = tlv_all(objects)?;
-    let template = tlv_all(&[(FCP_TEMPLATE, body)])?;
+    let template = tlv_all(&[(FCP_TAG, body)])?;
     Ok(CommandApdu::new(0x00, 0xE0, 0x00, 0x00).with_data(template))
 }
-
-/// The FCP template's tag.
-const FCP_TEMPLATE: u16 = 0x62;
 
 /// Data objects in a row, with card-os's TLV writer.
 fn tlv_all(objects: &[(u16, Vec<u8>)]) -> Result<Vec<u8>, TooLong> {
@@ -280,7 +279,7 @@ pub fn write_pin(tries: u8, pin: &Pin) -> CommandApdu {
 
 /// ISSUE CARD: the card's life cycle becomes "issued" (P1 `02`).
 pub fn issue_card() -> CommandApdu {
-    CommandApdu::new(0x80, 0xF0, 0x02, 0x00)
+    CommandApdu::new(0x80, 0xF0, LIFE_CYCLE_ISSUED, 0x00)
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 mod pcsc_support;
 
 use card_os::testing::{DEMO_EF05, DEMO_EF06};
-use host_tools::transport::sim::SimTransport;
+use host_tools::transport::image;
+use host_tools::transport::sim::{MemoryStorage, SimTransport};
 use host_tools::transport::vpcd::FIRST_SLOT_PORT;
-use host_tools::transport::{CardTransport, ResetKind};
+use host_tools::transport::{CardTransport, TransportError};
 use pcsc_support::*;
 
 fn colon_hex(bytes: &[u8]) -> String {
@@ -101,8 +102,14 @@ fn a_record_written_through_pcsc_is_in_the_card_image_while_still_served() {
     assert_eq!(card.transmit(&update, &mut buf).unwrap(), [0x90, 0x00]);
 
     // The image on disk already has it, with the card still in the reader (as if killed now).
-    let mut copy = SimTransport::open_image(&image).unwrap();
-    copy.reset(ResetKind::Cold).unwrap();
+    // Reading the file needs no ownership; opening it as a card does, and the server has it.
+    let refused = SimTransport::open_image(&image).err().unwrap();
+    assert!(
+        matches!(refused, TransportError::ImageInUse { .. }),
+        "{refused:?}"
+    );
+    let mut copy =
+        SimTransport::in_memory(MemoryStorage::from_bytes(image::load(&image).unwrap())).unwrap();
     assert!(copy.transmit(&select).unwrap().ends_with(&[0x90, 0x00]));
     let mut expected = new_record.to_vec();
     expected.extend_from_slice(&[0x90, 0x00]);

@@ -151,8 +151,9 @@ fn probe<C: CardUnderTest>(
             ))
         }
     };
-    let (life_cycle, sw) = ask(card, &[0x00, 0xCA, 0x9F, 0x70, 0x01])?;
-    if sw != 0x9000 || life_cycle != [0x02] {
+    let [p1, p2] = card_os::data_tags::CARD_LIFE_CYCLE.to_be_bytes();
+    let (life_cycle, sw) = ask(card, &[0x00, 0xCA, p1, p2, 0x01])?;
+    if sw != 0x9000 || life_cycle != [card_os::memory_map::LIFE_CYCLE_ISSUED] {
         return Err(format!(
             "the card is not in the issued state (GET DATA 9F70 answered {} {sw:04X})",
             hex::encode_upper(&life_cycle)

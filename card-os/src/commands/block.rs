@@ -6,7 +6,7 @@ use crate::apdu::Command;
 use crate::crypto::mac::LINE_MAC_LEN;
 use crate::fs::header::set_life_cycle;
 use crate::journal::Transaction;
-use crate::layout::{
+use crate::memory_map::{
     APPLICATION_BLOCKED_PERMANENTLY, APPLICATION_BLOCKED_TEMPORARILY, APPLICATION_NORMAL,
     LIFE_CYCLE_CARD_BLOCKED,
 };

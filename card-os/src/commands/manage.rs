@@ -10,7 +10,7 @@ use crate::fs::{
     fcp, integrity, FileKind, LCS_ACTIVATED, LCS_DEACTIVATED, LCS_TERMINATED, MF_INDEX,
 };
 use crate::journal::memory_failure;
-use crate::layout::{DATA_OFFSET, DF_NAME_MAX, DF_SECURITY_SIZE};
+use crate::memory_map::{DATA_OFFSET, DF_NAME_MAX, DF_SECURITY_SIZE};
 use crate::storage::Storage;
 use crate::sw::Status;
 

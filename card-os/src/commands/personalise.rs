@@ -5,7 +5,7 @@ use super::{atomically, done, expect_p1p2, personalisation_only, Answer, Context
 use crate::apdu::Command;
 use crate::crypto::{Algorithm, Pin, SecretKey, KEY_LEN, PIN_MAX_BCD_LEN};
 use crate::fs::header::set_life_cycle;
-use crate::layout::LIFE_CYCLE_ISSUED;
+use crate::memory_map::LIFE_CYCLE_ISSUED;
 use crate::security::{objects, random, Usage};
 use crate::storage::Storage;
 use crate::sw::Status;

@@ -8,11 +8,11 @@ use crate::fs::{
     Descriptor, FileIndex, FileKind, LCS_DEACTIVATED, LCS_TERMINATED, MF_FID, MF_INDEX, NO_PARENT,
 };
 use crate::journal::memory_failure;
-use crate::layout::{
+use crate::memory_map::{
     APPLICATION_BLOCKED_PERMANENTLY, APPLICATION_BLOCKED_TEMPORARILY, DF_NAME_MAX,
 };
 use crate::response::Writer;
-use crate::security::{objects, APPLICATION_PERMANENTLY_BLOCKED};
+use crate::security::objects;
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -71,7 +71,7 @@ pub(super) fn select<S: Storage>(
         LCS_TERMINATED => Status::SelectedFileTerminated,
         _ => match objects::application_state(ctx.storage, ctx.selection.df)? {
             APPLICATION_BLOCKED_TEMPORARILY => Status::SelectedFileDeactivated,
-            APPLICATION_BLOCKED_PERMANENTLY => APPLICATION_PERMANENTLY_BLOCKED,
+            APPLICATION_BLOCKED_PERMANENTLY => Status::APPLICATION_PERMANENTLY_BLOCKED,
             _ => Status::Success,
         },
     };

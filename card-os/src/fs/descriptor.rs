@@ -1,7 +1,7 @@
 //! One file descriptor: its fixed byte layout in the file table and its RAM form.
 
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::{DESCRIPTOR_SIZE, DF_NAME_MAX, FILE_TABLE_OFFSET, PROPRIETARY_MAX};
+use crate::memory_map::{DESCRIPTOR_SIZE, DF_NAME_MAX, FILE_TABLE_OFFSET, PROPRIETARY_MAX};
 use crate::storage::Storage;
 use crate::sw::Status;
 

@@ -2,7 +2,7 @@
 //! from storage. It is derived data: rebuilt at power-on and after every command that changes the
 //! table, never written back.
 
-use crate::layout::MAX_FILES;
+use crate::memory_map::MAX_FILES;
 use crate::storage::{Storage, StorageError};
 
 use super::descriptor::{descriptor_offset, FileKind, D_KIND};

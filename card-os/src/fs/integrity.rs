@@ -19,10 +19,7 @@ pub const D_INTEGRITY: u32 = 75;
 /// The marker byte: the CRC that follows is valid.
 pub const INTEGRITY_MARKER: u8 = 0xC5;
 
-/// GET DATA P1-P2 of the integrity report of the current DF's EFs: FID (2) + [`Integrity`] (1) each.
-pub const INTEGRITY_TAG: u16 = 0xDF7F;
-
-/// What GET DATA `DF7F` reports per EF.
+/// What GET DATA `DF7F` (`data_tags::INTEGRITY`) reports per EF.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Integrity {
     /// The content matches its CRC (`00`).

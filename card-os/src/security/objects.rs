@@ -1,5 +1,5 @@
 //! Key objects and the PIN object in a DF's security area (layout in docs/card-os.md and
-//! `crate::layout`), read into RAM types whose secrets print redacted and zeroize on drop.
+//! `crate::memory_map`), read into RAM types whose secrets print redacted and zeroize on drop.
 
 use zeroize::Zeroize;
 
@@ -7,7 +7,7 @@ use crate::crypto::{Algorithm, Pin, SecretKey, KEY_LEN, PIN_MAX_BCD_LEN};
 use crate::fs::header::CardHeader;
 use crate::fs::{Descriptor, FileKind};
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::*;
+use crate::memory_map::*;
 use crate::storage::Storage;
 use crate::sw::Status;
 

@@ -2,12 +2,14 @@
 //! as CREATE FILE templates. The commands themselves are built by [`crate::apdu`].
 
 use card_os::crypto::Pin;
+use card_os::fs::fcp::{
+    TAG_ACCESS, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID, TAG_LIFE_CYCLE, TAG_PROPRIETARY, TAG_SFI,
+    TAG_SIZE,
+};
+use card_os::fs::LCS_ACTIVATED;
 
 use crate::apdu::{self, SelectReply, TooLong};
 use crate::layout::{AccessRules, Df, Ef, Structure};
-
-/// File life cycle "activated" (FCP tag 8A).
-const LCS_ACTIVATED: u8 = 0x05;
 
 /// Why the layout's values cannot make one of its personalisation commands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,20 +42,20 @@ fn create(fcp_body: &[(u16, Vec<u8>)]) -> Bytes {
 }
 
 fn common(body: &mut Vec<(u16, Vec<u8>)>, access: &AccessRules) {
-    tlv(body, 0x8A, &[LCS_ACTIVATED]);
-    tlv(body, 0x86, &access.to_bytes());
+    tlv(body, TAG_LIFE_CYCLE, &[LCS_ACTIVATED]);
+    tlv(body, TAG_ACCESS, &access.to_bytes());
 }
 
 pub(super) fn create_df(df: &Df) -> Bytes {
     let mut body = Vec::with_capacity(6);
-    tlv(&mut body, 0x82, &[0x38]);
-    tlv(&mut body, 0x83, &df.fid.to_be_bytes());
-    tlv(&mut body, 0x84, &df.df_name);
+    tlv(&mut body, TAG_DESCRIPTOR, &[0x38]);
+    tlv(&mut body, TAG_FID, &df.fid.to_be_bytes());
+    tlv(&mut body, TAG_DF_NAME, &df.df_name);
     common(&mut body, &df.access);
     if df.announce_algorithm {
         tlv(
             &mut body,
-            0xA5,
+            TAG_PROPRIETARY,
             &[0x9F, 0x0C, 0x03, 0x86, 0x01, df.algorithm.to_byte()],
         );
     }
@@ -64,24 +66,32 @@ pub(super) fn create_ef(ef: &Ef) -> Bytes {
     let mut body = Vec::with_capacity(6);
     match ef.structure {
         Structure::Transparent { size } => {
-            tlv(&mut body, 0x82, &[0x01]);
-            tlv(&mut body, 0x83, &ef.fid.to_be_bytes());
-            tlv(&mut body, 0x80, &size.to_be_bytes());
+            tlv(&mut body, TAG_DESCRIPTOR, &[0x01]);
+            tlv(&mut body, TAG_FID, &ef.fid.to_be_bytes());
+            tlv(&mut body, TAG_SIZE, &size.to_be_bytes());
         }
         Structure::LinearVariable { records, max_len } => {
-            tlv(&mut body, 0x82, &[0x04, 0x21, 0x00, max_len, records]);
-            tlv(&mut body, 0x83, &ef.fid.to_be_bytes());
+            tlv(
+                &mut body,
+                TAG_DESCRIPTOR,
+                &[0x04, 0x21, 0x00, max_len, records],
+            );
+            tlv(&mut body, TAG_FID, &ef.fid.to_be_bytes());
         }
         Structure::Cyclic {
             records,
             record_len,
         } => {
-            tlv(&mut body, 0x82, &[0x06, 0x21, 0x00, record_len, records]);
-            tlv(&mut body, 0x83, &ef.fid.to_be_bytes());
+            tlv(
+                &mut body,
+                TAG_DESCRIPTOR,
+                &[0x06, 0x21, 0x00, record_len, records],
+            );
+            tlv(&mut body, TAG_FID, &ef.fid.to_be_bytes());
         }
     }
     if let Some(sfi) = ef.sfi {
-        tlv(&mut body, 0x88, &[sfi << 3]);
+        tlv(&mut body, TAG_SFI, &[sfi << 3]);
     }
     common(&mut body, &ef.access);
     create(&body)

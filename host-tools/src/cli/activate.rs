@@ -150,7 +150,7 @@ fn module(
         ));
     }
     if let Some(path) = &args.psam_card {
-        let transport = SimTransport::open_image(path)?;
+        let transport = super::connect::sim_image(global, path)?;
         return Ok(Box::new(
             PsamModule::open(transport).map_err(ActivationError::from)?,
         ));

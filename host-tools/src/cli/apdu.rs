@@ -44,7 +44,7 @@ pub fn run(global: &Global, args: &ApduArgs) -> Result<Outcome, CliError> {
     let mut exchanges: Vec<Value> = Vec::new();
     let mut failure = None;
     for (i, bytes) in commands.iter().enumerate() {
-        let label = apdu::ins_name(bytes[1]).unwrap_or("unknown instruction");
+        let label = apdu::ins_name(bytes[0], bytes[1]).unwrap_or("unknown instruction");
         let response: Response = if args.raw {
             client.transmit_raw(bytes)?
         } else {

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
+use std::path::Path;
 use std::time::Duration;
 
 use host_tools::protocol::client::Client;
@@ -18,13 +19,19 @@ pub type CardClient = Client<Box<dyn CardTransport>>;
 /// (diagnose turns "no reader", "no card" and "no ATR" into findings).
 pub fn transport(global: &Global) -> Result<Box<dyn CardTransport>, TransportError> {
     Ok(match &global.card {
-        Some(path) => Box::new(SimTransport::open_image(path)?),
+        Some(path) => Box::new(sim_image(global, path)?),
         None => Box::new(PcscTransport::open(&PcscOptions {
             reader: global.reader.clone(),
             wait: Duration::from_millis(global.timeout_ms),
             ..PcscOptions::default()
         })?),
     })
+}
+
+/// The simulated card in a card image, owned by this process for the command's life (waiting for
+/// another owner as long as --wait-image says).
+pub fn sim_image(global: &Global, path: &Path) -> Result<SimTransport, TransportError> {
+    SimTransport::open_image_waiting(path, global.wait_image)
 }
 
 pub fn open(global: &Global) -> Result<CardClient, CliError> {

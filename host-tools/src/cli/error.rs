@@ -45,6 +45,8 @@ pub enum ExitClass {
     InvalidLayout = 13,
     /// Cardholder records break the layout's field rules.
     BadRecords = 14,
+    /// The card image is read-only: sscard does not change it.
+    ImageReadOnly = 15,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
     /// Activation: the identity document does not match the card.
@@ -150,6 +152,9 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
         T::ImageIo { .. } => (ExitClass::Io, "image_io"),
+        // Another process owns the image: the simulator's "card in use by another program".
+        T::ImageInUse { .. } => (ExitClass::CardBusy, "image_in_use"),
+        T::ImageReadOnly { .. } => (ExitClass::ImageReadOnly, "image_read_only"),
         T::Trace(_) => (ExitClass::Io, "trace_io"),
         T::Io(_) => (ExitClass::Io, "io"),
         T::Pcsc(_) => (ExitClass::Failure, "pcsc"),
@@ -316,6 +321,12 @@ impl CliError {
             error["argument"] = json!(argument);
             error["position"] = json!(source.position);
         }
+        if let CliError::Transport(TransportError::ImageInUse {
+            owner: Some(pid), ..
+        }) = self
+        {
+            error["owner_pid"] = json!(pid);
+        }
         error
     }
 }
@@ -341,6 +352,7 @@ mod tests {
             ExitClass::Io,
             ExitClass::InvalidLayout,
             ExitClass::BadRecords,
+            ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,

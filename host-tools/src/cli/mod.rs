@@ -21,6 +21,7 @@ mod sim;
 mod table;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use host_tools::jobs::conformance::ConformanceCommand;
@@ -62,6 +63,18 @@ pub struct Global {
     /// How long to wait for a card to be inserted, in milliseconds.
     #[arg(long, global = true, value_name = "MS", default_value_t = 5000)]
     pub timeout_ms: u64,
+    /// How long to wait for a card image another program is using (default: refuse at once).
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "0", value_parser = parse_wait)]
+    pub wait_image: Duration,
+}
+
+/// A bound in seconds (fractions allowed), at most a day.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| (0.0..=86_400.0).contains(s))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds from 0 to 86400"))
 }
 
 #[derive(Debug, Subcommand)]

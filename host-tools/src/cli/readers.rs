@@ -4,7 +4,6 @@ use serde_json::json;
 
 use host_tools::protocol::hexstr;
 use host_tools::transport::pcsc::{self, ReaderInfo};
-use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
 
 use super::{CliError, Global, Outcome};
@@ -13,7 +12,7 @@ pub fn run(global: &Global) -> Result<Outcome, CliError> {
     let readers = match &global.card {
         // With a card image the simulator is the one reader, and its card is always present.
         Some(path) => {
-            let sim = SimTransport::open_image(path)?;
+            let sim = super::connect::sim_image(global, path)?;
             vec![ReaderInfo {
                 index: 0,
                 name: sim.name(),

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use host_tools::jobs::activation::psam::psam_image;
 use host_tools::transport::faults::{faulty_card, parse_list, FaultyTransport, TransportFaults};
+use host_tools::transport::image::CardImage;
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::vpcd::{
@@ -85,12 +86,12 @@ pub struct ServeArgs {
 
 pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
     match command {
-        SimCommand::New(args) => new(args),
+        SimCommand::New(args) => new(global, args),
         SimCommand::Serve(args) => serve(global, args),
     }
 }
 
-fn new(args: &NewArgs) -> Result<Outcome, CliError> {
+fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let layout = args.layout.load(None)?;
     let record = match &args.record {
         Some(path) => read_record(path)?,
@@ -101,10 +102,10 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
         .load(true)?
         .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
     if args.psam {
-        return new_psam(args, &layout, &record, &keys);
+        return new_psam(global, args, &layout, &record, &keys);
     }
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
-    SimTransport::create_image(&args.out, &storage)?;
+    CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
     let mut text = format!("Card image written to {}\n", args.out.display());
     let rows = vec![
@@ -149,6 +150,7 @@ fn new(args: &NewArgs) -> Result<Outcome, CliError> {
 
 /// `sim new --psam`: the PSAM for one region's cards, made by the activation library.
 fn new_psam(
+    global: &Global,
     args: &NewArgs,
     layout: &file_structures::layout::Layout,
     record: &file_structures::personalise::CardRecord,
@@ -167,7 +169,7 @@ fn new_psam(
         }
     };
     let storage = psam_image(layout, &keys.keys, &region)?;
-    SimTransport::create_image(&args.out, &storage)?;
+    CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let region = hex::encode(region);
     let image = args.out.display().to_string();
     let mut text = format!("PSAM image written to {image}\n");
@@ -245,10 +247,16 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
                     .into(),
             ))
         }
-        Some(path) => Box::new(FaultyTransport::new(
-            SimTransport::open_image(path)?,
-            TransportFaults::from_kinds(&faults),
-        )),
+        Some(path) => {
+            // Owned for the whole serve, and refused now if read-only: a served card that could
+            // not keep its changes would drop out of the reader at every write.
+            let sim = super::connect::sim_image(global, path)?;
+            sim.check_image_writable()?;
+            Box::new(FaultyTransport::new(
+                sim,
+                TransportFaults::from_kinds(&faults),
+            ))
+        }
         None if !faults.is_empty() => {
             let layout = file_structures::layout::national("3.0")?;
             let keys =

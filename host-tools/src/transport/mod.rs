@@ -63,6 +63,17 @@ pub enum TransportError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the card image {path} is in use by {}: one program at a time may use a card image", owner_words(.owner))]
+    ImageInUse {
+        path: String,
+        /// The owner's process id, as it recorded it (absent for a moment after it got the image).
+        owner: Option<u32>,
+    },
+    #[error("the card image {path} is read-only ({reason}), and sscard does not change a read-only image: nothing was saved")]
+    ImageReadOnly {
+        path: String,
+        reason: image::ReadOnly,
+    },
     #[error("the PC/SC layer failed: {0}")]
     Pcsc(#[source] ::pcsc::Error),
     #[error("the simulated card does not start: {0}")]
@@ -71,6 +82,13 @@ pub enum TransportError {
     Trace(#[source] std::io::Error),
     #[error("input/output error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+fn owner_words(owner: &Option<u32>) -> String {
+    match owner {
+        Some(pid) => format!("process {pid}"),
+        None => "another process".to_string(),
+    }
 }
 
 /// A card in a reader. Implementations transmit bytes and nothing more.

@@ -2,9 +2,12 @@
 //!
 //! With an image, every APDU that changed the card's memory is followed by an atomic save, so
 //! the file always holds the card as of its last completed command (card-os's journal makes each
-//! command all-or-nothing in memory; the save makes it durable).
+//! command all-or-nothing in memory; the save makes it durable). The transport owns the image for
+//! its whole life ([`image::CardImage`]): no other process or thread can open it meanwhile, so no
+//! one else's stale copy of the card can overwrite a change this one acknowledged.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use card_os::storage::{Storage, StorageError};
 use card_os::Card;
@@ -105,7 +108,7 @@ impl Slot {
 /// card-os in this process, as a card in a reader.
 pub struct SimTransport {
     slot: Slot,
-    image: Option<PathBuf>,
+    image: Option<image::CardImage>,
     atr: Vec<u8>,
 }
 
@@ -140,19 +143,36 @@ impl SimTransport {
         })
     }
 
-    /// The card in an image file; changes are saved back to it.
+    /// The card in an image file, owned by this transport until it is dropped; changes are saved
+    /// back to it. An image another owner has open is refused at once
+    /// ([`TransportError::ImageInUse`]).
     pub fn open_image(path: &Path) -> Result<Self, TransportError> {
-        let memory = image::load(path)?;
+        Self::open_image_waiting(path, Duration::ZERO)
+    }
+
+    /// [`SimTransport::open_image`], waiting at most `wait` for the image's current owner.
+    pub fn open_image_waiting(path: &Path, wait: Duration) -> Result<Self, TransportError> {
+        let (owned, memory) = image::CardImage::open(path, wait)?;
         let mut transport = Self::in_memory(MemoryStorage::from_bytes(memory))?;
-        transport.image = Some(path.to_path_buf());
+        transport.image = Some(owned);
         // Power-on may have rolled back an interrupted command: keep the file in step.
         transport.save_if_changed()?;
         Ok(transport)
     }
 
-    /// Saves a memory as a new card image (for `sim new` and tests).
+    /// Saves a memory as a new card image (for `sim new` and tests), refused while another owner
+    /// has the image open.
     pub fn create_image(path: &Path, storage: &MemoryStorage) -> Result<(), TransportError> {
         image::save(path, storage.as_bytes())
+    }
+
+    /// Refuses an image this process may not change ([`TransportError::ImageReadOnly`]); without an
+    /// image there is nothing to refuse. A read-only image can still be read: the first command
+    /// that changes the card is the one refused.
+    pub fn check_image_writable(&self) -> Result<(), TransportError> {
+        self.image
+            .as_ref()
+            .map_or(Ok(()), image::CardImage::check_writable)
     }
 
     /// The card's memory as of now.
@@ -163,20 +183,17 @@ impl SimTransport {
         }
     }
 
-    fn storage_mut(&mut self) -> &mut MemoryStorage {
-        match &mut self.slot {
-            Slot::Powered(card) => card.storage_mut(),
-            Slot::Off(storage) => storage,
-        }
-    }
-
     fn save_if_changed(&mut self) -> Result<(), TransportError> {
-        let Some(path) = self.image.clone() else {
+        let Some(image) = &self.image else {
             return Ok(());
         };
-        let storage = self.storage_mut();
+        let storage = match &mut self.slot {
+            Slot::Powered(card) => card.storage_mut(),
+            Slot::Off(storage) => storage,
+        };
+        // A failed save leaves the memory dirty, so every later command is refused too.
         if storage.is_dirty() {
-            image::save(&path, storage.as_bytes())?;
+            image.save(storage.as_bytes())?;
             storage.mark_saved();
         }
         Ok(())
@@ -186,7 +203,7 @@ impl SimTransport {
 impl CardTransport for SimTransport {
     fn name(&self) -> String {
         match &self.image {
-            Some(path) => format!("simulator ({})", path.display()),
+            Some(image) => format!("simulator ({})", image.path().display()),
             None => "simulator (in memory)".to_string(),
         }
     }
@@ -341,6 +358,54 @@ mod tests {
         again.transmit(&select_ssse()).unwrap();
         let r = again.transmit(&read_record(0x0A, 6 << 3)).unwrap();
         assert_eq!(r.data, [0x0A, 0x01, b'2']);
+    }
+
+    #[test]
+    fn the_image_has_one_owner_for_the_transports_life() {
+        let dir = TestDir::new("sim-owner");
+        let path = dir.path().join("demo.card");
+        SimTransport::create_image(&path, &demo_storage()).unwrap();
+        let first = SimTransport::open_image(&path).unwrap();
+        let second = SimTransport::open_image(&path).err().unwrap();
+        assert!(
+            matches!(second, TransportError::ImageInUse { owner: Some(pid), .. } if pid == std::process::id()),
+            "{second:?}"
+        );
+        drop(first);
+        SimTransport::open_image(&path).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_image_answers_reads_and_refuses_the_first_change() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TestDir::new("sim-read-only");
+        let path = dir.path().join("demo.card");
+        SimTransport::create_image(&path, &demo_storage()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let mut client = Client::new(SimTransport::open_image(&path).unwrap());
+        assert!(client.transport().check_image_writable().is_err());
+        client.transmit(&select_ssse()).unwrap();
+        assert_eq!(
+            client.transmit(&read_record(1, 5 << 3 | 4)).unwrap().sw,
+            Status::Success
+        );
+        let update = Command {
+            data: &[0x0A, 0x01, b'2'],
+            ..apdu::command(0x00, 0xDC, 0x0A, 6 << 3)
+        };
+        let e = client.transmit(&update).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                crate::protocol::client::ClientError::Transport(
+                    TransportError::ImageReadOnly { .. }
+                )
+            ),
+            "{e:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     #[test]

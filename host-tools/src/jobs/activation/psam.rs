@@ -2,6 +2,8 @@
 //! region keys of the holder PIN's DF (the keys an activation uses), made with card-os's own
 //! commands (CREATE FILE, WRITE KEY, ISSUE CARD). TEST keys only.
 
+use card_os::fs::fcp::{TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID};
+use card_os::fs::FileKind;
 use card_os::{Card, FormatParams};
 use file_structures::layout::Layout;
 use file_structures::personalise::{IssuerKeys, KeyError};
@@ -85,9 +87,9 @@ pub fn psam_image(
         }
     };
     let application = build::create_file(&[
-        (0x82, vec![0x38]),
-        (0x83, PSAM_FID.to_vec()),
-        (0x84, PSAM_AID.to_vec()),
+        (TAG_DESCRIPTOR, vec![FileKind::Df.descriptor_byte()]),
+        (TAG_FID, PSAM_FID.to_vec()),
+        (TAG_DF_NAME, PSAM_AID.to_vec()),
     ])
     .map_err(|_| PsamImageError::Command {
         step: "CREATE FILE (PSAM application)".into(),

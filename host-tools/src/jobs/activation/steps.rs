@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 
 use card_os::crypto::Pin;
+use card_os::data_tags;
+use card_os::memory_map::{LIFE_CYCLE_CARD_BLOCKED, LIFE_CYCLE_PERSONALISATION};
+use card_os::restriction::{STATUS_GRACE, STATUS_NORMAL, STATUS_RESTRICTED};
 use card_os::security::Usage;
 use file_structures::codec::{self, Encoding};
 use file_structures::layout::{Df, Ef, FieldRef, KeySpec, KeyUsage, Layout};
@@ -17,10 +20,6 @@ use crate::card::files::{self, Answer};
 use crate::card::info::{self, Activation};
 use crate::protocol::apdu::{build, CommandApdu, Status};
 
-/// GET DATA of the card life cycle.
-const LIFE_CYCLE_TAG: u16 = 0x9F70;
-/// GET DATA of the medical insurance status (after SET DATE).
-const MEDICAL_STATUS_TAG: u16 = 0xDF41;
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
@@ -104,24 +103,26 @@ pub(super) fn check_blocking<T: CardTransport>(
     client: &mut Client<T>,
     plan: &Plan<'_>,
 ) -> Result<(), ActivationError> {
-    let life = client.send(&build::get_data(LIFE_CYCLE_TAG, 256))?;
+    let life = client.send(&build::get_data(data_tags::CARD_LIFE_CYCLE, 256))?;
     match (life.sw, life.data.as_slice()) {
-        (Status::Success, [0x01]) => return Err(ActivationError::NotIssued),
-        (Status::Success, [0x04]) => return Err(ActivationError::Blocked("card blocked".into())),
+        (Status::Success, [LIFE_CYCLE_PERSONALISATION]) => return Err(ActivationError::NotIssued),
+        (Status::Success, [LIFE_CYCLE_CARD_BLOCKED]) => {
+            return Err(ActivationError::Blocked("card blocked".into()))
+        }
         _ => {}
     }
     let select = files::select_df(client, &plan.df_path, Answer::Nothing)?;
-    match select.sw.to_u16() {
-        0x9000 => Ok(()),
-        0x6283 => Err(ActivationError::Blocked(format!(
+    match select.sw {
+        Status::Success => Ok(()),
+        Status::SelectedFileDeactivated => Err(ActivationError::Blocked(format!(
             "{} temporarily blocked",
             plan.df.name
         ))),
-        0x9303 => Err(ActivationError::Blocked(format!(
+        Status::APPLICATION_PERMANENTLY_BLOCKED => Err(ActivationError::Blocked(format!(
             "{} permanently blocked",
             plan.df.name
         ))),
-        0x6A81 => Err(ActivationError::Blocked("card blocked".into())),
+        Status::FunctionNotSupported => Err(ActivationError::Blocked("card blocked".into())),
         _ => Err(ActivationError::Refused {
             command: "SELECT",
             sw: select.sw,
@@ -415,13 +416,13 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
         let set = self.client.send(&build::set_date(&date))?;
         let status = self
             .client
-            .send(&build::get_data(MEDICAL_STATUS_TAG, 256))?;
+            .send(&build::get_data(data_tags::MEDICAL_STATUS, 256))?;
         Ok(match (set.sw, status.sw, status.data.as_slice()) {
-            (Status::Success, Status::Success, [0x00]) => "normal".into(),
-            (Status::Success, Status::Success, [0x01]) => {
+            (Status::Success, Status::Success, [STATUS_NORMAL]) => "normal".into(),
+            (Status::Success, Status::Success, [STATUS_GRACE]) => {
                 "normal (not activated, within six months of issue)".into()
             }
-            (Status::Success, Status::Success, [0x02]) => "restricted".into(),
+            (Status::Success, Status::Success, [STATUS_RESTRICTED]) => "restricted".into(),
             _ => "not reported by this card".into(),
         })
     }

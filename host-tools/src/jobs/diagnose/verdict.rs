@@ -11,7 +11,7 @@ pub struct Facts {
     pub system_error: bool,
     /// The card is held by another program (PC/SC sharing violation, or reset by another program).
     pub reader_busy: bool,
-    /// The card image file is missing or cannot be read.
+    /// The card image file is missing, or cannot be read or written.
     pub image_missing: bool,
     /// The card image file is damaged, or the card in it does not start.
     pub image_damaged: bool,
@@ -89,7 +89,7 @@ impl Cause {
                 "the PC/SC service or the system failed: nothing can be said about the card"
             }
             Cause::ReaderBusy => "the card is held by another program (the reader is busy)",
-            Cause::ImageMissing => "the card image file is missing or cannot be read",
+            Cause::ImageMissing => "the card image file is missing or cannot be used",
             Cause::ImageDamaged => "the card image file is damaged: the simulated card cannot start",
             Cause::NoCard => "no card in the reader",
             Cause::DeadChip => "chip damaged or \"demagnetised\": it gives no usable answer",

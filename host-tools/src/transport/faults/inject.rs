@@ -5,7 +5,7 @@
 
 use card_os::crypto::Pin;
 use card_os::fs::{Descriptor, FileKind};
-use card_os::layout::MAX_FILES;
+use card_os::memory_map::MAX_FILES;
 use card_os::Storage as _;
 use file_structures::layout::Layout;
 use file_structures::personalise::{CardRecord, IssuerKeys, KeyError, PersoError};

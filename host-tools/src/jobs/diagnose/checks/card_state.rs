@@ -10,20 +10,20 @@ use crate::protocol::hexstr;
 use crate::protocol::sw::explain;
 use crate::transport::CardTransport;
 
-/// GET DATA of the card life cycle.
-const LIFE_CYCLE_TAG: u16 = 0x9F70;
+use card_os::data_tags::CARD_LIFE_CYCLE;
+use card_os::memory_map::{LIFE_CYCLE_CARD_BLOCKED, LIFE_CYCLE_ISSUED, LIFE_CYCLE_PERSONALISATION};
 
 pub(super) fn activation_check<T: CardTransport>(run: &mut Session<T>, today: Day) {
-    let life = run.send(&build::get_data(LIFE_CYCLE_TAG, 1));
+    let life = run.send(&build::get_data(CARD_LIFE_CYCLE, 1));
     let mut notes = Vec::new();
     let mut outcome = Outcome::Pass;
     match life.as_ref().map(|a| (a.sw, a.data.as_slice())) {
-        Some((Status::Success, [0x02])) => notes.push("card issued".to_owned()),
-        Some((Status::Success, [0x01])) => {
+        Some((Status::Success, [LIFE_CYCLE_ISSUED])) => notes.push("card issued".to_owned()),
+        Some((Status::Success, [LIFE_CYCLE_PERSONALISATION])) => {
             outcome = Outcome::Warn;
             notes.push("the card is still in personalisation (never issued)".into());
         }
-        Some((Status::Success, [0x04])) => {
+        Some((Status::Success, [LIFE_CYCLE_CARD_BLOCKED])) => {
             run.facts.app_blocked = true;
             outcome = Outcome::Fail;
             notes.push("the card is blocked".into());

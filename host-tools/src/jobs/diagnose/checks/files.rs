@@ -3,7 +3,7 @@
 use file_structures::layout::{Condition, Layout, ReadMode};
 
 use super::super::{CheckId, Outcome};
-use super::session::{Session, SW_APPLICATION_LOCKED};
+use super::session::Session;
 use crate::card::files::{self, Answer};
 use crate::protocol::apdu::{build, SelectReply, Status};
 use crate::protocol::client::ClientError;
@@ -23,7 +23,7 @@ pub(super) fn select_check<T: CardTransport>(run: &mut Session<T>, layout: &Layo
     let (outcome, detail) = match run.send(&select) {
         None => (Outcome::Fail, "no answer".to_owned()),
         Some(a) if a.sw == Status::Success => (Outcome::Pass, explain(a.sw)),
-        Some(a) if a.sw == SW_APPLICATION_LOCKED => (
+        Some(a) if a.sw == Status::APPLICATION_PERMANENTLY_BLOCKED => (
             Outcome::Fail,
             format!("{}: the application is permanently blocked", explain(a.sw)),
         ),

@@ -7,8 +7,7 @@ use crate::protocol::apdu::{build, Status};
 use crate::protocol::sw::explain;
 use crate::transport::CardTransport;
 
-/// GET DATA of the integrity report (card-os `fs::integrity::INTEGRITY_TAG`).
-const INTEGRITY_TAG: u16 = card_os::fs::integrity::INTEGRITY_TAG;
+use card_os::data_tags::INTEGRITY;
 
 pub(super) fn integrity_check<T: CardTransport>(run: &mut Session<T>, dfs: &[Vec<u16>]) {
     let mut damaged = Vec::new();
@@ -20,7 +19,7 @@ pub(super) fn integrity_check<T: CardTransport>(run: &mut Session<T>, dfs: &[Vec
             problems.push("the DF could not be selected".to_owned());
             continue;
         }
-        match run.send(&build::get_data(INTEGRITY_TAG, 256)) {
+        match run.send(&build::get_data(INTEGRITY, 256)) {
             None => problems.push("no answer to GET DATA DF7F".into()),
             Some(a) if a.sw == Status::Success => {
                 for entry in a.data.chunks(3) {

@@ -32,9 +32,10 @@ fn finding(error: &TransportError) -> Finding {
         | T::ReaderAmbiguous(_)
         | T::ReaderGone => Finding::NoReader,
         T::Pcsc(_) | T::Trace(_) | T::Io(_) => Finding::SystemError,
-        T::CardInUse | T::CardReset => Finding::ReaderBusy,
-        // Missing, or not readable (permissions, a directory): either way there is no image.
-        T::ImageIo { .. } => Finding::ImageMissing,
+        // Another program has the card, or the card image (`sscard sim serve`, another sscard).
+        T::CardInUse | T::CardReset | T::ImageInUse { .. } => Finding::ReaderBusy,
+        // Missing, not readable or not writable (permissions, a directory): no usable image.
+        T::ImageIo { .. } | T::ImageReadOnly { .. } => Finding::ImageMissing,
         T::DamagedImage { .. } | T::SimulatorPowerOn(_) => Finding::ImageDamaged,
         T::NoCard | T::CardRemoved | T::Timeout(_) => Finding::NoCard,
         T::CardUnresponsive | T::ShortResponse(_) => Finding::NoAtr,

@@ -13,9 +13,6 @@ use crate::protocol::apdu::{CommandApdu, Response, Status};
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
-/// Application permanently blocked (SSC).
-pub(super) const SW_APPLICATION_LOCKED: Status = Status::Other(0x9303);
-
 pub(super) struct Session<T: CardTransport> {
     pub client: Client<ReadOnly<T>>,
     pub checks: Vec<Check>,
@@ -47,7 +44,7 @@ impl<T: CardTransport> Session<T> {
         self.sws.push(sw);
         match sw {
             Status::MemoryFailure => self.facts.memory_damaged = true,
-            SW_APPLICATION_LOCKED | Status::SelectedFileDeactivated => {
+            Status::APPLICATION_PERMANENTLY_BLOCKED | Status::SelectedFileDeactivated => {
                 self.facts.app_blocked = true
             }
             _ => {}

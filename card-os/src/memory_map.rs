@@ -1,4 +1,5 @@
-//! The storage format: where each region of the non-volatile memory lives (see docs/card-os.md).
+//! The memory map: where each region of the non-volatile memory lives and the size limits of the
+//! card (see docs/card-os.md). Not to be confused with the application layouts of file-structures.
 
 /// Card header: magic, version, life cycle, serial number, ATR historical bytes, allocation pointer.
 pub const HEADER_OFFSET: u32 = 0;
