@@ -81,6 +81,21 @@ fn faults_a_reader_can_see_get_the_same_verdict_through_pcscd() {
     }
 }
 
+/// `sscard --reader READER diagnose --json`: a verdict, whatever it is, exits 0.
+fn sscard_diagnose_json() -> serde_json::Value {
+    let args = [
+        "--reader",
+        READER,
+        "diagnose",
+        "--today",
+        MATRIX_TODAY,
+        "--json",
+    ];
+    let output = sscard(&args);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    json(&output)
+}
+
 /// A card in the reader that the library cannot open, and why: each reason has its own cause, by
 /// the library and by the binary (none of them is "no card in the reader").
 #[test]
@@ -106,16 +121,7 @@ fn a_garbage_atr_and_a_card_held_by_another_program_have_their_own_causes_throug
         );
         eprintln!("{label}:\n{}", report.render());
         assert_eq!(report.cause, cause, "{label}");
-        let output = sscard(&[
-            "--reader",
-            READER,
-            "diagnose",
-            "--today",
-            MATRIX_TODAY,
-            "--json",
-        ]);
-        assert_eq!(output.status.code(), Some(0), "{label}: {output:?}");
-        let verdict = json(&output);
+        let verdict = sscard_diagnose_json();
         assert_eq!(verdict["cause_words"], cause.words(), "{label}: {verdict}");
         drop(holder);
         drop(served);
@@ -181,16 +187,7 @@ fn a_mute_chip_through_pcscd_is_a_dead_chip_not_a_software_error() {
     assert_eq!(outcome(CheckId::Atr), Outcome::Fail);
 
     // The binary: a verdict (exit 0), the dead chip and its action, no error.
-    let output = sscard(&[
-        "--reader",
-        READER,
-        "diagnose",
-        "--today",
-        MATRIX_TODAY,
-        "--json",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let verdict = json(&output);
+    let verdict = sscard_diagnose_json();
     assert_eq!(verdict["cause"], "dead-chip", "{verdict}");
     assert_eq!(verdict["action"], "clean-contacts-retry", "{verdict}");
     assert_eq!(
