@@ -269,3 +269,97 @@ fn a_card_that_is_not_the_declared_holders_fails_with_exit_code_20() {
     ]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
 }
+
+#[test]
+fn a_card_that_answers_no_vector_fails_with_exit_code_20_and_says_so() {
+    // card-os's demo card is none of the vector cards a reader's card can be identified as, so
+    // every vector is skipped and only the known answers (which need no card) run. Nothing about
+    // the card was checked: that is no pass.
+    let dir = TestDir::new("conformance-nothing-reached");
+    let card = demo_image(dir.path());
+    let junit = dir.path().join("results.xml");
+    let run = sscard(&[
+        "--card",
+        path(&card),
+        "conformance",
+        "run",
+        "--junit",
+        path(&junit),
+    ]);
+    assert_eq!(
+        run.code, EXIT_CONFORMANCE_FAILED,
+        "{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("sscard: nothing was checked: no vector reached the card (0 of "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("reached the card: 0 of "),
+        "{}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(&junit).unwrap();
+    let xml = roxmltree::Document::parse(&text).expect("the JUnit file is XML");
+    let failures: Vec<&str> = xml
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .filter_map(|n| n.attribute("message"))
+        .collect();
+    assert!(
+        failures
+            .iter()
+            .any(|m| m.starts_with("nothing was checked")),
+        "{failures:?}"
+    );
+    assert!(xml
+        .descendants()
+        .filter(|n| n.has_tag_name("property"))
+        .any(|p| p.attribute("name") == Some("reached the card")
+            && p.attribute("value") == Some("0")));
+
+    let run = sscard(&["--json", "--card", path(&card), "conformance", "run"]);
+    assert_eq!(run.code, EXIT_CONFORMANCE_FAILED, "{}", run.stderr);
+    let out = run.json();
+    assert_eq!(out["summary"]["reached_card"], 0);
+    assert_eq!(out["summary"]["failed"], 0, "nothing failed: nothing ran");
+    assert_eq!(out["error"]["kind"], "nothing_checked");
+
+    // Only the known answers selected: no vector needs the card, and the run passes.
+    let run = sscard(&[
+        "--card",
+        path(&card),
+        "conformance",
+        "run",
+        "--filter",
+        "crypto/sha256",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn a_card_image_reports_how_many_vectors_reached_it() {
+    let dir = TestDir::new("conformance-reached");
+    let card = sample_card(dir.path(), "2.0");
+    let run = sscard(&[
+        "--json",
+        "--card",
+        path(&card),
+        "conformance",
+        "run",
+        "--filter",
+        "data,select",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let summary = &run.json()["summary"];
+    let reached = summary["reached_card"].as_u64().unwrap();
+    assert!(reached > 0, "{summary}");
+    // Every vector that passed reached the card; some others did too before they were skipped
+    // (a step that needs the holder's record, which was not given).
+    let passed = summary["passed"].as_u64().unwrap();
+    let skipped = summary["skipped"].as_u64().unwrap();
+    assert!((passed..=passed + skipped).contains(&reached), "{summary}");
+}

@@ -51,6 +51,9 @@ pub struct VectorResult {
     /// Every exchange of the vector when it did not pass (empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exchanges: Vec<Exchange>,
+    /// The card answered at least one of the vector's steps (a reset or a command). A vector
+    /// skipped before its first step, a card that answers nothing, and a known answer: false.
+    pub reached_card: bool,
 }
 
 impl VectorResult {
@@ -63,6 +66,10 @@ impl VectorResult {
     /// Failed or errored.
     pub fn failed(&self) -> bool {
         matches!(self.verdict, Verdict::Fail { .. } | Verdict::Error { .. })
+    }
+    /// A crypto known answer, run without a card.
+    pub fn is_known_answer(&self) -> bool {
+        self.card == crate::kat::KNOWN_ANSWER_CARD
     }
 }
 
@@ -133,6 +140,8 @@ pub fn run_vector(target: &mut dyn Target, vector: &Vector) -> VectorResult {
         },
         Ok(prepared) => run_steps(vector, prepared.card, prepared.facts, &mut exchanges),
     };
+    // Every exchange kept is an answer from the card.
+    let reached_card = !exchanges.is_empty();
     if verdict == Verdict::Pass || matches!(verdict, Verdict::Skip { .. }) {
         exchanges.clear();
     }
@@ -144,6 +153,7 @@ pub fn run_vector(target: &mut dyn Target, vector: &Vector) -> VectorResult {
         card: vector.card.name(),
         verdict,
         exchanges,
+        reached_card,
     }
 }
 

@@ -79,9 +79,7 @@ pub fn run(global: &Global, args: &ApduArgs) -> Result<Outcome, CliError> {
         }
     }
     let json = json!({ "reader": client.transport().name(), "exchanges": exchanges });
-    Ok(Outcome {
-        text,
-        json,
-        failure,
-    })
+    let mut outcome = Outcome::new(text, json);
+    outcome.failure = failure;
+    Ok(outcome)
 }

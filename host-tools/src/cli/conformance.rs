@@ -120,7 +120,9 @@ pub fn run(global: &Global, command: &ConformanceCommand) -> Result<Outcome, Cli
         ConformanceCommand::List(args) => conformance::list(&args.filter, args.suite.as_deref())?,
     };
     let mut result = Outcome::new(outcome.text, outcome.json);
-    if !outcome.passed {
+    if let Some(sentence) = outcome.nothing_checked {
+        result.failure = Some(CliError::NothingChecked(sentence));
+    } else if !outcome.passed {
         result.failure = Some(CliError::ConformanceFailed);
     }
     Ok(result)

@@ -11,6 +11,7 @@ use host_tools::protocol::apdu::ApduError;
 use host_tools::protocol::atr::AtrError;
 use host_tools::protocol::client::ClientError;
 use host_tools::protocol::hexstr::HexError;
+use host_tools::screen;
 use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
 
@@ -129,6 +130,9 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    /// A conformance run in which no vector reached the card: the sentence of the report.
+    #[error("{0}")]
+    NothingChecked(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -286,6 +290,7 @@ impl CliError {
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
 
@@ -301,11 +306,16 @@ impl CliError {
         self.class().0 as u8
     }
 
-    /// What goes to stderr: the sentence, plus a caret line under a bad hex character.
+    /// What goes to stderr: the sentence, plus a caret line under a bad hex character. The
+    /// sentence may quote a card or a file, so it is escaped for the screen, on one line.
     pub fn for_person(&self) -> String {
+        let sentence = screen::escape(&self.to_string()).into_owned();
         match self {
-            CliError::BadHex { source, .. } => format!("sscard: {self}\n{}", source.caret()),
-            _ => format!("sscard: {self}"),
+            CliError::BadHex { source, .. } => format!(
+                "sscard: {sentence}\n{}",
+                screen::escape_lines(&source.caret())
+            ),
+            _ => format!("sscard: {sentence}"),
         }
     }
 

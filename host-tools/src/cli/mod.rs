@@ -13,7 +13,7 @@ mod generate;
 mod info;
 mod inputs;
 mod layout;
-mod output;
+pub mod output;
 mod personalise;
 mod progress;
 mod readers;

@@ -13,6 +13,7 @@ use file_structures::personalise::{
     format_params, personalise_batch, run_script, BatchError, BatchOptions, CardOutput, CardRecord,
     CardStorage, Output, Progress,
 };
+use host_tools::screen::escape;
 use host_tools::transport::image;
 
 use super::inputs::{keys_label, read_batch, KeyArgs, LayoutArgs};
@@ -161,34 +162,37 @@ pub fn run(global: &Global, args: &PersonaliseArgs) -> Result<Outcome, CliError>
     let mut text = format!(
         "{} card(s) written to {} from {total} record(s) ({})\n",
         written.len(),
-        args.out.display(),
+        escape(&args.out.display().to_string()),
         keys_label(&keys)
     );
     for card in &written {
-        text.push_str(&format!(
-            "  {}: {}\n",
-            card["record"].as_str().unwrap_or_default(),
-            card["files"]
-                .as_array()
-                .map(|f| f
-                    .iter()
+        let files = card["files"]
+            .as_array()
+            .map(|f| {
+                f.iter()
                     .filter_map(|p| p.as_str())
                     .collect::<Vec<_>>()
-                    .join(", "))
-                .unwrap_or_default()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "  {}: {}\n",
+            escape(card["record"].as_str().unwrap_or_default()),
+            escape(&files)
         ));
     }
     if !report.is_empty() {
         text.push_str(&format!("{} problem(s) in the records:\n", report.len()));
         for e in &report {
+            let field = e
+                .field
+                .as_ref()
+                .map(|f| format!(":{f}"))
+                .unwrap_or_default();
             text.push_str(&format!(
-                "  {}{}: {}\n",
-                e.record,
-                e.field
-                    .as_ref()
-                    .map(|f| format!(":{f}"))
-                    .unwrap_or_default(),
-                e.rule
+                "  {}: {}\n",
+                escape(&format!("{}{field}", e.record)),
+                escape(&e.rule)
             ));
         }
     }

@@ -43,7 +43,8 @@ impl host_tools::jobs::conformance::Progress for Bar {
     }
     fn vector_done(&mut self, id: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_message(id.to_owned());
+            // The id comes from a vector file, and the bar draws on the terminal.
+            bar.set_message(host_tools::screen::escape(id).into_owned());
             bar.inc(1);
         }
     }

@@ -16,7 +16,7 @@ use host_tools::transport::vpcd::{
 use host_tools::transport::CardTransport;
 
 use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
-use super::{CliError, Global, Outcome};
+use super::{output, CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SimCommand {
@@ -107,7 +107,10 @@ fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
     CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
-    let mut text = format!("Card image written to {}\n", args.out.display());
+    let mut text = format!(
+        "Card image written to {}\n",
+        host_tools::screen::escape(&args.out.display().to_string())
+    );
     let rows = vec![
         vec!["holder".into(), format!("{holder} ({})", record.label)],
         vec!["layout".into(), layout.name.clone()],
@@ -235,6 +238,14 @@ fn event_line(event: &ServeEvent) -> String {
     }
 }
 
+/// The first line `sim serve` prints: which card, where.
+fn serving_line(card: &dyn CardTransport, port: u16) -> String {
+    format!(
+        "serving {} to vpcd on 127.0.0.1:{port} (Ctrl-C stops)",
+        card.name()
+    )
+}
+
 fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     let faults = match &args.fault {
         Some(list) => parse_list(list).map_err(|e| CliError::Usage(e.to_string()))?,
@@ -252,10 +263,15 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
             // not keep its changes would drop out of the reader at every write.
             let sim = super::connect::sim_image(global, path)?;
             sim.check_image_writable()?;
-            Box::new(FaultyTransport::new(
-                sim,
-                TransportFaults::from_kinds(&faults),
-            ))
+            if faults.is_empty() {
+                Box::new(sim)
+            } else {
+                // Wrapped only when faults were asked for: its name says "(with faults)".
+                Box::new(FaultyTransport::new(
+                    sim,
+                    TransportFaults::from_kinds(&faults),
+                ))
+            }
         }
         None if !faults.is_empty() => {
             let layout = file_structures::layout::national("3.0")?;
@@ -280,15 +296,11 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     options.io_timeout = seconds(args.io_timeout)?;
     let quiet = global.json;
     if !quiet {
-        eprintln!(
-            "serving {} to vpcd on 127.0.0.1:{} (Ctrl-C stops)",
-            card.name(),
-            args.port
-        );
+        output::eprint_line(&serving_line(card.as_ref(), args.port));
     }
     let summary = vpcd::serve_with_events(card.as_mut(), &options, &mut |event| {
         if !quiet {
-            eprintln!("{}", event_line(&event));
+            output::eprint_line(&event_line(&event));
         }
     })?;
     Ok(Outcome::new(

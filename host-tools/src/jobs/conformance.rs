@@ -123,8 +123,12 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// Every selected vector passed or was skipped (`run`); always true for `import` / `list`.
+    /// Every selected vector passed or was skipped, and the card answered (`run`); always true
+    /// for `import` / `list`.
     pub passed: bool,
+    /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
+    /// and none of them reached it (see `Report::nothing_reached_card`).
+    pub nothing_checked: Option<String>,
 }
 
 fn read(path: &Path) -> Result<String, ConformanceError> {
@@ -202,6 +206,7 @@ pub fn run(
         text: report.to_text(),
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
         passed: report.success(),
+        nothing_checked: report.nothing_reached_sentence(),
     })
 }
 
@@ -229,6 +234,7 @@ pub fn import(
         json: json!({ "vector_file": vector }),
         text: vector,
         passed: true,
+        nothing_checked: None,
     })
 }
 
@@ -264,6 +270,7 @@ pub fn list(
         text,
         json: Value::Array(rows),
         passed: true,
+        nothing_checked: None,
     })
 }
 
@@ -320,5 +327,54 @@ mod tests {
         assert!(!outcome.passed);
         let xml = std::fs::read_to_string(junit).unwrap();
         assert!(xml.contains("expected 03"), "{xml}");
+    }
+
+    #[test]
+    fn a_mute_card_fails_the_run_and_every_report_says_nothing_reached_it() {
+        // A dead chip: no ATR, no answer to any command. Only the known answers can run.
+        use crate::transport::faults::{FaultKind, FaultyTransport, TransportFaults};
+        let mute = FaultyTransport::new(
+            national_card(),
+            TransportFaults::from_kinds(&[FaultKind::Mute]),
+        );
+        let dir = crate::testdir::TestDir::new("conformance-mute");
+        let junit = dir.path().join("junit.xml");
+        let mut args = run_args(&[]);
+        args.junit = Some(junit.clone());
+        let outcome = run(&args, Some(Box::new(mute)), &mut ()).unwrap();
+        assert!(!outcome.passed, "{}", outcome.text);
+        let sentence = outcome
+            .nothing_checked
+            .expect("the run says nothing reached the card");
+        assert!(
+            sentence.starts_with("nothing was checked: no vector reached the card (0 of "),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("skipped: the card answered nothing ("),
+            "{sentence}"
+        );
+        assert!(
+            outcome.text.contains("reached the card: 0 of "),
+            "{}",
+            outcome.text
+        );
+        assert!(outcome.text.contains(&sentence), "{}", outcome.text);
+        let summary = &outcome.json["summary"];
+        assert_eq!(summary["reached_card"], 0);
+        assert_eq!(
+            summary["failed"], 0,
+            "nothing failed: everything was skipped"
+        );
+        assert!(summary["card_vectors"].as_u64().unwrap() > 800, "{summary}");
+        let xml = std::fs::read_to_string(junit).unwrap();
+        assert!(
+            xml.contains("<property name=\"reached the card\" value=\"0\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"nothing was checked"),
+            "{xml}"
+        );
     }
 }
