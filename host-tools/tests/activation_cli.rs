@@ -11,6 +11,9 @@ use host_tools::testdir::TestDir;
 
 const ID: &str = "110105199001010010";
 const NAME: &str = "张测试";
+/// The holder's document as the operator types it, and a new PIN.
+const IDENTITY: [&str; 4] = ["--id-number", ID, "--name", NAME];
+const NEW_PIN: [&str; 2] = ["--unsafe-new-pin", "135790"];
 
 fn activate(card: &str, journal: &str, extra: &[&str]) -> common::Run {
     let mut args = vec![
@@ -43,14 +46,13 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
     std::fs::write(&lost, "# lost cards\nX00000019\n").unwrap();
 
     // Each refusal leaves the card as it was, with its exit code (docs/host-tools.md).
-    let new_pin = ["--unsafe-new-pin", "135790"];
     // (what is wrong, identity, PIN option, exit code, `--json` error kind, words of the message)
     type Refusal<'a> = (&'a str, [&'a str; 4], &'a [&'a str], i32, &'a str, &'a str);
     let refusals: [Refusal; 3] = [
         (
             "the name on the document differs",
             ["--id-number", ID, "--name", "李测试"],
-            &new_pin,
+            &NEW_PIN,
             30,
             "identity_mismatch",
             "name on the document does not match",
@@ -65,7 +67,7 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
         ),
         (
             "a trivial new PIN",
-            ["--id-number", ID, "--name", NAME],
+            IDENTITY,
             &["--unsafe-new-pin", "111111"],
             36,
             "",
@@ -79,13 +81,12 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
         assert!(kind.is_empty() || error["kind"] == kind, "{label}: {error}");
         assert!(run.stderr.contains(says), "{label}: {}", run.stderr);
     }
-    let identity = ["--id-number", ID, "--name", NAME];
 
     let lost_list = ["--lost-list", lost.to_str().unwrap()];
     let ok = activate(
         card,
         journal,
-        &[&identity[..], &new_pin, &lost_list].concat(),
+        &[&IDENTITY[..], &NEW_PIN, &lost_list].concat(),
     );
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let receipt = &ok.json()["receipt"];
@@ -97,7 +98,7 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
         assert_eq!(receipt[field], expected, "receipt {field}: {receipt}");
     }
 
-    let again = activate(card, journal, &[&identity[..], &new_pin].concat());
+    let again = activate(card, journal, &[&IDENTITY[..], &NEW_PIN].concat());
     assert_eq!(again.code, 31, "{}", again.stderr);
 
     // `info` sees the activation.
@@ -159,28 +160,17 @@ fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
         card,
         journal.to_str().unwrap(),
         &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-            "--lost-list",
-            lost.to_str().unwrap(),
-        ],
+            &IDENTITY[..],
+            &NEW_PIN,
+            &["--lost-list", lost.to_str().unwrap()],
+        ]
+        .concat(),
     );
     assert_eq!(run.code, 34, "{}", run.stderr);
     let run = activate(
         card,
         journal.to_str().unwrap(),
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-        ],
+        &[&IDENTITY[..], &NEW_PIN].concat(),
     );
     assert_eq!(run.code, 32, "{}", run.stderr);
 }
