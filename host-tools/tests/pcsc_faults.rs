@@ -80,18 +80,22 @@ fn a_card_pulled_during_a_multi_apdu_operation_is_reported_and_recovered_after_r
     assert_eq!(served.stop().insertions, 2);
 }
 
+/// The served card through sscard's transport: SELECT SSSE and record 1 of EF05 answer 9000.
+fn open_and_read_a_record() -> PcscTransport {
+    let mut transport = open_virtual_reader();
+    assert_eq!(transport.transmit(&select_ssse()).unwrap(), [0x90, 0x00]);
+    let record = transport.transmit(&read_ef05(1)).unwrap();
+    assert!(record.ends_with(&[0x90, 0x00]), "{record:02X?}");
+    transport
+}
+
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_pcscd_restart_is_reported_and_the_served_card_comes_back() {
     let _lock = ReaderLock::acquire();
     let served = ServedCard::start(demo_sim(), FIRST_SLOT_PORT);
     wait_for_card(&context(), READER, true);
-    let mut transport = open_virtual_reader();
-    assert_eq!(transport.transmit(&select_ssse()).unwrap(), [0x90, 0x00]);
-    assert!(transport
-        .transmit(&read_ef05(1))
-        .unwrap()
-        .ends_with(&[0x90, 0x00]));
+    let mut transport = open_and_read_a_record();
 
     stack("restart");
     let error = transport
@@ -111,12 +115,7 @@ fn a_pcscd_restart_is_reported_and_the_served_card_comes_back() {
 
     // The serve loop reconnects to the new pcscd's vpcd by itself.
     wait_for_card(&context(), READER, true);
-    let mut transport = open_virtual_reader();
-    assert_eq!(transport.transmit(&select_ssse()).unwrap(), [0x90, 0x00]);
-    assert!(transport
-        .transmit(&read_ef05(1))
-        .unwrap()
-        .ends_with(&[0x90, 0x00]));
+    let mut transport = open_and_read_a_record();
     drop(transport);
     assert!(served.stop().insertions >= 2);
 }
