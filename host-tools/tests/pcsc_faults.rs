@@ -115,7 +115,6 @@ fn a_pcscd_restart_is_reported_and_the_served_card_comes_back() {
 
     // The serve loop reconnects to the new pcscd's vpcd by itself.
     wait_for_card(&context(), READER, true);
-    let mut transport = open_and_read_a_record();
-    drop(transport);
+    drop(open_and_read_a_record());
     assert!(served.stop().insertions >= 2);
 }
