@@ -210,11 +210,25 @@ pub struct Cla {
     pub secure_messaging: SecureMessaging,
     /// Bits 2-1: logical channel 0-3.
     pub channel: u8,
+    /// `B0`: the medical purse's class (docs/settlement.md), no chaining, no secure messaging.
+    pub purse: bool,
 }
+
+/// The class byte of the medical purse's commands.
+pub const PURSE_CLA: u8 = 0xB0;
 
 impl Cla {
     /// Decodes a CLA; `FF` and anything other than `0x`/`8x` is `6E00`.
     pub fn decode(cla: u8) -> Result<Self, Status> {
+        if cla == PURSE_CLA {
+            return Ok(Cla {
+                proprietary: true,
+                chaining: false,
+                secure_messaging: SecureMessaging::None,
+                channel: 0,
+                purse: true,
+            });
+        }
         if cla & 0x60 != 0 {
             return Err(Status::ClassNotSupported);
         }
@@ -223,11 +237,15 @@ impl Cla {
             chaining: cla & 0x10 != 0,
             secure_messaging: SecureMessaging::from_bits(cla >> 2),
             channel: cla & 0x03,
+            purse: false,
         })
     }
 
     /// The class byte for these fields.
     pub fn encode(self) -> u8 {
+        if self.purse {
+            return PURSE_CLA;
+        }
         (if self.proprietary { 0x80 } else { 0 })
             | (if self.chaining { 0x10 } else { 0 })
             | ((self.secure_messaging as u8) << 2)

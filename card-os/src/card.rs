@@ -148,13 +148,14 @@ impl<S: Storage> Card<S> {
         self.volatile.security.sm_mac_verified = false;
         let command = Command::parse(apdu)?;
         let cla = transmission::class_of(&command)?;
-        let instruction = instructions::find(command.ins, cla.secure_messaging);
+        let instruction = instructions::find(command.ins, cla);
         let Volatile {
             selection,
             security,
             io,
             buffer,
             derived_key,
+            purse,
         } = &mut self.volatile;
         if !cla.chaining && instruction.is_some_and(|i| i.handler == Handler::GetResponse) {
             return Ok(transmission::get_response(
@@ -163,9 +164,12 @@ impl<S: Storage> Card<S> {
         }
         // A challenge is good for the next command only (links of a chain aside).
         let challenge = security.challenge.take();
+        // So is the medical purse's INITIALIZE.
+        let pending_purse = purse.take();
         let life_cycle = card_life_cycle(&self.storage)?;
         let Some(data) = transmission::collect(pending, &command, cla.chaining, io, buffer)? else {
             security.challenge = challenge;
+            *purse = pending_purse;
             return Ok((0, Status::Success));
         };
         let command = Command { data, ..command };
@@ -180,6 +184,8 @@ impl<S: Storage> Card<S> {
             challenge,
             pool: &self.pool,
             derived_key,
+            pending_purse,
+            purse,
         };
         commands::admit(&context, instruction)?;
         let command = secure::check_class_mac(&mut context, instruction, command, df_before)?;

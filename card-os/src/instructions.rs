@@ -5,7 +5,7 @@
 //! Adding a card command means adding a row here (and its [`Handler`] arm in the dispatcher, which
 //! the compiler asks for).
 
-use crate::apdu::SecureMessaging;
+use crate::apdu::{Cla, SecureMessaging};
 
 /// Which classes of command an entry answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,14 +16,27 @@ pub enum ClassRule {
     Mac,
     /// Only without secure messaging.
     Plain,
+    /// Only with the medical purse's class `B0` (which no other row answers).
+    Purse,
 }
 
 impl ClassRule {
-    const fn admits(self, secure_messaging: SecureMessaging) -> bool {
+    const fn admits(self, cla: Cla) -> bool {
         match self {
+            ClassRule::Purse => cla.purse,
+            _ if cla.purse => false,
             ClassRule::Any => true,
-            ClassRule::Mac => matches!(secure_messaging, SecureMessaging::SscMac),
-            ClassRule::Plain => matches!(secure_messaging, SecureMessaging::None),
+            ClassRule::Mac => matches!(cla.secure_messaging, SecureMessaging::SscMac),
+            ClassRule::Plain => matches!(cla.secure_messaging, SecureMessaging::None),
+        }
+    }
+
+    /// A class byte this rule admits (`00`, `84` or `B0`), for tools and tests.
+    pub const fn example_cla(self) -> u8 {
+        match self {
+            ClassRule::Any | ClassRule::Plain => 0x00,
+            ClassRule::Mac => 0x84,
+            ClassRule::Purse => crate::apdu::PURSE_CLA,
         }
     }
 }
@@ -61,6 +74,14 @@ pub enum Handler {
     ApplicationBlock,
     ApplicationUnblock,
     CardBlock,
+    InitSamForPurchase,
+    CreditSamForPurchase,
+    InitializePurse,
+    CreditForLoad,
+    DebitForPurchase,
+    GetBalance,
+    GetTransactionProof,
+    StartingDay,
 }
 
 impl Handler {
@@ -98,6 +119,14 @@ impl Handler {
             Handler::ApplicationBlock => "APPLICATION BLOCK",
             Handler::ApplicationUnblock => "APPLICATION UNBLOCK",
             Handler::CardBlock => "CARD BLOCK",
+            Handler::InitSamForPurchase => "INIT SAM FOR PURCHASE",
+            Handler::CreditSamForPurchase => "CREDIT SAM FOR PURCHASE",
+            Handler::InitializePurse => "INITIALIZE FOR LOAD / PURCHASE",
+            Handler::CreditForLoad => "CREDIT FOR LOAD",
+            Handler::DebitForPurchase => "DEBIT FOR PURCHASE",
+            Handler::GetBalance => "GET BALANCE",
+            Handler::GetTransactionProof => "GET TRANSACTION PROOF",
+            Handler::StartingDay => "UPDATE / GET STARTING DAY",
         }
     }
 }
@@ -272,20 +301,48 @@ pub const INSTRUCTIONS: &[Instruction] = &[
         ..own_mac(0x18, Handler::ApplicationUnblock)
     },
     own_mac(0x16, Handler::CardBlock),
+    // The PSAM's side of a purchase (MAC1 out, MAC2 in).
+    row(0x70, Handler::InitSamForPurchase),
+    row(0x72, Handler::CreditSamForPurchase),
+    // The medical purse (CLA `B0`): INITIALIZE and DEBIT are settlement (refused while the
+    // medical application is restricted); GET BALANCE only reads (after the PIN).
+    Instruction {
+        settlement: true,
+        ..purse(0x28, Handler::InitializePurse)
+    },
+    purse(0x2A, Handler::CreditForLoad),
+    Instruction {
+        settlement: true,
+        ..purse(0x2C, Handler::DebitForPurchase)
+    },
+    Instruction {
+        probe: Probe::Safe,
+        ..purse(0x26, Handler::GetBalance)
+    },
+    purse(0x2E, Handler::GetTransactionProof),
+    purse(0x56, Handler::StartingDay),
 ];
 
+/// A medical purse command (CLA `B0`).
+const fn purse(ins: u8, handler: Handler) -> Instruction {
+    Instruction {
+        class: ClassRule::Purse,
+        ..row(ins, handler)
+    }
+}
+
 /// The instruction a command with `ins` and this secure messaging runs, if the card has one.
-pub fn find(ins: u8, secure_messaging: SecureMessaging) -> Option<&'static Instruction> {
+pub fn find(ins: u8, cla: Cla) -> Option<&'static Instruction> {
     INSTRUCTIONS
         .iter()
-        .find(|i| i.ins == ins && i.class.admits(secure_messaging))
+        .find(|i| i.ins == ins && i.class.admits(cla))
 }
 
 /// The instruction of a command's CLA and INS; `None` for an unknown INS or a class the card
 /// does not take.
 pub fn of_command(cla: u8, ins: u8) -> Option<&'static Instruction> {
     let cla = crate::apdu::Cla::decode(cla).ok()?;
-    find(ins, cla.secure_messaging)
+    find(ins, cla)
 }
 
 #[cfg(test)]
@@ -314,7 +371,10 @@ mod tests {
                     assert!(
                         matches!(
                             (a.class, b.class),
-                            (ClassRule::Mac, ClassRule::Plain) | (ClassRule::Plain, ClassRule::Mac)
+                            (ClassRule::Mac, ClassRule::Plain)
+                                | (ClassRule::Plain, ClassRule::Mac)
+                                | (ClassRule::Purse, _)
+                                | (_, ClassRule::Purse)
                         ),
                         "{} and {} overlap",
                         a.name(),

@@ -83,3 +83,31 @@ pub const LIFE_CYCLE_PERSONALISATION: u8 = 0x01;
 pub const LIFE_CYCLE_ISSUED: u8 = 0x02;
 pub const LIFE_CYCLE_APPLICATION_BLOCKED: u8 = 0x03;
 pub const LIFE_CYCLE_CARD_BLOCKED: u8 = 0x04;
+
+/// The medical purse object (docs/settlement.md): a transparent EF of the medical application
+/// (DF04) whose every access rule is never (`FF`), so only the card reads and writes it. Created
+/// and filled at personalisation; the purse commands find it by this FID in the current DF.
+pub const PURSE_FID: u16 = 0x0F04;
+/// Its size and fields (big-endian integers; year and start day packed BCD).
+pub const PURSE_SIZE: usize = 48;
+pub const PURSE_LOAD_COUNTER: usize = 0;
+pub const PURSE_PURCHASE_COUNTER: usize = 2;
+pub const PURSE_BALANCE: usize = 4;
+/// Yearly self-pay total (SPIP) and pooled-fund total (SPFP).
+pub const PURSE_SPIP: usize = 8;
+pub const PURSE_SPFP: usize = 12;
+pub const PURSE_YEAR: usize = 16;
+/// The first day of the payment year, `mmdd`.
+pub const PURSE_START_DAY: usize = 18;
+/// `crypto::purse::Settings::to_bytes` (4 bytes).
+pub const PURSE_SETTINGS: usize = 20;
+/// The proof of the last load and of the last purchase: present (`01`), serial (2), MAC (4),
+/// TAC (4).
+pub const PURSE_LOAD_PROOF: usize = 24;
+pub const PURSE_PURCHASE_PROOF: usize = 35;
+pub const PURSE_PROOF_SIZE: usize = 11;
+/// SFI of the purse's transaction log (EF08, cyclic, records of 28 bytes, 20 = account only).
+pub const PURSE_LOG_SFI: u8 = 8;
+/// Key id of DSK, the external-authentication key (usage `01`) of DF04 that UPDATE STARTING DAY
+/// needs authenticated.
+pub const STARTING_DAY_KEY_ID: u8 = 0x56;

@@ -13,6 +13,8 @@
 //! | [`Mutant::IgnoreAccessRule`] | `access::check` | every access rule is met |
 //! | [`Mutant::WrongRecord`] | `fs::records::read` | record n answers record n+1 when it exists |
 //! | [`Mutant::GraceOneDayLonger`] | `restriction::status` | the six months end a day late |
+//! | [`Mutant::DebitSkipsMac1`] | `commands/purse.rs` `debit` | DEBIT FOR PURCHASE takes any MAC1 |
+//! | [`Mutant::DebitWithoutRecord`] | `commands/purse.rs` `append_record` | a debit writes no EF08 record |
 //!
 //! The switch is one global byte: one mutant (or none) at a time for the whole process.
 
@@ -32,16 +34,22 @@ pub enum Mutant {
     WrongRecord = 5,
     /// The six-month rule's off-by-one: the day after the six months still counts as grace.
     GraceOneDayLonger = 6,
+    /// DEBIT FOR PURCHASE accepts any MAC1.
+    DebitSkipsMac1 = 7,
+    /// DEBIT FOR PURCHASE changes the balance but appends no record to the EF08 log.
+    DebitWithoutRecord = 8,
 }
 
 impl Mutant {
     /// Every mutant, in declaration order.
-    pub const ALL: [Mutant; 5] = [
+    pub const ALL: [Mutant; 7] = [
         Mutant::SkipPinDecrement,
         Mutant::AcceptAnyMac,
         Mutant::IgnoreAccessRule,
         Mutant::WrongRecord,
         Mutant::GraceOneDayLonger,
+        Mutant::DebitSkipsMac1,
+        Mutant::DebitWithoutRecord,
     ];
 }
 

@@ -161,6 +161,9 @@ impl Status {
     /// `9302`: a settlement-type operation on the medical insurance application of a card that is
     /// restricted (not activated, six months after issue or no date supplied).
     pub const MEDICAL_RESTRICTED: Status = Status::from_u16(0x9302);
+    /// `9302` in the medical purse: MAC1 of a DEBIT or MAC2 of a CREDIT is wrong (the same word
+    /// as [`Status::MEDICAL_RESTRICTED`]: the specification gives both meanings).
+    pub const PURSE_MAC_WRONG: Status = Status::from_u16(0x9302);
     /// `9303`: the application is permanently blocked.
     pub const APPLICATION_PERMANENTLY_BLOCKED: Status = Status::from_u16(0x9303);
     /// `9401`: the balance is too low (settlement).

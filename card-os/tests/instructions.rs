@@ -15,9 +15,10 @@ use card_os::instructions::{self, ClassRule, INSTRUCTIONS};
 use card_os::Card;
 use common::{demo_storage, sw};
 
-/// The plain classes: interindustry `00` and proprietary `80`. (A MAC'd class has every command's
-/// MAC checked before its INS is looked at, so it tells nothing about the INS.)
-const PLAIN_CLASSES: [u8; 2] = [0x00, 0x80];
+/// The plain classes: interindustry `00`, proprietary `80` and the medical purse's `B0`. (A MAC'd
+/// class has every command's MAC checked before its INS is looked at, so it tells nothing about
+/// the INS.)
+const PLAIN_CLASSES: [u8; 3] = [0x00, 0x80, 0xB0];
 
 #[test]
 fn every_instruction_the_card_answers_is_in_the_table_and_nothing_else() {
@@ -58,7 +59,16 @@ fn instructions_of_the_mac_class_alone_are_found_with_it() {
                 assert_eq!(instructions::of_command(0x80, row.ins), Some(row));
                 assert_ne!(instructions::of_command(0x04, row.ins), Some(row));
             }
+            ClassRule::Purse => {
+                assert_eq!(instructions::of_command(0xB0, row.ins), Some(row));
+                assert_ne!(instructions::of_command(0x80, row.ins), Some(row));
+                assert_ne!(instructions::of_command(0x00, row.ins), Some(row));
+            }
         }
+        assert_eq!(
+            instructions::of_command(row.class.example_cla(), row.ins),
+            Some(row)
+        );
         // ISO secure messaging is refused before any instruction is looked up.
         assert_eq!(
             instructions::of_command(0x0C, row.ins).filter(|r| r.class != ClassRule::Any),

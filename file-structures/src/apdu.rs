@@ -162,6 +162,12 @@ pub fn read_binary(offset: u16, ne: usize) -> CommandApdu {
     CommandApdu::new(0x00, 0xB0, hi & 0x7F, lo).with_ne(ne)
 }
 
+/// UPDATE BINARY of `data` at `offset` (15 bits) of the current EF.
+pub fn update_binary(offset: u16, data: &[u8]) -> CommandApdu {
+    let [hi, lo] = offset.to_be_bytes();
+    CommandApdu::new(0x00, 0xD6, hi & 0x7F, lo).with_data(data.to_vec())
+}
+
 /// UPDATE RECORD: the record `tag` of the EF with short identifier `sfi` (P2 `sfi << 3`, the
 /// record found by its first byte), rewritten as `record`.
 pub fn update_record_by_tag(sfi: u8, tag: u8, record: Vec<u8>) -> CommandApdu {

@@ -69,6 +69,18 @@ enum Function {
     /// `date(DATE, +6m+1d)`: a packed BCD date YYYYMMDD moved on by months (the day clamped to
     /// the month's last) then days, for the six-month rule around a card's own issue date.
     Date,
+    /// `purse_debit(DPK, INIT, AMOUNTS, TERMINAL_NO, TERMINAL_SERIAL, TIME)`: the data of DEBIT
+    /// FOR PURCHASE (terminal serial ‖ time ‖ MAC1) for the INITIALIZE FOR PURCHASE answer INIT
+    /// (docs/settlement.md; default settings).
+    PurseDebit,
+    /// `purse_debit_answer(DPK, DTK, INIT, AMOUNTS, TERMINAL_NO, TERMINAL_SERIAL, TIME)`: what
+    /// DEBIT FOR PURCHASE answers, TAC ‖ MAC2.
+    PurseDebitAnswer,
+    /// `purse_credit(DLK, INIT, AMOUNT, TERMINAL_NO, TIME)`: the data of CREDIT FOR LOAD (host
+    /// time ‖ MAC2) for the INITIALIZE FOR LOAD answer INIT.
+    PurseCredit,
+    /// `purse_load_tac(DTK, INIT, AMOUNT, TERMINAL_NO, TIME)`: the TAC CREDIT FOR LOAD answers.
+    PurseLoadTac,
 }
 
 const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
@@ -91,6 +103,53 @@ const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
         &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
     ),
     ("date", Function::Date, &[Kind::Bytes, Kind::Text]),
+    (
+        "purse_debit",
+        Function::PurseDebit,
+        &[
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
+    (
+        "purse_debit_answer",
+        Function::PurseDebitAnswer,
+        &[
+            Kind::Key,
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
+    (
+        "purse_credit",
+        Function::PurseCredit,
+        &[
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
+    (
+        "purse_load_tac",
+        Function::PurseLoadTac,
+        &[
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
 ];
 
 /// A command template: evaluates to bytes.
@@ -511,12 +570,115 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             out.extend(mac);
             Ok(out)
         }
+        Function::PurseDebit | Function::PurseDebitAnswer => {
+            use card_os::crypto::purse::{purchase_session_input, session_key, Purchase, Settings};
+            let keys = if call.function == Function::PurseDebit {
+                1
+            } else {
+                2
+            };
+            let init = bytes(keys)?;
+            let (random, serial) = match init.get(14..22) {
+                Some(&[s1, s2, _, _, r1, r2, r3, r4]) => {
+                    ([r1, r2, r3, r4], u16::from_be_bytes([s1, s2]))
+                }
+                _ => {
+                    return Err(EvalError::Invalid(
+                        "the INITIALIZE FOR PURCHASE answer has 22 bytes".into(),
+                    ))
+                }
+            };
+            let sized = |i: usize, what: &str| {
+                let b = bytes(i)?;
+                Ok::<_, EvalError>((b.len(), b, what.to_owned()))
+            };
+            let fixed = |i: usize, n: usize, what: &str| -> Result<Vec<u8>, EvalError> {
+                let (len, b, what) = sized(i, what)?;
+                if len == n {
+                    Ok(b)
+                } else {
+                    Err(EvalError::Invalid(format!(
+                        "{what} has {n} bytes, not {len}"
+                    )))
+                }
+            };
+            let purchase = Purchase {
+                amounts: array(fixed(keys + 1, 12, "AMOUNTS")?)?,
+                terminal_no: array(fixed(keys + 2, 6, "TERMINAL_NO")?)?,
+                terminal_serial: array(fixed(keys + 3, 4, "TERMINAL_SERIAL")?)?,
+                time: array(fixed(keys + 4, 7, "TIME")?)?,
+            };
+            let settings = Settings::default();
+            let session = session_key(
+                &key(0)?,
+                &purchase_session_input(&random, serial, &purchase.terminal_serial),
+            )
+            .map_err(|e| invalid("purse session key", e))?;
+            if call.function == Function::PurseDebit {
+                let mac1 = purchase
+                    .mac1(&session, settings)
+                    .map_err(|e| invalid("MAC1", e))?;
+                return Ok([&purchase.terminal_serial[..], &purchase.time, &mac1].concat());
+            }
+            let tac = purchase
+                .tac(&key(1)?, settings)
+                .map_err(|e| invalid("TAC", e))?;
+            let mac2 = purchase
+                .mac2(&session, settings)
+                .map_err(|e| invalid("MAC2", e))?;
+            Ok([tac, mac2].concat())
+        }
+        Function::PurseCredit | Function::PurseLoadTac => {
+            use card_os::crypto::purse::{load_session_input, session_key, Load, Settings};
+            let init = bytes(1)?;
+            let (balance, serial, random) = match init.get(..12) {
+                Some(&[b1, b2, b3, b4, s1, s2, _, _, r1, r2, r3, r4]) => (
+                    u32::from_be_bytes([b1, b2, b3, b4]),
+                    u16::from_be_bytes([s1, s2]),
+                    [r1, r2, r3, r4],
+                ),
+                _ => {
+                    return Err(EvalError::Invalid(
+                        "the INITIALIZE FOR LOAD answer has 16 bytes".into(),
+                    ))
+                }
+            };
+            let amount: [u8; 4] = array(bytes(2)?)?;
+            let load = Load {
+                balance,
+                amount: u32::from_be_bytes(amount),
+                serial,
+                terminal_no: array(bytes(3)?)?,
+            };
+            let time: [u8; 7] = array(bytes(4)?)?;
+            let settings = Settings::default();
+            if call.function == Function::PurseLoadTac {
+                let tac = load
+                    .tac(&key(0)?, settings, &time)
+                    .map_err(|e| invalid("TAC", e))?;
+                return Ok(tac.to_vec());
+            }
+            let session = session_key(&key(0)?, &load_session_input(&random, serial))
+                .map_err(|e| invalid("purse session key", e))?;
+            let mac2 = load
+                .mac2(&session, settings, &time)
+                .map_err(|e| invalid("MAC2", e))?;
+            Ok([&time[..], &mac2].concat())
+        }
         Function::Date => {
             let day = moved_date(&bytes(0)?, text(1)?)?;
             codec::encode(Encoding::Date, 4, &day.digits())
                 .map_err(|e| EvalError::Invalid(format!("date(): {day}: {e}")))
         }
     }
+}
+
+/// Bytes of a fixed length (a purse function's argument).
+fn array<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], EvalError> {
+    let len = bytes.len();
+    bytes
+        .try_into()
+        .map_err(|_| EvalError::Invalid(format!("expected {N} bytes, got {len}")))
 }
 
 /// `date(DATE, OFFSET)`: DATE (4 bytes packed BCD) moved by OFFSET, terms `+Nm` (months, the day

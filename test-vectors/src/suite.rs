@@ -39,6 +39,7 @@ pub const VECTOR_FILES: &[(&str, &str)] = &[
         "medical-restriction.toml",
         include_str!("../suite/medical-restriction.toml"),
     ),
+    ("purse.toml", include_str!("../suite/purse.toml")),
 ];
 
 /// The known-answer files.

@@ -118,6 +118,14 @@ fn expected_catchers(bug: Bug) -> &'static [&'static str] {
         Bug::Card(Mutant::IgnoreAccessRule) => &["binary.national.photo-needs-key"],
         Bug::Card(Mutant::WrongRecord) => &["reader.design-note-example"],
         Bug::Card(Mutant::GraceOneDayLonger) => &["medical.status.restricted-the-day-after"],
+        Bug::Card(Mutant::DebitSkipsMac1) => &[
+            "purse.national-2.0.debit.wrong-mac1",
+            "purse.national-3.0.debit.wrong-mac1",
+        ],
+        Bug::Card(Mutant::DebitWithoutRecord) => &[
+            "purse.debit.logs-its-record",
+            "purse.national-2.0.load-then-purchase",
+        ],
     }
 }
 

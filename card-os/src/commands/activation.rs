@@ -4,7 +4,7 @@
 use super::{done, expect_p1p2, Answer, Context};
 use crate::apdu::Command;
 use crate::fs::records::{self, Occurrence};
-use crate::fs::{Descriptor, MF_INDEX};
+use crate::fs::MF_INDEX;
 use crate::memory_map::RECORD_MAX;
 use crate::restriction::{
     self, CardDate, ACTIVATED, ACTIVATION_SFI, ACTIVATION_STATE_TAG, ISSUE_DATE_SFI,
@@ -41,7 +41,7 @@ fn record_value<'o, S: Storage>(
     let Some(index) = ctx.index.child_by_sfi(df, sfi) else {
         return Ok(None);
     };
-    let file = Descriptor::read(ctx.storage, index)?;
+    let file = ctx.index.descriptor(ctx.storage, index)?;
     if !file.kind.is_record() {
         return Ok(None);
     }

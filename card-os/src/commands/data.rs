@@ -5,7 +5,6 @@ use crate::apdu::Command;
 use crate::data_tags;
 use crate::fs::header::{alloc_pointer, CardHeader};
 use crate::fs::integrity;
-use crate::fs::Descriptor;
 use crate::memory_map::DATA_OFFSET;
 use crate::response::Writer;
 use crate::storage::Storage;
@@ -34,7 +33,7 @@ pub(super) fn get_data<S: Storage>(
                 if entry.parent != df || entry.is_df() {
                     continue;
                 }
-                let file = Descriptor::read(ctx.storage, index)?;
+                let file = ctx.index.descriptor(ctx.storage, index)?;
                 let status = integrity::check(ctx.storage, index, &file)?;
                 writer.extend(&file.fid.to_be_bytes())?;
                 writer.push(status as u8)?;

@@ -9,6 +9,7 @@ mod manage;
 mod personalise;
 mod pin;
 mod psam;
+mod purse;
 mod record;
 pub(crate) mod secure;
 mod select;
@@ -44,6 +45,11 @@ pub(crate) struct Context<'c, S: Storage> {
     pub pool: &'c [u8; POOL_LEN],
     /// PSAM: the key of the last DELIVER KEY.
     pub derived_key: &'c mut Option<crate::crypto::SecretKey>,
+    /// The medical purse's transaction that the command before this one initialised, taken out
+    /// of the volatile state (it holds for the next command only).
+    pub pending_purse: Option<crate::volatile::PurseSession>,
+    /// Where an INITIALIZE FOR LOAD / PURCHASE leaves its transaction for the next command.
+    pub purse: &'c mut Option<crate::volatile::PurseSession>,
 }
 
 /// Refuses commands a blocked card or application does not take, as the instruction's
@@ -60,7 +66,7 @@ pub(crate) fn admit<S: Storage>(
     if ctx.life_cycle == LIFE_CYCLE_CARD_BLOCKED {
         return Err(Status::FunctionNotSupported);
     }
-    match objects::application_state(ctx.storage, ctx.selection.df)? {
+    match objects::application_state(ctx.storage, ctx.index, ctx.selection.df)? {
         APPLICATION_BLOCKED_PERMANENTLY => Err(Status::APPLICATION_PERMANENTLY_BLOCKED),
         APPLICATION_BLOCKED_TEMPORARILY if admission != Admission::WhileTemporarilyBlocked => {
             Err(Status::ConditionsOfUseNotSatisfied)
@@ -128,6 +134,14 @@ pub(crate) fn execute<S: Storage>(
         Handler::ApplicationBlock => block::block_application(ctx, command),
         Handler::ApplicationUnblock => block::unblock_application(ctx, command),
         Handler::CardBlock => block::block_card(ctx, command),
+        Handler::InitSamForPurchase => psam::init_sam_for_purchase(ctx, command, out),
+        Handler::CreditSamForPurchase => psam::credit_sam_for_purchase(ctx, command),
+        Handler::InitializePurse => purse::initialize(ctx, command, out),
+        Handler::CreditForLoad => purse::credit(ctx, command, out),
+        Handler::DebitForPurchase => purse::debit(ctx, command, out),
+        Handler::GetBalance => purse::get_balance(ctx, command, out),
+        Handler::GetTransactionProof => purse::get_proof(ctx, command, out),
+        Handler::StartingDay => purse::starting_day(ctx, command, out),
     }
 }
 
@@ -161,7 +175,7 @@ fn target_ef<S: Storage>(ctx: &mut Context<'_, S>, sfi: u8) -> Result<(u8, Descr
         }
         index
     };
-    Ok((index, Descriptor::read(ctx.storage, index)?))
+    Ok((index, ctx.index.descriptor(ctx.storage, index)?))
 }
 
 /// `6985` unless the file may be used (not deactivated, not terminated), then the access rule.

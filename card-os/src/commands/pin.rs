@@ -76,7 +76,7 @@ pub(super) fn verify<S: Storage>(
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
     expect_p1p2(command, 0, 0)?;
-    let pin = objects::read_pin(ctx.storage)?;
+    let pin = objects::read_pin(ctx.storage, ctx.index)?;
     if command.data.is_empty() {
         return match pin.tries {
             _ if ctx.security.pin_verified => done(),
@@ -114,7 +114,7 @@ pub(super) fn change_reference_data<S: Storage>(
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
     expect_p1p2(command, 0, 0)?;
-    let stored = objects::read_pin(ctx.storage)?;
+    let stored = objects::read_pin(ctx.storage, ctx.index)?;
     let split = stored.value.as_bcd().len();
     if command.data.len() <= split {
         return Err(Status::WrongLength);
@@ -125,7 +125,7 @@ pub(super) fn change_reference_data<S: Storage>(
 
 /// Replaces the PIN after checking the old one; the new PIN may not be the initial PIN (`6A80`).
 fn change<S: Storage>(ctx: &mut Context<'_, S>, old: &[u8], new: &[u8]) -> Result<Answer, Status> {
-    let pin = objects::read_pin(ctx.storage)?;
+    let pin = objects::read_pin(ctx.storage, ctx.index)?;
     let old = pin_from(old)?;
     let new = pin_from(new)?;
     if new == pin.initial {
@@ -147,7 +147,7 @@ pub(super) fn unblock<S: Storage>(
     if command.p1 != 0 {
         return Err(Status::IncorrectP1P2);
     }
-    let pin = objects::read_pin(ctx.storage)?;
+    let pin = objects::read_pin(ctx.storage, ctx.index)?;
     if command.data.len() != LINE_MAC_LEN {
         return Err(Status::WrongLength);
     }
@@ -165,7 +165,7 @@ pub(super) fn reload<S: Storage>(
     if command.p1 != 0 {
         return Err(Status::IncorrectP1P2);
     }
-    let pin = objects::read_pin(ctx.storage)?;
+    let pin = objects::read_pin(ctx.storage, ctx.index)?;
     let data_len = command
         .data
         .len()

@@ -52,7 +52,7 @@ pub(crate) fn verify<'d, S: Storage>(
         .challenge
         .take()
         .ok_or(Status::ConditionsOfUseNotSatisfied)?;
-    let key = objects::find_key(ctx.storage, df, id, usage)?;
+    let key = objects::find_key(ctx.storage, ctx.index, df, id, usage)?;
     tries::spend(ctx.storage, key.tries_at, key.tries)?;
     let header = [command.cla, command.ins, command.p1, command.p2];
     let data = verify_command_mac(&key.key, challenge.as_bytes(), header, command.data)

@@ -5,7 +5,7 @@ use crate::apdu::Command;
 use crate::fs::descriptor::{descriptor_offset, D_NAME};
 use crate::fs::fcp::{self, FCI_TAG, FCP_TAG};
 use crate::fs::{
-    Descriptor, FileIndex, FileKind, LCS_DEACTIVATED, LCS_TERMINATED, MF_FID, MF_INDEX, NO_PARENT,
+    FileIndex, FileKind, LCS_DEACTIVATED, LCS_TERMINATED, MF_FID, MF_INDEX, NO_PARENT,
 };
 use crate::journal::memory_failure;
 use crate::memory_map::{
@@ -57,7 +57,7 @@ pub(super) fn select<S: Storage>(
         (0x00..=0x04, _) => return Err(Status::WrongLength),
         _ => return Err(Status::IncorrectP1P2),
     };
-    let file = Descriptor::read(ctx.storage, target)?;
+    let file = ctx.index.descriptor(ctx.storage, target)?;
     if file.kind == FileKind::Df {
         ctx.selection.df = target;
         ctx.selection.ef = None;
@@ -69,7 +69,7 @@ pub(super) fn select<S: Storage>(
     let sw = match file.life_cycle {
         LCS_DEACTIVATED => Status::SelectedFileDeactivated,
         LCS_TERMINATED => Status::SelectedFileTerminated,
-        _ => match objects::application_state(ctx.storage, ctx.selection.df)? {
+        _ => match objects::application_state(ctx.storage, ctx.index, ctx.selection.df)? {
             APPLICATION_BLOCKED_TEMPORARILY => Status::SelectedFileDeactivated,
             APPLICATION_BLOCKED_PERMANENTLY => Status::APPLICATION_PERMANENTLY_BLOCKED,
             _ => Status::Success,

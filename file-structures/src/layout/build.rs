@@ -12,7 +12,7 @@ use card_os::crypto::Algorithm;
 
 use super::access::{AccessRule, AccessRules};
 use super::model::{
-    ef_path, Df, Ef, Field, KeySpec, KeyUsage, Layout, Origin, PinPolicy, Structure,
+    ef_path, Df, Ef, Field, KeySpec, KeyUsage, Layout, Origin, PinPolicy, PurseSpec, Structure,
 };
 use super::source::{Problem, RawDf, RawEf, RawField, RawFile, RawKey, Source, S};
 use crate::codec::{self, Encoding};
@@ -137,6 +137,7 @@ pub(crate) fn assemble(
     b.version_overrides(national, raw_version);
     b.check_key_references();
     let pin = b.pin(national, &nat);
+    let purse = b.purse(national, &nat);
 
     let name = match (&ext, extension) {
         (Some(e), Some(_)) => format!("national {version} + {}", e.layout.name.get_ref()),
@@ -153,6 +154,7 @@ pub(crate) fn assemble(
             description,
             pin,
             dfs: b.dfs,
+            purse,
         }),
         _ => Err(b.problems),
     }
@@ -1124,6 +1126,93 @@ impl Builder<'_> {
             tries,
             initial: initial.clone(),
             origin: origin(src, pin.initial.span()),
+        })
+    }
+
+    /// `[purse]` and the `purse_*` settings (docs/settlement.md, "Open points"): the DF must
+    /// exist and hold the purse keys; every setting has a default.
+    fn purse(&mut self, src: &Source, raw: &RawFile) -> Option<PurseSpec> {
+        let purse = raw.purse.as_ref()?;
+        let span = purse.span();
+        let purse = purse.get_ref();
+        let df = self.df_index(src, &purse.df)?;
+        let day = purse.start_day.get_ref();
+        let start_day = match codec::encode(Encoding::Cn, 2, day) {
+            Ok(bytes) if day.len() == 4 => {
+                let (m, d) = (&day[..2], &day[2..]);
+                let ok =
+                    matches!(m.parse::<u8>(), Ok(1..=12)) && matches!(d.parse::<u8>(), Ok(1..=31));
+                ok.then(|| [bytes[0], bytes[1]])
+            }
+            _ => None,
+        };
+        let Some(start_day) = start_day else {
+            self.report(
+                src,
+                purse.start_day.span(),
+                "start_day is mmdd, e.g. \"0101\"",
+            );
+            return None;
+        };
+        let mut choice = |name: &str, default: &str, other: &str| -> Option<bool> {
+            let Some(setting) = self.settings.get(name) else {
+                return Some(false);
+            };
+            let origin = setting.origin.clone();
+            match setting.value.as_str() {
+                Some(v) if v == default => Some(false),
+                Some(v) if v == other => Some(true),
+                _ => {
+                    self.report_at(&origin, format!("{name} is \"{default}\" or \"{other}\""));
+                    None
+                }
+            }
+        };
+        let ascii_type = choice("purse_type_byte", "binary", "ascii")?;
+        let sm4_left_bytes = choice("purse_sm4_mac", "xor", "left")?;
+        let load_tac_balance_after = choice("purse_load_tac_balance", "before", "after")?;
+        let integer = |b: &mut Self, name: &str, default: i64, ok: &dyn Fn(i64) -> bool| match b
+            .settings
+            .get(name)
+        {
+            None => Some(default),
+            Some(Setting {
+                value: toml::Value::Integer(n),
+                ..
+            }) if ok(*n) => Some(*n),
+            Some(Setting { origin, .. }) => {
+                let origin = origin.clone();
+                b.report_at(&origin, format!("{name} is out of range"));
+                None
+            }
+        };
+        let four_byte_serial = integer(self, "purse_serial_len", 2, &|n| n == 2 || n == 4)? == 4;
+        let starting_balance = integer(self, "purse_starting_balance", 0, &|n| {
+            (0..=i64::from(u32::MAX)).contains(&n)
+        })?;
+        let dfs = &self.dfs[df];
+        for usage in [
+            KeyUsage::PurseLoad,
+            KeyUsage::PursePurchase,
+            KeyUsage::PurseTac,
+        ] {
+            if !dfs.keys.iter().any(|k| k.usage == usage) {
+                let message = format!("the purse's DF {} has no {} key", dfs.name, usage.name());
+                self.report(src, span.clone(), message);
+                return None;
+            }
+        }
+        Some(PurseSpec {
+            df: dfs.name.clone(),
+            settings: card_os::crypto::purse::Settings {
+                ascii_type,
+                sm4_left_bytes,
+                load_tac_balance_after,
+                four_byte_serial,
+            },
+            start_day,
+            starting_balance: starting_balance as u32,
+            origin: origin(src, span),
         })
     }
 }

@@ -13,7 +13,7 @@ pub use build::{MAX_FIELD_LEN, MAX_TRANSPARENT_SIZE};
 pub use diff::{diff, diff_text, Change};
 pub use model::{
     algorithm_name, ef_path, Df, Ef, Field, FieldRef, KeySpec, KeyUsage, Layout, Origin, PinPolicy,
-    ReadMode, ReadPlan, Structure,
+    PurseSpec, ReadMode, ReadPlan, Structure, PURSE_BALANCE_FIELD,
 };
 pub use render::render_tree;
 pub use source::{Problem, Source};

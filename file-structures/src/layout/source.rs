@@ -79,6 +79,7 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub settings: BTreeMap<String, S<toml::Value>>,
     pub pin: Option<S<RawPin>>,
+    pub purse: Option<S<RawPurse>>,
     #[serde(default)]
     pub version: Vec<S<RawVersion>>,
     #[serde(default)]
@@ -105,6 +106,15 @@ pub(crate) struct RawHeader {
 pub(crate) struct RawPin {
     pub df: S<String>,
     pub initial: S<String>,
+}
+
+/// `[purse]`: the DF of the medical purse and its payment year's first day; its open points are
+/// `purse_*` entries of `[settings]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPurse {
+    pub df: S<String>,
+    pub start_day: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

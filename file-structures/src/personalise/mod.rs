@@ -16,4 +16,4 @@ pub use image::{
 };
 pub use keys::{IssuerKeys, KeyError, TEST_KEYS_TOML};
 pub use record::{record_from_json, records_from_batch, BatchFormat, CardRecord, RecordError};
-pub use script::{personalisation_script, PersoError, Personaliser, Script, Step};
+pub use script::{personalisation_script, purse_object, PersoError, Personaliser, Script, Step};

@@ -146,6 +146,7 @@ fn module(
         let transport = PcscTransport::open(&PcscOptions {
             reader: Some(reader.clone()),
             wait: Duration::from_millis(global.timeout_ms),
+            answer_timeout: global.answer_timeout,
             ..PcscOptions::default()
         })?;
         return Ok(Box::new(

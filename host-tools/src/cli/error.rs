@@ -152,6 +152,8 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         T::ShortResponse(_) => (ExitClass::CardRemoved, "short_response"),
         T::CardUnresponsive => (ExitClass::CardUnresponsive, "card_unresponsive"),
         T::UnusableAtr => (ExitClass::CardUnresponsive, "unusable_atr"),
+        T::NoAnswer(_) => (ExitClass::CardUnresponsive, "no_answer"),
+        T::ServiceNoAnswer(_) => (ExitClass::Service, "service_no_answer"),
         T::CardInUse => (ExitClass::CardBusy, "card_in_use"),
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
@@ -284,6 +286,7 @@ impl CliError {
             CliError::Vpcd(VpcdError::Unreachable { .. }) => {
                 (ExitClass::Service, "vpcd_unreachable")
             }
+            CliError::Vpcd(VpcdError::Silent(_)) => (ExitClass::Service, "vpcd_silent"),
             CliError::Vpcd(VpcdError::Card(e)) => transport_class(e),
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
             CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),

@@ -82,7 +82,7 @@ fn ef_text(ef: &EfReport, out: &mut String) {
                 r.zh.clone().unwrap_or_default(),
                 r.en.clone().unwrap_or_default(),
                 value,
-                r.raw.clone(),
+                hex_preview(&r.raw),
             ]
         })
         .collect();
@@ -144,4 +144,35 @@ pub fn run(global: &Global, args: &ExploreArgs) -> Result<Outcome, CliError> {
         ),
         json!({ "layout": layout.name, "reader": client.transport().name(), "dfs": reports }),
     ))
+}
+
+/// The most record bytes shown in hex on a line; `--json` has them all.
+const RAW_PREVIEW_BYTES: usize = 64;
+
+/// A record's hex, cut to [`RAW_PREVIEW_BYTES`] with its length after: a card answering 64 KiB to
+/// every READ RECORD must not print megabytes.
+fn hex_preview(raw: &str) -> String {
+    match raw.get(..RAW_PREVIEW_BYTES * 2) {
+        Some(shown) if raw.len() > shown.len() => {
+            format!("{shown}… ({} bytes)", raw.len() / 2)
+        }
+        _ => raw.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_records_are_cut_in_text_with_their_length() {
+        assert_eq!(hex_preview("0102"), "0102");
+        let exact = "AB".repeat(RAW_PREVIEW_BYTES);
+        assert_eq!(hex_preview(&exact), exact);
+        let long = "CD".repeat(65_533);
+        let shown = hex_preview(&long);
+        assert!(shown.starts_with(&"CD".repeat(RAW_PREVIEW_BYTES)));
+        assert!(shown.ends_with("… (65533 bytes)"), "{shown}");
+        assert!(shown.len() < 200);
+    }
 }

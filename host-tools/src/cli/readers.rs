@@ -22,7 +22,7 @@ pub fn run(global: &Global) -> Result<Outcome, CliError> {
                 atr: Some(sim.atr()),
             }]
         }
-        None => pcsc::list_readers()?,
+        None => pcsc::list_readers(global.answer_timeout)?,
     };
     let mut text = String::new();
     for r in &readers {

@@ -6,12 +6,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use host_tools::jobs::activation::psam::psam_image;
-use host_tools::transport::faults::{faulty_card, parse_list, FaultyTransport, TransportFaults};
+use host_tools::transport::faults::{
+    faulty_card, parse_list, FaultyTransport, RogueCard, RogueMode, TransportFaults,
+};
 use host_tools::transport::image::CardImage;
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::vpcd::{
-    self, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT,
+    self, RemovalCause, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT,
 };
 use host_tools::transport::CardTransport;
 
@@ -78,10 +80,18 @@ pub struct ServeArgs {
     /// How long the rest of a message, or a write, may take.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub io_timeout: f64,
+    /// How long vpcd may send nothing at all (it polls every 400 ms) before the connection is made
+    /// again; with --give-up-after, a vpcd silent that long ends the command.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub silence_timeout: f64,
     /// Break the card on purpose (docs/diagnostics.md): e.g. `mute`, `6f00,slow`. Faults in the
     /// card's memory (pin-blocked, expired, corrupted, ...) need the built-in sample card (no --card).
     #[arg(long, value_name = "KIND[,KIND]")]
     pub fault: Option<String>,
+    /// A hostile card for the tests (docs/reliability.md): random, empty, silence, overlong,
+    /// endless-61, endless-6c, changing-atr, escapes.
+    #[arg(long, value_name = "MODE", hide = true, conflicts_with = "fault")]
+    pub rogue: Option<RogueMode>,
 }
 
 pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
@@ -233,6 +243,7 @@ fn event_line(event: &ServeEvent) -> String {
         ),
         ServeEvent::Power(change) => format!("power: {change:?}"),
         ServeEvent::UnknownControl(code) => format!("vpcd sent unknown control code {code:02X}"),
+        ServeEvent::Removed(RemovalCause::Failed(e)) => format!("card removed: {e}"),
         ServeEvent::Removed(cause) => format!("card removed ({cause:?})"),
         ServeEvent::PowerOffFailed(e) => format!("powering the card off failed: {e}"),
     }
@@ -289,11 +300,15 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
         }
     };
     let mut options = ServeOptions::new(args.port);
+    if let Some(mode) = args.rogue {
+        card = Box::new(RogueCard::new(card, mode, options.control.stop_flag()));
+    }
     options.remove_after = args.remove_after.map(seconds).transpose()?;
     options.reinsert_after = seconds(args.reinsert_after)?;
     options.give_up_after = args.give_up_after.map(seconds).transpose()?;
     options.connect_timeout = seconds(args.connect_timeout)?;
     options.io_timeout = seconds(args.io_timeout)?;
+    options.silence_timeout = seconds(args.silence_timeout)?;
     let quiet = global.json;
     if !quiet {
         output::eprint_line(&serving_line(card.as_ref(), args.port));

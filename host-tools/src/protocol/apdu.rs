@@ -93,6 +93,7 @@ mod tests {
         for row in INSTRUCTIONS {
             let cla = match row.class {
                 instructions::ClassRule::Mac => 0x84,
+                card_os::instructions::ClassRule::Purse => 0xB0,
                 _ => 0x00,
             };
             assert_eq!(ins_name(cla, row.ins), Some(row.name()));

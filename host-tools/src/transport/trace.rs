@@ -295,6 +295,7 @@ mod tests {
     fn exchange_of(row: &Instruction) -> (String, String) {
         let cla = match row.class {
             card_os::instructions::ClassRule::Mac => 0x84,
+            card_os::instructions::ClassRule::Purse => 0xB0,
             _ => 0x80,
         };
         (

@@ -163,6 +163,7 @@ pub fn open_reader_with(reader: &str, share: ShareMode) -> Result<PcscTransport,
     PcscTransport::open(&PcscOptions {
         reader: Some(ReaderChoice::Name(reader.to_string())),
         wait: STACK_TIMEOUT,
+        answer_timeout: STACK_TIMEOUT,
         share,
     })
 }

@@ -134,7 +134,12 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
                     return Ok(response);
                 }
                 // Lost answers are retried; a card pulled or a reader gone is not.
-                Err(e @ (TransportError::CardUnresponsive | TransportError::ShortResponse(_))) => {
+                // A card that missed the answer deadline (`NoAnswer`) is as unanswered as a lost answer.
+                Err(
+                    e @ (TransportError::CardUnresponsive
+                    | TransportError::ShortResponse(_)
+                    | TransportError::NoAnswer(_)),
+                ) => {
                     self.unanswered += 1;
                     self.log.push(Exchange {
                         command: crate::protocol::hexstr::encode(command),
@@ -168,12 +173,13 @@ mod tests {
         for row in instructions::INSTRUCTIONS {
             let cla = match row.class {
                 instructions::ClassRule::Mac => 0x84,
+                card_os::instructions::ClassRule::Purse => 0xB0,
                 _ => 0x00,
             };
             let bare = [cla, row.ins, 0x00, 0x00];
             let with_data = [cla, row.ins, 0x00, 0x00, 0x01, 0xAA];
             let (bare_passes, data_passes) = match row.probe {
-                Probe::Safe => (cla == 0x00, cla == 0x00),
+                Probe::Safe => (cla != 0x84, cla != 0x84),
                 Probe::SafeWithoutData => (true, false),
                 Probe::Unsafe => (false, false),
             };

@@ -31,14 +31,16 @@ fn finding(error: &TransportError) -> Finding {
         | T::ReaderNotFound(_)
         | T::ReaderAmbiguous(_)
         | T::ReaderGone => Finding::NoReader,
-        T::Pcsc(_) | T::Trace(_) | T::Io(_) => Finding::SystemError,
+        // pcscd hung, or another failure that says nothing about the card.
+        T::ServiceNoAnswer(_) | T::Pcsc(_) | T::Trace(_) | T::Io(_) => Finding::SystemError,
         // Another program has the card, or the card image (`sscard sim serve`, another sscard).
         T::CardInUse | T::CardReset | T::ImageInUse { .. } => Finding::ReaderBusy,
         // Missing, not readable or not writable (permissions, a directory): no usable image.
         T::ImageIo { .. } | T::ImageReadOnly { .. } => Finding::ImageMissing,
         T::DamagedImage { .. } | T::SimulatorPowerOn(_) => Finding::ImageDamaged,
         T::NoCard | T::CardRemoved | T::Timeout(_) => Finding::NoCard,
-        T::CardUnresponsive | T::ShortResponse(_) => Finding::NoAtr,
+        // A card in the reader that gives nothing usable: no ATR, or no answer within the bound.
+        T::CardUnresponsive | T::ShortResponse(_) | T::NoAnswer(_) => Finding::NoAtr,
         T::UnusableAtr => Finding::UnusableAtr,
     }
 }
