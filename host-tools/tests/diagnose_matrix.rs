@@ -168,6 +168,18 @@ fn each_reason_a_card_cannot_be_opened_has_its_own_cause() {
             CheckId::Atr,
         ),
         (
+            "a card that does not answer within its bound",
+            TransportError::NoAnswer(2000),
+            Cause::DeadChip,
+            CheckId::Atr,
+        ),
+        (
+            "pcscd does not answer",
+            TransportError::ServiceNoAnswer(5000),
+            Cause::SystemError,
+            CheckId::Reader,
+        ),
+        (
             "garbage ATR (PC/SC finds no protocol)",
             TransportError::UnusableAtr,
             Cause::DeadChip,
