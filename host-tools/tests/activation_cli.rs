@@ -15,24 +15,26 @@ const NAME: &str = "张测试";
 const IDENTITY: [&str; 4] = ["--id-number", ID, "--name", NAME];
 const NEW_PIN: [&str; 2] = ["--unsafe-new-pin", "135790"];
 
-fn activate(card: &str, journal: &str, extra: &[&str]) -> common::Run {
-    let mut args = vec![
-        "--card",
-        card,
-        "--json",
-        "activate",
-        "--test-keys",
-        "--outlet",
-        "BANK-0001",
-        "--terminal",
-        "T-42",
-        "--journal",
-        journal,
-        "--date",
-        "20240401",
-    ];
-    args.extend_from_slice(extra);
+/// The outlet's terminal on the day of the sample activations.
+const TERMINAL: [&str; 6] = [
+    "--outlet",
+    "BANK-0001",
+    "--terminal",
+    "T-42",
+    "--date",
+    "20240401",
+];
+
+/// `sscard --card CARD --json activate` by the outlet's terminal with `module` (its security module
+/// options), the journal, and `extra`.
+fn activate_with(card: &str, module: &[&str], journal: &str, extra: &[&str]) -> common::Run {
+    let head = ["--card", card, "--json", "activate"];
+    let args = [&head[..], module, &TERMINAL, &["--journal", journal], extra].concat();
     sscard(&args)
+}
+
+fn activate(card: &str, journal: &str, extra: &[&str]) -> common::Run {
+    activate_with(card, &["--test-keys"], journal, extra)
 }
 
 #[test]
@@ -177,28 +179,12 @@ fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
 
 /// `sscard activate` with the security module in a simulated PSAM card image.
 fn activate_with_psam(card: &str, psam: &str, journal: &str) -> common::Run {
-    sscard(&[
-        "--card",
+    activate_with(
         card,
-        "--json",
-        "activate",
-        "--psam-card",
-        psam,
-        "--outlet",
-        "BANK-0001",
-        "--terminal",
-        "T-42",
-        "--journal",
+        &["--psam-card", psam],
         journal,
-        "--date",
-        "20240401",
-        "--id-number",
-        ID,
-        "--name",
-        NAME,
-        "--unsafe-new-pin",
-        "135790",
-    ])
+        &[&IDENTITY[..], &NEW_PIN].concat(),
+    )
 }
 
 #[test]
