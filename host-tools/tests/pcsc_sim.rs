@@ -20,22 +20,8 @@ fn opensc_tool_selects_ssse_and_reads_a_record_by_tag() {
     let _lock = ReaderLock::acquire();
     let _served = ServedCard::start(demo_sim(), FIRST_SLOT_PORT);
     wait_for_card(&context(), READER, true);
-    let reader = opensc_reader_number();
     // READ RECORD by tag 07 (card number) in EF05: P2 = SFI 5 << 3 | 00.
-    let output = run(
-        "opensc-tool",
-        &[
-            "-r",
-            &reader,
-            "-c",
-            "default",
-            "-s",
-            &colon_hex(&select_ssse()),
-            "-s",
-            "00:B2:07:28:00",
-        ],
-    );
-    let text = stdout(&output);
+    let text = opensc_send(&[&colon_hex(&select_ssse()), "00:B2:07:28:00"]);
     assert_eq!(text.matches("SW1=0x90, SW2=0x00").count(), 2, "{text}");
     assert!(
         text.contains(&spaced_hex(DEMO_EF05[6])),

@@ -29,21 +29,7 @@ fn opensc_tool_sends_apdus_and_prints_the_status_words() {
     let _lock = ReaderLock::acquire();
     let _served = ServedCard::start(Box::new(EchoCard::new()), FIRST_SLOT_PORT);
     wait_for_card(&context(), READER, true);
-    let reader = opensc_reader_number();
-    let output = run(
-        "opensc-tool",
-        &[
-            "-r",
-            &reader,
-            "-c",
-            "default",
-            "-s",
-            "00:A4:00:00:02:3F:00",
-            "-s",
-            "00:B2:07:28:00",
-        ],
-    );
-    let text = stdout(&output);
+    let text = opensc_send(&["00:A4:00:00:02:3F:00", "00:B2:07:28:00"]);
     assert_eq!(text.matches("SW1=0x90, SW2=0x00").count(), 2, "{text}");
     assert!(text.contains("Sending: 00 B2 07 28 00"), "{text}");
 }

@@ -311,6 +311,17 @@ pub fn opensc_reader_number() -> String {
     fields[0].to_string()
 }
 
+/// What `opensc-tool` prints sending `apdus` (colon-separated hex) to the card in the virtual
+/// reader.
+pub fn opensc_send(apdus: &[&str]) -> String {
+    let reader = opensc_reader_number();
+    let mut args = vec!["-r", reader.as_str(), "-c", "default"];
+    for apdu in apdus {
+        args.extend(["-s", apdu]);
+    }
+    stdout(&run("opensc-tool", &args))
+}
+
 /// The responses in scriptor's output, each as bytes with its status word: a response starts
 /// with "< ", may wrap over several lines (16 bytes each), and ends with " : " and the SW's meaning.
 /// A reset's answer ("< OK: " and the ATR) is not a response.
