@@ -7,6 +7,7 @@ mod keys;
 mod record;
 mod script;
 
+pub use apdu::StepError;
 pub use batch::{
     check_batch, make_batch, personalise_batch, BatchError, BatchOptions, BatchReport, CardOutput,
     CheckedBatch, Duplicate, Output, Progress, MAX_BATCH_FILE_BYTES, MAX_BATCH_RECORDS,

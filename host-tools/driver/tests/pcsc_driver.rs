@@ -21,7 +21,7 @@ use host_tools::transport::sim::SimTransport;
 use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
-use pcsc_support::{context, enabled, wait_for_card, ReaderLock, ServedCard, READER};
+use pcsc_support::{context, wait_for_card, ReaderLock, ServedCard, READER};
 use support::programs::{
     build_c_program, config_text, python_program, scenario, Terminal, SCENARIO_PINS,
 };
@@ -61,18 +61,12 @@ fn run_terminal(label: &str, program: impl FnOnce(&Path) -> Command) {
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_c_program_linked_with_the_library_calls_all_23_functions_through_pcscd() {
-    if !enabled("a_c_program_linked_with_the_library_calls_all_23_functions_through_pcscd") {
-        return;
-    }
     run_terminal("drv-pcsc-c", |dir| Command::new(build_c_program(dir)));
 }
 
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_python_ctypes_script_calls_all_23_functions_through_pcscd() {
-    if !enabled("a_python_ctypes_script_calls_all_23_functions_through_pcscd") {
-        return;
-    }
     run_terminal("drv-pcsc-py", |_| python_program());
 }
 
@@ -115,9 +109,6 @@ impl CardTransport for PulledMidway {
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn the_error_codes_a_terminal_meets_through_pcscd() {
-    if !enabled("the_error_codes_a_terminal_meets_through_pcscd") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let i = [Arg::Int(3)];
     // No such reader, and a reader without a card.

@@ -166,6 +166,7 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         // A card that drops mid-APDU shows up as an answer without a status word.
         T::ShortResponse(_) => (ExitClass::CardRemoved, "short_response"),
         T::CardUnresponsive => (ExitClass::CardUnresponsive, "card_unresponsive"),
+        T::UnusableAtr => (ExitClass::CardUnresponsive, "unusable_atr"),
         T::NoAnswer(_) => (ExitClass::CardUnresponsive, "no_answer"),
         T::ServiceNoAnswer(_) => (ExitClass::Service, "service_no_answer"),
         T::CardInUse => (ExitClass::CardBusy, "card_in_use"),
@@ -209,6 +210,7 @@ fn perso_class(e: &PersoError) -> (ExitClass, &'static str) {
         PersoError::Keys { .. } | PersoError::NoCardIdCode { .. } => {
             (ExitClass::BadInput, "bad_key_file")
         }
+        PersoError::Step { .. } => (ExitClass::InvalidLayout, "invalid_layout"),
         // The simulated card refused its own personalisation: a defect, not the user's input.
         PersoError::Card { .. } | PersoError::Format { .. } => {
             (ExitClass::Failure, "personalisation_failed")

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use host_tools::jobs::conformance::ConformanceCommand;
+use conformance::ConformanceCommand;
 use host_tools::transport::pcsc::ReaderChoice;
 
 pub use error::CliError;

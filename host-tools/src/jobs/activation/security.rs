@@ -7,7 +7,7 @@ use card_os::crypto::{self, Algorithm, SecretKey};
 use card_os::security::Usage;
 use file_structures::personalise::{IssuerKeys, KeyError};
 
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, CommandApdu, SelectReply, Status};
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
@@ -149,11 +149,7 @@ impl<T: CardTransport> PsamModule<T> {
     pub fn open(transport: T) -> Result<Self, SecurityError> {
         let mut client = Client::new(transport);
         let answer = client
-            .transmit(&Command {
-                data: &PSAM_AID,
-                ne: Some(256),
-                ..apdu::command(0x00, 0xA4, 0x04, 0x00)
-            })
+            .send(&build::select_name(&PSAM_AID, SelectReply::Fci))
             .map_err(SecurityError::PsamLink)?;
         if answer.sw != Status::Success {
             return Err(SecurityError::PsamRefused {
@@ -174,12 +170,9 @@ impl<T: CardTransport> PsamModule<T> {
     fn call(
         &mut self,
         command: &'static str,
-        apdu: &Command<'_>,
+        apdu: &CommandApdu,
     ) -> Result<Vec<u8>, SecurityError> {
-        let answer = self
-            .client
-            .transmit(apdu)
-            .map_err(SecurityError::PsamLink)?;
+        let answer = self.client.send(apdu).map_err(SecurityError::PsamLink)?;
         if answer.sw != Status::Success {
             return Err(SecurityError::PsamRefused {
                 command,
@@ -199,10 +192,7 @@ impl<T: CardTransport> PsamModule<T> {
         let factor = crypto::diversify::card_factor(code).map_err(SecurityError::Crypto)?;
         self.call(
             "DELIVER KEY",
-            &Command {
-                data: &factor,
-                ..apdu::command(0x80, 0x1A, key.usage as u8, key.id)
-            },
+            &build::deliver_key(key.usage as u8, key.id, &factor),
         )?;
         self.delivered = Some(wanted);
         Ok(())
@@ -221,14 +211,7 @@ impl<T: CardTransport> SecurityModule for PsamModule<T> {
         data: &[u8],
     ) -> Result<Vec<u8>, SecurityError> {
         self.deliver(key, card_id_code)?;
-        self.call(
-            "CIPHER DATA",
-            &Command {
-                data,
-                ne: Some(256),
-                ..apdu::command(0x80, 0xFA, 0x00, 0x00)
-            },
-        )
+        self.call("CIPHER DATA", &build::cipher_data(0x00, data))
     }
 
     fn command_mac(
@@ -244,14 +227,7 @@ impl<T: CardTransport> SecurityModule for PsamModule<T> {
         input.extend_from_slice(challenge);
         input.extend_from_slice(&header);
         input.extend_from_slice(data);
-        let mac = self.call(
-            "CIPHER DATA (MAC)",
-            &Command {
-                data: &input,
-                ne: Some(256),
-                ..apdu::command(0x80, 0xFA, 0x05, 0x00)
-            },
-        )?;
+        let mac = self.call("CIPHER DATA (MAC)", &build::cipher_data(0x05, &input))?;
         mac.try_into().map_err(|_| SecurityError::PsamRefused {
             command: "CIPHER DATA (MAC)",
             sw: Status::Success,
