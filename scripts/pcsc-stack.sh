@@ -118,7 +118,16 @@ cmd_start() {
         return 0
     fi
     clean_stale_files
-    setsid "$PCSCD" --foreground --info >"$LOG_FILE" 2>&1 </dev/null &
+    # pcscd gets no descriptor of ours but 0-2: a caller's lock (tests run under
+    # `flock /tmp/sscard-pcsc.lock`, some restart pcscd) would otherwise live on in pcscd and
+    # hold the lock for every other caller until pcscd stops.
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec setsid "$PCSCD" --foreground --info >"$LOG_FILE" 2>&1 </dev/null
+    ) &
     pid=$!
     echo "$pid" >"$PID_FILE"
     if ! wait_ready; then

@@ -175,6 +175,30 @@ fn extended_ne(le: usize) -> usize {
     }
 }
 
+/// The secure-messaging indication of a class byte (bits 4-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecureMessaging {
+    /// `00`: none.
+    None = 0,
+    /// `01` (CLA `x4`): proprietary, the SSC's 4-byte MAC at the end of the command data.
+    SscMac = 1,
+    /// `10` (CLA `x8`): ISO secure messaging, header not processed (the card has none: `6882`).
+    Iso = 2,
+    /// `11` (CLA `xC`): ISO secure messaging, header authenticated (`6882`).
+    IsoHeaderAuthenticated = 3,
+}
+
+impl SecureMessaging {
+    const fn from_bits(bits: u8) -> Self {
+        match bits & 0x03 {
+            0 => SecureMessaging::None,
+            1 => SecureMessaging::SscMac,
+            2 => SecureMessaging::Iso,
+            _ => SecureMessaging::IsoHeaderAuthenticated,
+        }
+    }
+}
+
 /// What the class byte says (first interindustry and proprietary `0x`/`8x` classes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cla {
@@ -182,31 +206,49 @@ pub struct Cla {
     pub proprietary: bool,
     /// Bit 5: more links of a chain follow.
     pub chaining: bool,
-    /// Bits 4-3: secure messaging indication (0 none, 1 proprietary = SSC MAC, 2 and 3 ISO SM).
-    pub secure_messaging: u8,
+    /// Bits 4-3.
+    pub secure_messaging: SecureMessaging,
     /// Bits 2-1: logical channel 0-3.
     pub channel: u8,
+    /// `B0`: the medical purse's class (docs/settlement.md), no chaining, no secure messaging.
+    pub purse: bool,
 }
+
+/// The class byte of the medical purse's commands.
+pub const PURSE_CLA: u8 = 0xB0;
 
 impl Cla {
     /// Decodes a CLA; `FF` and anything other than `0x`/`8x` is `6E00`.
     pub fn decode(cla: u8) -> Result<Self, Status> {
+        if cla == PURSE_CLA {
+            return Ok(Cla {
+                proprietary: true,
+                chaining: false,
+                secure_messaging: SecureMessaging::None,
+                channel: 0,
+                purse: true,
+            });
+        }
         if cla & 0x60 != 0 {
             return Err(Status::ClassNotSupported);
         }
         Ok(Cla {
             proprietary: cla & 0x80 != 0,
             chaining: cla & 0x10 != 0,
-            secure_messaging: (cla >> 2) & 0x03,
+            secure_messaging: SecureMessaging::from_bits(cla >> 2),
             channel: cla & 0x03,
+            purse: false,
         })
     }
 
     /// The class byte for these fields.
     pub fn encode(self) -> u8 {
+        if self.purse {
+            return PURSE_CLA;
+        }
         (if self.proprietary { 0x80 } else { 0 })
             | (if self.chaining { 0x10 } else { 0 })
-            | ((self.secure_messaging & 0x03) << 2)
+            | ((self.secure_messaging as u8) << 2)
             | (self.channel & 0x03)
     }
 }
@@ -253,7 +295,10 @@ mod tests {
     fn cla_decoding() {
         let cla = Cla::decode(0x94).unwrap();
         assert!(cla.proprietary && cla.chaining);
-        assert_eq!((cla.secure_messaging, cla.channel), (1, 0));
+        assert_eq!(
+            (cla.secure_messaging, cla.channel),
+            (SecureMessaging::SscMac, 0)
+        );
         assert_eq!(Cla::decode(0xFF), Err(Status::ClassNotSupported));
         assert_eq!(Cla::decode(0x40), Err(Status::ClassNotSupported));
         assert_eq!(Cla::decode(0x03).unwrap().channel, 3);

@@ -1,23 +1,22 @@
-//! The card: power-on, the APDU loop (parsing, CLA, chaining, response sizing, GET RESPONSE) and
-//! dispatch to the command handlers.
+//! The card: power-on, reset, and the pipeline of one APDU from the transmission layer
+//! (`transmission`) to the command handlers (`commands`).
 
-use crate::apdu::{Cla, Command};
+use crate::apdu::Command;
 use crate::atr;
-use crate::commands::{self, secure, Answer, Context};
+use crate::commands::{self, secure, Context};
 use crate::fs::header::{CardHeader, HeaderError};
 use crate::fs::FileIndex;
+use crate::instructions::{self, Handler};
 use crate::journal;
-use crate::layout::CHAIN_MAX;
 use crate::response::finish;
 use crate::security::objects::card_life_cycle;
 use crate::security::random::{self, POOL_LEN};
-use crate::security::Usage;
 use crate::storage::{Storage, StorageError};
 use crate::sw::Status;
-use crate::volatile::{IoMode, Volatile};
+use crate::transmission::{self, Reply};
+use crate::volatile::Volatile;
 
-/// Answers that may exceed Ne (FCI, GET DATA, ...) are built in a buffer of at least this size.
-pub const LONG_MAX: usize = 256;
+pub use crate::transmission::LONG_MAX;
 
 /// Why a storage could not be powered on as a card.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,101 +136,41 @@ impl<S: Storage> Card<S> {
         if response.len() < 2 {
             return 0;
         }
-        let (len, sw) = self.dispatch(apdu, response);
-        #[cfg(feature = "mutants")]
-        let sw = crate::mutants::status_word(sw);
+        let (len, sw) = self.dispatch(apdu, response).unwrap_or_else(|sw| (0, sw));
         finish(response, len, sw)
     }
 
-    /// Runs the command; returns the length of the data placed at the start of `response`.
-    fn dispatch(&mut self, apdu: &[u8], response: &mut [u8]) -> (usize, Status) {
+    /// The pipeline of one APDU: parse, judge the class, serve GET RESPONSE, collect a chain,
+    /// admit the command, check a MAC, run it, size its answer. Returns the length of the data
+    /// placed at the start of `response` and the status word.
+    fn dispatch(&mut self, apdu: &[u8], response: &mut [u8]) -> Result<(usize, Status), Status> {
         let pending = core::mem::take(&mut self.volatile.io);
-        let command = match Command::parse(apdu) {
-            Ok(command) => command,
-            Err(sw) => return (0, sw),
-        };
-        let cla = match Cla::decode(command.cla) {
-            Ok(cla) => cla,
-            Err(sw) => return (0, sw),
-        };
-        if cla.channel != 0 {
-            return (0, Status::LogicalChannelNotSupported);
-        }
-        // Only the SSC MAC (`x4`) is supported, not ISO secure messaging (`x8`, `xC`).
         self.volatile.security.sm_mac_verified = false;
-        if cla.secure_messaging > 1 {
-            return (0, Status::SecureMessagingNotSupported);
-        }
-        if command.ins == 0xC0 && !cla.chaining {
-            return self.get_response(&command, pending, response);
-        }
-        // A challenge is good for the next command only (links of a chain aside).
-        let challenge = self.volatile.security.challenge.take();
-        let life_cycle = match card_life_cycle(&self.storage) {
-            Ok(life_cycle) => life_cycle,
-            Err(sw) => return (0, sw),
-        };
-
+        let command = Command::parse(apdu)?;
+        let cla = transmission::class_of(&command)?;
+        let instruction = instructions::find(command.ins, cla);
         let Volatile {
             selection,
             security,
             io,
             buffer,
             derived_key,
+            purse,
         } = &mut self.volatile;
-        let data: &[u8] = match (pending, cla.chaining) {
-            (
-                IoMode::Chain {
-                    cla: c,
-                    ins,
-                    p1,
-                    p2,
-                    ..
-                },
-                _,
-            ) if (c & !0x10, ins, p1, p2)
-                != (command.cla & !0x10, command.ins, command.p1, command.p2) =>
-            {
-                return (0, Status::LastCommandOfChainExpected);
-            }
-            (IoMode::Chain { len, .. }, more) => {
-                let start = usize::from(len);
-                let end = start + command.data.len();
-                match buffer.get_mut(start..end) {
-                    Some(dest) if end <= CHAIN_MAX => dest.copy_from_slice(command.data),
-                    _ => return (0, Status::NotEnoughMemory),
-                }
-                if more {
-                    *io = IoMode::Chain {
-                        cla: command.cla,
-                        ins: command.ins,
-                        p1: command.p1,
-                        p2: command.p2,
-                        len: end as u16,
-                    };
-                    security.challenge = challenge;
-                    return (0, Status::Success);
-                }
-                buffer.get(..end).unwrap_or(&[])
-            }
-            (_, true) => {
-                match buffer.get_mut(..command.data.len()) {
-                    Some(dest) => dest.copy_from_slice(command.data),
-                    None => return (0, Status::NotEnoughMemory),
-                }
-                let len = command.data.len() as u16;
-                *io = IoMode::Chain {
-                    cla: command.cla,
-                    ins: command.ins,
-                    p1: command.p1,
-                    p2: command.p2,
-                    len,
-                };
-                security.challenge = challenge;
-                return (0, Status::Success);
-            }
-            (_, false) if command.data.len() > CHAIN_MAX => return (0, Status::WrongLength),
-            (_, false) => command.data,
+        if !cla.chaining && instruction.is_some_and(|i| i.handler == Handler::GetResponse) {
+            return Ok(transmission::get_response(
+                &command, pending, io, buffer, response,
+            ));
+        }
+        // A challenge is good for the next command only (links of a chain aside).
+        let challenge = security.challenge.take();
+        // So is the medical purse's INITIALIZE.
+        let pending_purse = purse.take();
+        let life_cycle = card_life_cycle(&self.storage)?;
+        let Some(data) = transmission::collect(pending, &command, cla.chaining, io, buffer)? else {
+            security.challenge = challenge;
+            *purse = pending_purse;
+            return Ok((0, Status::Success));
         };
         let command = Command { data, ..command };
         let df_before = selection.df;
@@ -241,81 +180,20 @@ impl<S: Storage> Card<S> {
             security,
             index: &mut self.index,
             life_cycle,
+            secure_messaging: cla.secure_messaging,
             challenge,
             pool: &self.pool,
             derived_key,
+            pending_purse,
+            purse,
         };
-        if let Err(sw) = commands::admit(&context, command.ins) {
-            return (0, sw);
-        }
-        // A MAC'd class on any command but those that check their own MAC: the MAC of the
-        // current DF's MAC key, checked (and stripped) before the command runs.
-        let command = if cla.secure_messaging == 1 && !secure::checks_own_mac(command.ins) {
-            match secure::verify(&mut context, &command, df_before, 0, Usage::Mac) {
-                Ok(data) => {
-                    context.security.sm_mac_verified = true;
-                    Command { data, ..command }
-                }
-                Err(sw) => return (0, sw),
-            }
-        } else {
-            command
-        };
-
-        let space = response.len() - 2;
-        if space >= LONG_MAX {
-            let out = response.get_mut(..space).unwrap_or(&mut []);
-            let result = commands::execute(&mut context, &command, out);
-            forget_keys_of_other_df(&mut context, df_before);
-            let space = out.len();
-            settle(result, command.ne, out, space, io, buffer)
-        } else {
-            // A small response buffer: answer into a local one, send what fits, keep the rest.
-            let mut local = [0u8; LONG_MAX];
-            let result = commands::execute(&mut context, &command, &mut local);
-            forget_keys_of_other_df(&mut context, df_before);
-            let (sent, sw) = settle(result, command.ne, &local, space, io, buffer);
-            if let (Some(dest), Some(src)) = (response.get_mut(..sent), local.get(..sent)) {
-                dest.copy_from_slice(src);
-            }
-            (sent, sw)
-        }
-    }
-
-    /// GET RESPONSE: the next part of a pending answer.
-    fn get_response(
-        &mut self,
-        command: &Command<'_>,
-        pending: IoMode,
-        response: &mut [u8],
-    ) -> (usize, Status) {
-        let IoMode::Pending { start, end } = pending else {
-            return (0, Status::ConditionsOfUseNotSatisfied);
-        };
-        if (command.p1, command.p2) != (0, 0) || !command.data.is_empty() {
-            self.volatile.io = pending;
-            return (0, Status::IncorrectP1P2);
-        }
-        let Some(ne) = command.ne else {
-            self.volatile.io = pending;
-            return (0, Status::WrongLength);
-        };
-        let (start, end) = (usize::from(start), usize::from(end));
-        let sent = (end - start).min(ne).min(response.len() - 2);
-        let src = self.volatile.buffer.get(start..start + sent).unwrap_or(&[]);
-        if let Some(dest) = response.get_mut(..src.len()) {
-            dest.copy_from_slice(src);
-        }
-        let next = start + sent;
-        if next < end {
-            self.volatile.io = IoMode::Pending {
-                start: next as u16,
-                end: end as u16,
-            };
-            (sent, bytes_remaining(end - next))
-        } else {
-            (sent, Status::Success)
-        }
+        commands::admit(&context, instruction)?;
+        let command = secure::check_class_mac(&mut context, instruction, command, df_before)?;
+        let ne = command.ne;
+        let mut reply = Reply::new(response);
+        let result = commands::execute(&mut context, instruction, &command, reply.out());
+        forget_keys_of_other_df(&mut context, df_before);
+        Ok(reply.settle(result, ne, io, buffer))
     }
 }
 
@@ -325,40 +203,4 @@ fn forget_keys_of_other_df<S: Storage>(context: &mut Context<'_, S>, df_before: 
     if context.selection.df != df_before {
         context.security.authenticated_keys.clear();
     }
-}
-
-/// `61xx`: xx bytes still available, `00` for 256 or more.
-fn bytes_remaining(n: usize) -> Status {
-    Status::BytesRemaining(if n >= 256 { 0 } else { n as u8 })
-}
-
-/// Applies the response rules to a handler's result: data beyond what may be sent now (Ne for
-/// answers that allow it) is kept for GET RESPONSE and announced with `61xx`.
-fn settle(
-    result: Result<Answer, Status>,
-    ne: Option<usize>,
-    out: &[u8],
-    space: usize,
-    io: &mut IoMode,
-    buffer: &mut [u8; CHAIN_MAX],
-) -> (usize, Status) {
-    let (len, sw, limit) = match result {
-        Ok(Answer::Data(len, sw)) => (len, sw, usize::MAX),
-        Ok(Answer::Long(len, sw)) => (len, sw, ne.unwrap_or(0)),
-        Err(sw) => return (0, sw),
-    };
-    let sent = len.min(limit).min(space);
-    let rest = out.get(sent..len).unwrap_or(&[]);
-    if rest.is_empty() || sw != Status::Success {
-        return (sent, sw);
-    }
-    let kept = rest.len().min(CHAIN_MAX);
-    if let (Some(dest), Some(src)) = (buffer.get_mut(..kept), rest.get(..kept)) {
-        dest.copy_from_slice(src);
-    }
-    *io = IoMode::Pending {
-        start: 0,
-        end: kept as u16,
-    };
-    (sent, bytes_remaining(kept))
 }

@@ -5,7 +5,10 @@
 //! Commit sets the header back to idle. At power-on an active journal is rolled back in reverse
 //! order, which is idempotent, so a cut during recovery is harmless.
 
-use crate::layout::{JOURNAL_ENTRY_HEADER_SIZE, JOURNAL_HEADER_SIZE, JOURNAL_OFFSET, JOURNAL_SIZE};
+use crate::memory_map::{
+    DATA_OFFSET, FILE_TABLE_OFFSET, JOURNAL_ENTRY_HEADER_SIZE, JOURNAL_HEADER_SIZE, JOURNAL_OFFSET,
+    JOURNAL_SIZE,
+};
 use crate::storage::{Storage, StorageError};
 use crate::sw::Status;
 
@@ -36,6 +39,39 @@ pub(crate) fn write_idle<S: Storage>(storage: &mut S) -> Result<(), StorageError
     storage.write(JOURNAL_OFFSET, &header_bytes(false, 0, 0))
 }
 
+/// Whether `len` bytes at `offset` may be journaled and written: inside the storage, without
+/// wrapping, and not over the journal itself.
+fn writable<S: Storage>(storage: &S, offset: u32, len: u32) -> bool {
+    offset.checked_add(len).is_some_and(|end| {
+        end <= storage.capacity() && (end <= JOURNAL_OFFSET || offset >= FILE_TABLE_OFFSET)
+    })
+}
+
+/// Entry `index` of the active journal: where its old bytes are, its target and its length.
+/// Every entry up to it is checked on the way: it lies in the journal and its target is
+/// [`writable`]; anything else was never written by a transaction, so the journal is corrupt.
+/// Also returns where the next entry would start.
+fn entry<S: Storage>(storage: &S, index: u16) -> Result<(u32, u32, u32, u32), StorageError> {
+    let mut position = ENTRIES_OFFSET;
+    let mut entry = [0u8; JOURNAL_ENTRY_HEADER_SIZE as usize];
+    for i in 0..=index {
+        storage.read(position, &mut entry)?;
+        let [o1, o2, o3, o4, l1, l2] = entry;
+        let target = u32::from_be_bytes([o1, o2, o3, o4]);
+        let len = u32::from(u16::from_be_bytes([l1, l2]));
+        let body = position + JOURNAL_ENTRY_HEADER_SIZE;
+        let next = body + len;
+        if next > JOURNAL_OFFSET + JOURNAL_SIZE || !writable(storage, target, len) {
+            return Err(StorageError::ReadFailed);
+        }
+        if i == index {
+            return Ok((body, target, len, next));
+        }
+        position = next;
+    }
+    Err(StorageError::ReadFailed)
+}
+
 /// Copies `len` bytes inside the storage, chunk by chunk.
 fn copy<S: Storage>(storage: &mut S, from: u32, to: u32, len: u32) -> Result<(), StorageError> {
     let mut chunk = [0u8; COPY_CHUNK];
@@ -56,28 +92,25 @@ fn copy<S: Storage>(storage: &mut S, from: u32, to: u32, len: u32) -> Result<(),
 pub fn recover<S: Storage>(storage: &mut S) -> Result<(), StorageError> {
     let mut header = [0u8; 8];
     storage.read(JOURNAL_OFFSET, &mut header)?;
-    let [state, _, c1, c2, ..] = header;
+    let [state, _, c1, c2, u1, u2, u3, u4] = header;
     if state != STATE_ACTIVE {
         return Ok(());
     }
     let count = u16::from_be_bytes([c1, c2]);
+    let used = u32::from_be_bytes([u1, u2, u3, u4]);
+    // A corrupt journal is not replayed at all (a partial rollback would be worse): every entry
+    // must be in range and together they must fill exactly the bytes the header counts.
+    let end = match count.checked_sub(1) {
+        Some(last) => entry(storage, last)?.3,
+        None => ENTRIES_OFFSET,
+    };
+    if end != ENTRIES_OFFSET.wrapping_add(used) {
+        return Err(StorageError::ReadFailed);
+    }
     for index in (0..count).rev() {
-        // Find entry `index` by walking from the first (entries have variable lengths).
-        let mut position = ENTRIES_OFFSET;
-        let mut entry = [0u8; JOURNAL_ENTRY_HEADER_SIZE as usize];
-        for _ in 0..index {
-            storage.read(position, &mut entry)?;
-            let [_, _, _, _, l1, l2] = entry;
-            position += JOURNAL_ENTRY_HEADER_SIZE + u32::from(u16::from_be_bytes([l1, l2]));
-            if position >= JOURNAL_OFFSET + JOURNAL_SIZE {
-                return Err(StorageError::ReadFailed);
-            }
-        }
-        storage.read(position, &mut entry)?;
-        let [o1, o2, o3, o4, l1, l2] = entry;
-        let target = u32::from_be_bytes([o1, o2, o3, o4]);
-        let len = u32::from(u16::from_be_bytes([l1, l2]));
-        copy(storage, position + JOURNAL_ENTRY_HEADER_SIZE, target, len)?;
+        // Entries have variable lengths: each is found by walking from the first.
+        let (body, target, len, _) = entry(storage, index)?;
+        copy(storage, body, target, len)?;
     }
     storage.write(JOURNAL_OFFSET, &header_bytes(false, 0, 0))
 }
@@ -111,6 +144,9 @@ impl<'s, S: Storage> Transaction<'s, S> {
         let len = u16::try_from(data.len()).map_err(|_| Status::NotEnoughMemory)?;
         let entry_size = JOURNAL_ENTRY_HEADER_SIZE + u32::from(len);
         let count = self.count.checked_add(1).ok_or(Status::NotEnoughMemory)?;
+        if !writable(self.storage, offset, u32::from(len)) {
+            return Err(Status::MemoryFailure);
+        }
         if self.used + entry_size > ENTRIES_SIZE {
             return Err(Status::NotEnoughMemory);
         }
@@ -138,6 +174,9 @@ impl<'s, S: Storage> Transaction<'s, S> {
     /// Writes without journaling. Only for ranges that no committed state refers to (space beyond
     /// the allocation pointer as it was when the transaction began): a rollback frees them again.
     pub fn write_fresh(&mut self, offset: u32, data: &[u8]) -> Result<(), Status> {
+        if offset < DATA_OFFSET {
+            return Err(Status::MemoryFailure);
+        }
         self.storage.write(offset, data).map_err(memory_failure)
     }
 

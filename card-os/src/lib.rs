@@ -1,6 +1,6 @@
 //! The social security card (社会保障卡) as a `no_std`, no-heap card operating system.
 //!
-//! See `docs/card-os.md` for the contract: storage layout, journal, commands and status words.
+//! See `docs/card-os.md` for the contract: memory map, journal, commands and status words.
 #![no_std]
 #![cfg_attr(
     test,
@@ -21,9 +21,13 @@ pub mod atr;
 pub mod card;
 mod commands;
 pub mod crypto;
+pub mod data_tags;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod fs;
+pub mod instructions;
 pub mod journal;
-pub mod layout;
+pub mod memory_map;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod response;
@@ -34,12 +38,13 @@ pub mod sw;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tlv;
+mod transmission;
 pub mod volatile;
 
 pub use apdu::{Cla, Command};
 pub use card::{Card, PowerOnError, PowerOnFailure};
 pub use fs::{format, FormatError, FormatParams};
-pub use layout::{CHAIN_MAX, MAX_RESPONSE};
+pub use memory_map::{CHAIN_MAX, MAX_RESPONSE};
 pub use storage::{RamStorage, Storage, StorageError};
 pub use sw::Status;
 pub use volatile::{SecurityStatus, Volatile};

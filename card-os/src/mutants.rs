@@ -3,33 +3,26 @@
 //! no release or chip build enables; even then every mutant is off until a test switches one on,
 //! so a build with the feature behaves exactly like one without.
 //!
-//! Each mutant has exactly one hook in the card, marked `#[cfg(feature = "mutants")]`:
+//! This module is only the switch. Each mutant is one `#[cfg(feature = "mutants")]` block at its
+//! one site in the card:
 //!
-//! | mutant | hook | the bug |
+//! | mutant | site | the bug |
 //! |---|---|---|
-//! | [`Mutant::FlipStatusWord`] | `Card::process` | `6A83` (record not found) is answered as `6A82` |
 //! | [`Mutant::SkipPinDecrement`] | PIN check (`commands/pin.rs`) | a wrong PIN never spends a try |
 //! | [`Mutant::AcceptAnyMac`] | `crypto::sm::verify_command_mac` | any 4 bytes pass as the MAC |
 //! | [`Mutant::IgnoreAccessRule`] | `access::check` | every access rule is met |
 //! | [`Mutant::WrongRecord`] | `fs::records::read` | record n answers record n+1 when it exists |
 //! | [`Mutant::GraceOneDayLonger`] | `restriction::status` | the six months end a day late |
+//! | [`Mutant::DebitSkipsMac1`] | `commands/purse.rs` `debit` | DEBIT FOR PURCHASE takes any MAC1 |
+//! | [`Mutant::DebitWithoutRecord`] | `commands/purse.rs` `append_record` | a debit writes no EF08 record |
 //!
 //! The switch is one global byte: one mutant (or none) at a time for the whole process.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use crate::fs::records::slot_of;
-use crate::fs::Descriptor;
-use crate::journal::atomically;
-use crate::storage::Storage;
-use crate::sw::Status;
-
 /// One deliberate bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutant {
-    /// The dispatcher answers `6A82` (file not found) where the card means `6A83` (record not
-    /// found).
-    FlipStatusWord = 1,
     /// A wrong PIN answers `63Cx` but the persistent try counter is never decremented, so the
     /// PIN never blocks.
     SkipPinDecrement = 2,
@@ -41,17 +34,22 @@ pub enum Mutant {
     WrongRecord = 5,
     /// The six-month rule's off-by-one: the day after the six months still counts as grace.
     GraceOneDayLonger = 6,
+    /// DEBIT FOR PURCHASE accepts any MAC1.
+    DebitSkipsMac1 = 7,
+    /// DEBIT FOR PURCHASE changes the balance but appends no record to the EF08 log.
+    DebitWithoutRecord = 8,
 }
 
 impl Mutant {
     /// Every mutant, in declaration order.
-    pub const ALL: [Mutant; 6] = [
-        Mutant::FlipStatusWord,
+    pub const ALL: [Mutant; 7] = [
         Mutant::SkipPinDecrement,
         Mutant::AcceptAnyMac,
         Mutant::IgnoreAccessRule,
         Mutant::WrongRecord,
         Mutant::GraceOneDayLonger,
+        Mutant::DebitSkipsMac1,
+        Mutant::DebitWithoutRecord,
     ];
 }
 
@@ -66,33 +64,4 @@ pub fn set(mutant: Option<Mutant>) {
 /// Whether `mutant` is switched on.
 pub fn active(mutant: Mutant) -> bool {
     ACTIVE.load(Ordering::SeqCst) == mutant as u8
-}
-
-/// [`Mutant::FlipStatusWord`]: the status word the broken dispatcher sends for `sw`.
-pub fn status_word(sw: Status) -> Status {
-    if active(Mutant::FlipStatusWord) && sw == Status::RecordNotFound {
-        Status::FileNotFound
-    } else {
-        sw
-    }
-}
-
-/// [`Mutant::SkipPinDecrement`]: puts back the try just spent at `counter` (it held `tries`).
-pub fn give_back_pin_try<S: Storage>(
-    storage: &mut S,
-    counter: u32,
-    tries: u8,
-) -> Result<(), Status> {
-    if active(Mutant::SkipPinDecrement) {
-        atomically(storage, |tx| tx.write(counter, &[tries]))?;
-    }
-    Ok(())
-}
-
-/// [`Mutant::WrongRecord`]: the record the broken lookup reads instead of `number`.
-pub fn record_number(file: &Descriptor, number: u8) -> u8 {
-    match number.checked_add(1) {
-        Some(next) if active(Mutant::WrongRecord) && slot_of(file, next).is_some() => next,
-        _ => number,
-    }
 }

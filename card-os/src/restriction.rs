@@ -10,8 +10,6 @@
 //! [`ACTIVATED`] means activated. The restricted application is the DF with FID
 //! [`RESTRICTED_DF_FID`] under the MF (DF04, medical insurance).
 
-use crate::sw::Status;
-
 /// SSSE EF05 (card issuer data), SFI.
 pub const ISSUE_DATE_SFI: u8 = 5;
 /// The issue date's record tag in SSSE EF05.
@@ -27,9 +25,8 @@ pub const RESTRICTED_DF_FID: u16 = 0xDF04;
 /// How long after issue a card may be used unactivated.
 pub const GRACE_MONTHS: u8 = 6;
 
-/// GET DATA `00 CA DF 41` in any DF: one byte, the medical insurance function's status.
-pub const STATUS_TAG: u16 = 0xDF41;
-/// `90 00`-answer byte of GET DATA [`STATUS_TAG`]: the card is activated (or has no activation
+/// The answer of GET DATA `00 CA DF 41` (`data_tags::MEDICAL_STATUS`) in any DF, one byte, the
+/// medical insurance function's status: `00`, the card is activated (or has no activation
 /// file): no restriction.
 pub const STATUS_NORMAL: u8 = 0x00;
 /// Not activated, and the terminal's date is within six months of issue.
@@ -37,10 +34,6 @@ pub const STATUS_GRACE: u8 = 0x01;
 /// Not activated, and no date was supplied since the last reset or it is past issue + 6 months:
 /// settlement-type operations are refused.
 pub const STATUS_RESTRICTED: u8 = 0x02;
-
-/// `93 02`: a settlement-type operation on the medical insurance application of a card that is
-/// restricted (not activated, six months after issue or no date supplied).
-pub const MEDICAL_RESTRICTED: Status = Status::Other(0x9302);
 
 /// A calendar date as the card stores it: 4 bytes packed BCD `YYYYMMDD`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -155,9 +155,32 @@ const NAMED: &[(u16, Status)] = &[
     (0x6F00, Status::NoPreciseDiagnosis),
 ];
 
+/// The social security card's own status words (docs/status-words.md): proprietary, so carried
+/// as [`Status::Other`], named here once for the card and the host tools.
+impl Status {
+    /// `9302`: a settlement-type operation on the medical insurance application of a card that is
+    /// restricted (not activated, six months after issue or no date supplied).
+    pub const MEDICAL_RESTRICTED: Status = Status::from_u16(0x9302);
+    /// `9302` in the medical purse: MAC1 of a DEBIT or MAC2 of a CREDIT is wrong (the same word
+    /// as [`Status::MEDICAL_RESTRICTED`]: the specification gives both meanings).
+    pub const PURSE_MAC_WRONG: Status = Status::from_u16(0x9302);
+    /// `9303`: the application is permanently blocked.
+    pub const APPLICATION_PERMANENTLY_BLOCKED: Status = Status::from_u16(0x9303);
+    /// `9401`: the balance is too low (settlement).
+    pub const BALANCE_TOO_LOW: Status = Status::from_u16(0x9401);
+    /// `9402`: a transaction counter is at its maximum (settlement).
+    pub const COUNTER_AT_MAXIMUM: Status = Status::from_u16(0x9402);
+    /// `9403`: the key index is not supported (settlement).
+    pub const KEY_INDEX_NOT_SUPPORTED: Status = Status::from_u16(0x9403);
+    /// `9406`: the MAC or TAC is not available (settlement).
+    pub const MAC_NOT_AVAILABLE: Status = Status::from_u16(0x9406);
+    /// `6901`: the command is not accepted in this state (settlement).
+    pub const WRONG_STATE: Status = Status::from_u16(0x6901);
+}
+
 impl Status {
     /// The status word for two bytes; never fails.
-    pub fn from_u16(sw: u16) -> Self {
+    pub const fn from_u16(sw: u16) -> Self {
         let [sw1, sw2] = sw.to_be_bytes();
         match sw1 {
             0x61 => return Status::BytesRemaining(sw2),
@@ -165,10 +188,12 @@ impl Status {
             0x63 if sw2 & 0xF0 == 0xC0 => return Status::Counter(sw2 & 0x0F),
             _ => {}
         }
-        for (value, status) in NAMED {
+        let mut rest = NAMED;
+        while let [(value, status), tail @ ..] = rest {
             if *value == sw {
                 return *status;
             }
+            rest = tail;
         }
         Status::Other(sw)
     }
@@ -246,6 +271,22 @@ mod tests {
         assert_eq!(Status::from_u16(0x63C2), Status::Counter(2));
         assert_eq!(Status::from_u16(0x9303), Status::Other(0x9303));
         assert_eq!(Status::Counter(3).to_bytes(), [0x63, 0xC3]);
+    }
+
+    #[test]
+    fn the_cards_own_words_keep_their_values() {
+        for (status, sw) in [
+            (Status::MEDICAL_RESTRICTED, 0x9302),
+            (Status::APPLICATION_PERMANENTLY_BLOCKED, 0x9303),
+            (Status::BALANCE_TOO_LOW, 0x9401),
+            (Status::COUNTER_AT_MAXIMUM, 0x9402),
+            (Status::KEY_INDEX_NOT_SUPPORTED, 0x9403),
+            (Status::MAC_NOT_AVAILABLE, 0x9406),
+            (Status::WRONG_STATE, 0x6901),
+        ] {
+            assert_eq!(status, Status::Other(sw));
+            assert_eq!(Status::from_u16(sw), status);
+        }
     }
 
     proptest! {

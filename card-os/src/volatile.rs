@@ -2,7 +2,7 @@
 
 use crate::crypto::SecretKey;
 use crate::fs::MF_INDEX;
-use crate::layout::CHAIN_MAX;
+use crate::memory_map::CHAIN_MAX;
 
 /// How many authenticated key ids the card remembers at once.
 pub const AUTHENTICATED_KEYS_MAX: usize = 8;
@@ -87,6 +87,23 @@ pub struct SecurityStatus {
     pub terminal_date: Option<[u8; 4]>,
 }
 
+/// An INITIALIZE FOR LOAD or PURCHASE waiting for its CREDIT or DEBIT: good for the next command
+/// only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PurseSession {
+    /// `crypto::purse::TYPE_LOAD` or `TYPE_PURCHASE`.
+    pub kind: u8,
+    pub key_id: u8,
+    pub random: [u8; 4],
+    /// The counter of this transaction (its serial).
+    pub serial: u16,
+    /// Purchase: account, self-pay, pooled; load: the amount, then zeros.
+    pub amounts: crate::crypto::purse::Amounts,
+    pub terminal_no: [u8; crate::crypto::purse::TERMINAL_NO_LEN],
+    /// The balance when INITIALIZE answered.
+    pub balance: u32,
+}
+
 /// What is selected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selection {
@@ -135,6 +152,8 @@ pub struct Volatile {
     pub(crate) buffer: [u8; CHAIN_MAX],
     /// PSAM: the key the last DELIVER KEY derived, for CIPHER DATA.
     pub(crate) derived_key: Option<SecretKey>,
+    /// The medical purse's pending transaction (cleared by any command but its CREDIT/DEBIT).
+    pub(crate) purse: Option<PurseSession>,
 }
 
 impl Default for Volatile {
@@ -145,6 +164,7 @@ impl Default for Volatile {
             io: IoMode::Idle,
             buffer: [0; CHAIN_MAX],
             derived_key: None,
+            purse: None,
         }
     }
 }

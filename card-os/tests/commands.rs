@@ -309,7 +309,7 @@ fn storage_set_life_cycle(storage: &mut Storage, value: u8) {
     use card_os::Storage as _;
     storage
         .write(
-            card_os::layout::HEADER_OFFSET + card_os::layout::HDR_LIFE_CYCLE,
+            card_os::memory_map::HEADER_OFFSET + card_os::memory_map::HDR_LIFE_CYCLE,
             &[value],
         )
         .unwrap();

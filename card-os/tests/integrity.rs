@@ -12,7 +12,7 @@ mod common;
 
 use card_os::fs::integrity::{D_INTEGRITY, INTEGRITY_MARKER};
 use card_os::fs::Descriptor;
-use card_os::layout::MAX_FILES;
+use card_os::memory_map::MAX_FILES;
 use card_os::testing::TearingStorage;
 use card_os::{Card, Storage as _};
 use common::*;

@@ -34,7 +34,7 @@ fn write_key_and_write_pin_check_their_data() {
     bad[7] = 0x02; // SSF33
     assert_eq!(swb(&mut card, &bad), 0x6A80);
     let mut bad = write_key(0x30, 1);
-    bad[6] = 0x06; // no such usage
+    bad[6] = 0x09; // no such usage (06..08 are the purse keys)
     assert_eq!(swb(&mut card, &bad), 0x6A80);
     let mut bad = write_key(0x30, 1);
     bad[8] = 0; // error limit 0

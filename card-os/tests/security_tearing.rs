@@ -13,7 +13,7 @@ use common::secured::*;
 use common::{hex, Storage};
 
 use card_os::crypto::external_cryptogram;
-use card_os::layout::{FILE_TABLE_OFFSET, HEADER_SIZE};
+use card_os::memory_map::{FILE_TABLE_OFFSET, HEADER_SIZE};
 use card_os::testing::{exchange, TearingStorage};
 use card_os::Card;
 

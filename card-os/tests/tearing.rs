@@ -11,7 +11,7 @@
 mod common;
 use common::*;
 
-use card_os::layout::{FILE_TABLE_OFFSET, HEADER_SIZE};
+use card_os::memory_map::{FILE_TABLE_OFFSET, HEADER_SIZE};
 use card_os::testing::{exchange, TearingStorage};
 use card_os::{Card, Status, Storage as _};
 

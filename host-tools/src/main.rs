@@ -2,31 +2,15 @@
 
 mod cli;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde_json::json;
 
-use cli::{Cli, CliError};
+use cli::{output, Cli, CliError};
 
 /// Whether --json was asked for, judged from the raw arguments (for errors clap finds first).
 fn json_requested() -> bool {
     std::env::args_os().skip(1).any(|a| a == "--json")
-}
-
-fn print_json(value: &serde_json::Value) {
-    let text = serde_json::to_string_pretty(value).unwrap_or_default();
-    // A closed pipe (`sscard --json ... | head`) is not worth a message, nor a panic.
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
-}
-
-fn fail(error: &CliError, json: bool) -> ExitCode {
-    if json {
-        print_json(&json!({ "error": error.to_json() }));
-    }
-    eprintln!("{}", error.for_person());
-    ExitCode::from(error.exit_code())
 }
 
 fn main() -> ExitCode {
@@ -40,7 +24,7 @@ fn main() -> ExitCode {
         Err(e) => {
             if json_requested() {
                 let error = CliError::Usage(e.kind().to_string());
-                print_json(&json!({ "error": error.to_json() }));
+                output::print_json(&serde_json::json!({ "error": error.to_json() }));
             }
             let _ = e.print();
             return ExitCode::from(cli::error::ExitClass::Usage as u8);
@@ -48,26 +32,7 @@ fn main() -> ExitCode {
     };
     let json = cli.global.json;
     match cli::run(&cli) {
-        Ok(outcome) => {
-            if json && !outcome.json.is_null() {
-                let mut value = outcome.json;
-                if let Some(failure) = &outcome.failure {
-                    value["error"] = failure.to_json();
-                }
-                print_json(&value);
-            } else {
-                let mut stdout = std::io::stdout().lock();
-                // A closed pipe (`sscard man | head`) is not worth a message.
-                let _ = stdout.write_all(outcome.text.as_bytes());
-            }
-            match &outcome.failure {
-                Some(failure) => {
-                    eprintln!("{}", failure.for_person());
-                    ExitCode::from(failure.exit_code())
-                }
-                None => ExitCode::SUCCESS,
-            }
-        }
-        Err(error) => fail(&error, json),
+        Ok(outcome) => output::emit(outcome, json),
+        Err(error) => output::fail(&error, json),
     }
 }

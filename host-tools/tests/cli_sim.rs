@@ -240,3 +240,33 @@ fn demo_runs_in_memory_and_shows_the_holder() {
     assert_eq!(out["info"]["values"]["name"], "张测试");
     assert_eq!(out["test_card"], true);
 }
+
+/// A local port nothing listens on (bound, then released).
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port.to_string()
+}
+
+#[test]
+fn sim_serve_says_with_faults_only_when_faults_were_asked_for() {
+    let dir = TestDir::new("cli-serve-faults");
+    let card = sample_card(dir.path(), "3.0");
+    let card = card.to_str().unwrap();
+    let serve = |extra: &[&str]| {
+        let port = closed_port();
+        let mut args = vec!["--card", card, "sim", "serve", "--port", &port];
+        args.extend_from_slice(&["--give-up-after", "0.3", "--connect-timeout", "0.1"]);
+        args.extend_from_slice(extra);
+        let run = sscard(&args);
+        // No vpcd on that port: the card was announced, then sscard gave up (exit code 3).
+        assert_eq!(run.code, EXIT_SERVICE, "{}", run.stderr);
+        run.stderr.lines().next().unwrap_or_default().to_owned()
+    };
+    let plain = serve(&[]);
+    assert!(plain.starts_with("serving simulator ("), "{plain}");
+    assert!(!plain.contains("with faults"), "{plain}");
+    let faulty = serve(&["--fault", "slow"]);
+    assert!(faulty.contains("(with faults)"), "{faulty}");
+}

@@ -71,6 +71,7 @@ fn open_reader() -> PcscTransport {
     PcscTransport::open(&PcscOptions {
         reader: Some(ReaderChoice::Name(READER.to_string())),
         wait: STACK_TIMEOUT,
+        answer_timeout: STACK_TIMEOUT,
         share: ShareMode::Exclusive,
     })
     .expect("the virtual reader's card opens")
@@ -198,4 +199,49 @@ fn a_card_that_cannot_be_restored_runs_the_non_destructive_vectors_from_the_cli(
         .any(|r| r["verdict"] == "skip" && r["reason"].as_str().unwrap().contains("disposable"));
     assert!(destructive_skipped, "{summary}");
     eprintln!("one card through pcscd, not disposable: {summary}");
+}
+
+#[test]
+fn a_card_that_answers_no_vector_fails_the_run_from_the_cli() {
+    // A chip that answers to reset and then `6F00` (no precise diagnosis) to every command: the
+    // runner cannot identify it, so every vector is skipped and only the known answers run. That
+    // is no pass: the run fails, saying so, and the reports count 0 vectors that reached the card.
+    if !enabled("a_card_that_answers_no_vector_fails_the_run_from_the_cli") {
+        return;
+    }
+    use host_tools::transport::faults::{FaultKind, FaultyTransport, TransportFaults};
+    let _lock = ReaderLock::acquire();
+    let card = FaultyTransport::new(
+        SimTransport::in_memory(personalised("2.0")).unwrap(),
+        TransportFaults::from_kinds(&[FaultKind::NoDiagnosis]),
+    );
+    let served = ServedCard::start(Box::new(card), FIRST_SLOT_PORT);
+    wait_for_card(&context(), READER, true);
+    let junit = std::env::temp_dir().join(format!("sscard-dead-{}.xml", std::process::id()));
+    let output = run(
+        env!("CARGO_BIN_EXE_sscard"),
+        &[
+            "--reader",
+            READER,
+            "conformance",
+            "run",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    drop(served);
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    let _ = std::fs::remove_file(&junit);
+    let text = stdout(&output);
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(20), "{text}\n{errors}");
+    assert!(
+        errors.contains("nothing was checked: no vector reached the card (0 of "),
+        "{errors}"
+    );
+    assert!(text.contains("reached the card: 0 of "), "{text}");
+    assert!(
+        xml.contains("<property name=\"reached the card\" value=\"0\"/>"),
+        "{xml}"
+    );
 }

@@ -57,6 +57,7 @@ fn open_reader() -> Result<PcscTransport, TransportError> {
     PcscTransport::open(&PcscOptions {
         reader: Some(ReaderChoice::Name(READER.to_string())),
         wait: STACK_TIMEOUT,
+        answer_timeout: STACK_TIMEOUT,
         share: ShareMode::Exclusive,
     })
 }

@@ -49,6 +49,7 @@ fn open_virtual_reader() -> PcscTransport {
     PcscTransport::open(&PcscOptions {
         reader: Some(ReaderChoice::Name(READER.to_string())),
         wait: STACK_TIMEOUT,
+        answer_timeout: STACK_TIMEOUT,
         share: ShareMode::Shared,
     })
     .expect("sscard opens the served card")

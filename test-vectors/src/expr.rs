@@ -5,8 +5,17 @@
 //! `{value:ssn}` (the value alone), or a function `{ext_auth(SSSE/04, {challenge})}`. Arguments
 //! are written like templates, except key references (`DF/ID`) and numbers/text. A pattern (an
 //! expected answer) also takes `??` for any one byte and a final `*` for anything that follows.
+//!
+//! Parsing and evaluation are bounded ([`crate::limits`]): the text's length, the nesting depth,
+//! the bytes any part evaluates to and the offsets of `date()`. Past a bound the answer is an
+//! error naming it, never a panic or an allocation the bound does not cover.
 
+pub use crate::eval_error::EvalError;
 use crate::facts::Scope;
+use crate::limits::{
+    MAX_DATE_DAYS, MAX_DATE_MONTHS, MAX_EXPRESSION_BYTES, MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+};
 use file_structures::codec::{self, Day, Encoding};
 
 /// One piece of a template.
@@ -69,6 +78,18 @@ enum Function {
     /// `date(DATE, +6m+1d)`: a packed BCD date YYYYMMDD moved on by months (the day clamped to
     /// the month's last) then days, for the six-month rule around a card's own issue date.
     Date,
+    /// `purse_debit(DPK, INIT, AMOUNTS, TERMINAL_NO, TERMINAL_SERIAL, TIME)`: the data of DEBIT
+    /// FOR PURCHASE (terminal serial ‖ time ‖ MAC1) for the INITIALIZE FOR PURCHASE answer INIT
+    /// (docs/settlement.md; default settings).
+    PurseDebit,
+    /// `purse_debit_answer(DPK, DTK, INIT, AMOUNTS, TERMINAL_NO, TERMINAL_SERIAL, TIME)`: what
+    /// DEBIT FOR PURCHASE answers, TAC ‖ MAC2.
+    PurseDebitAnswer,
+    /// `purse_credit(DLK, INIT, AMOUNT, TERMINAL_NO, TIME)`: the data of CREDIT FOR LOAD (host
+    /// time ‖ MAC2) for the INITIALIZE FOR LOAD answer INIT.
+    PurseCredit,
+    /// `purse_load_tac(DTK, INIT, AMOUNT, TERMINAL_NO, TIME)`: the TAC CREDIT FOR LOAD answers.
+    PurseLoadTac,
 }
 
 const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
@@ -91,6 +112,53 @@ const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
         &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
     ),
     ("date", Function::Date, &[Kind::Bytes, Kind::Text]),
+    (
+        "purse_debit",
+        Function::PurseDebit,
+        &[
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
+    (
+        "purse_debit_answer",
+        Function::PurseDebitAnswer,
+        &[
+            Kind::Key,
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
+    (
+        "purse_credit",
+        Function::PurseCredit,
+        &[
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
+    (
+        "purse_load_tac",
+        Function::PurseLoadTac,
+        &[
+            Kind::Key,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+            Kind::Bytes,
+        ],
+    ),
 ];
 
 /// A command template: evaluates to bytes.
@@ -106,17 +174,6 @@ pub struct Pattern {
     terms: Vec<Term>,
     open_end: bool,
     text: String,
-}
-
-/// Why an expression could not be evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EvalError {
-    /// The target cannot provide what the expression needs (e.g. the holder of a real card): the
-    /// vector is skipped, not failed.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// A pattern evaluated for one run: `None` bytes match anything.
@@ -201,6 +258,7 @@ impl Pattern {
                         .map(Some),
                 ),
             }
+            within_output_limit(bytes.len())?;
         }
         Ok(Expected {
             bytes,
@@ -211,7 +269,7 @@ impl Pattern {
 
 /// Parses a command template (no `??`, no `*`).
 pub fn parse_template(text: &str) -> Result<Template, String> {
-    let mut parser = Parser::new(text);
+    let mut parser = Parser::new(text)?;
     let terms = parser.terms(false)?;
     parser.end()?;
     Ok(Template {
@@ -222,7 +280,7 @@ pub fn parse_template(text: &str) -> Result<Template, String> {
 
 /// Parses an expected-answer pattern.
 pub fn parse_pattern(text: &str) -> Result<Pattern, String> {
-    let mut parser = Parser::new(text);
+    let mut parser = Parser::new(text)?;
     let terms = parser.terms(true)?;
     parser.skip_ws();
     let open_end = parser.eat('*');
@@ -238,15 +296,24 @@ struct Parser<'t> {
     text: &'t str,
     chars: Vec<char>,
     at: usize,
+    /// How many `{` are open here.
+    depth: usize,
 }
 
 impl<'t> Parser<'t> {
-    fn new(text: &'t str) -> Self {
-        Parser {
+    fn new(text: &'t str) -> Result<Self, String> {
+        let length = text.chars().count();
+        if length > MAX_EXPRESSION_CHARS {
+            return Err(format!(
+                "the expression is {length} characters long, more than the limit of {MAX_EXPRESSION_CHARS}"
+            ));
+        }
+        Ok(Parser {
             text,
             chars: text.chars().collect(),
             at: 0,
-        }
+            depth: 0,
+        })
     }
 
     fn peek(&self) -> Option<char> {
@@ -327,6 +394,18 @@ impl<'t> Parser<'t> {
 
     /// After `{`: a capture, a field or a call, then `}`.
     fn braced(&mut self) -> Result<Term, String> {
+        if self.depth >= MAX_EXPRESSION_DEPTH {
+            return Err(self.error(&format!(
+                "terms are nested more than {MAX_EXPRESSION_DEPTH} deep, the limit"
+            )));
+        }
+        self.depth += 1;
+        let term = self.braced_inner();
+        self.depth -= 1;
+        term
+    }
+
+    fn braced_inner(&mut self) -> Result<Term, String> {
         self.skip_ws();
         let name = self.ident();
         if name.is_empty() {
@@ -416,6 +495,16 @@ impl<'t> Parser<'t> {
     }
 }
 
+/// An error when `len` bytes are more than any part of an expression may evaluate to.
+fn within_output_limit(len: usize) -> Result<(), EvalError> {
+    if len > MAX_EXPRESSION_BYTES {
+        return Err(EvalError::Invalid(format!(
+            "the expression evaluates to more than {MAX_EXPRESSION_BYTES} bytes, the limit"
+        )));
+    }
+    Ok(())
+}
+
 fn eval_terms(terms: &[Term], scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
     let mut out = Vec::new();
     for term in terms {
@@ -430,6 +519,7 @@ fn eval_terms(terms: &[Term], scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             Term::Field { id, value_only } => out.extend(scope.field(id, *value_only)?),
             Term::Call(call) => out.extend(eval_call(call, scope)?),
         }
+        within_output_limit(out.len())?;
     }
     Ok(out)
 }
@@ -474,6 +564,8 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             let n: usize = text(1)?
                 .parse()
                 .map_err(|_| EvalError::Invalid("repeat(X, n): n is a decimal count".into()))?;
+            // Checked before anything is allocated: the count may be any number.
+            within_output_limit(unit.len().saturating_mul(n))?;
             Ok(unit.repeat(n))
         }
         Function::Flip => {
@@ -511,12 +603,115 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             out.extend(mac);
             Ok(out)
         }
+        Function::PurseDebit | Function::PurseDebitAnswer => {
+            use card_os::crypto::purse::{purchase_session_input, session_key, Purchase, Settings};
+            let keys = if call.function == Function::PurseDebit {
+                1
+            } else {
+                2
+            };
+            let init = bytes(keys)?;
+            let (random, serial) = match init.get(14..22) {
+                Some(&[s1, s2, _, _, r1, r2, r3, r4]) => {
+                    ([r1, r2, r3, r4], u16::from_be_bytes([s1, s2]))
+                }
+                _ => {
+                    return Err(EvalError::Invalid(
+                        "the INITIALIZE FOR PURCHASE answer has 22 bytes".into(),
+                    ))
+                }
+            };
+            let sized = |i: usize, what: &str| {
+                let b = bytes(i)?;
+                Ok::<_, EvalError>((b.len(), b, what.to_owned()))
+            };
+            let fixed = |i: usize, n: usize, what: &str| -> Result<Vec<u8>, EvalError> {
+                let (len, b, what) = sized(i, what)?;
+                if len == n {
+                    Ok(b)
+                } else {
+                    Err(EvalError::Invalid(format!(
+                        "{what} has {n} bytes, not {len}"
+                    )))
+                }
+            };
+            let purchase = Purchase {
+                amounts: array(fixed(keys + 1, 12, "AMOUNTS")?)?,
+                terminal_no: array(fixed(keys + 2, 6, "TERMINAL_NO")?)?,
+                terminal_serial: array(fixed(keys + 3, 4, "TERMINAL_SERIAL")?)?,
+                time: array(fixed(keys + 4, 7, "TIME")?)?,
+            };
+            let settings = Settings::default();
+            let session = session_key(
+                &key(0)?,
+                &purchase_session_input(&random, serial, &purchase.terminal_serial),
+            )
+            .map_err(|e| invalid("purse session key", e))?;
+            if call.function == Function::PurseDebit {
+                let mac1 = purchase
+                    .mac1(&session, settings)
+                    .map_err(|e| invalid("MAC1", e))?;
+                return Ok([&purchase.terminal_serial[..], &purchase.time, &mac1].concat());
+            }
+            let tac = purchase
+                .tac(&key(1)?, settings)
+                .map_err(|e| invalid("TAC", e))?;
+            let mac2 = purchase
+                .mac2(&session, settings)
+                .map_err(|e| invalid("MAC2", e))?;
+            Ok([tac, mac2].concat())
+        }
+        Function::PurseCredit | Function::PurseLoadTac => {
+            use card_os::crypto::purse::{load_session_input, session_key, Load, Settings};
+            let init = bytes(1)?;
+            let (balance, serial, random) = match init.get(..12) {
+                Some(&[b1, b2, b3, b4, s1, s2, _, _, r1, r2, r3, r4]) => (
+                    u32::from_be_bytes([b1, b2, b3, b4]),
+                    u16::from_be_bytes([s1, s2]),
+                    [r1, r2, r3, r4],
+                ),
+                _ => {
+                    return Err(EvalError::Invalid(
+                        "the INITIALIZE FOR LOAD answer has 16 bytes".into(),
+                    ))
+                }
+            };
+            let amount: [u8; 4] = array(bytes(2)?)?;
+            let load = Load {
+                balance,
+                amount: u32::from_be_bytes(amount),
+                serial,
+                terminal_no: array(bytes(3)?)?,
+            };
+            let time: [u8; 7] = array(bytes(4)?)?;
+            let settings = Settings::default();
+            if call.function == Function::PurseLoadTac {
+                let tac = load
+                    .tac(&key(0)?, settings, &time)
+                    .map_err(|e| invalid("TAC", e))?;
+                return Ok(tac.to_vec());
+            }
+            let session = session_key(&key(0)?, &load_session_input(&random, serial))
+                .map_err(|e| invalid("purse session key", e))?;
+            let mac2 = load
+                .mac2(&session, settings, &time)
+                .map_err(|e| invalid("MAC2", e))?;
+            Ok([&time[..], &mac2].concat())
+        }
         Function::Date => {
             let day = moved_date(&bytes(0)?, text(1)?)?;
             codec::encode(Encoding::Date, 4, &day.digits())
                 .map_err(|e| EvalError::Invalid(format!("date(): {day}: {e}")))
         }
     }
+}
+
+/// Bytes of a fixed length (a purse function's argument).
+fn array<const N: usize>(bytes: Vec<u8>) -> Result<[u8; N], EvalError> {
+    let len = bytes.len();
+    bytes
+        .try_into()
+        .map_err(|_| EvalError::Invalid(format!("expected {N} bytes, got {len}")))
 }
 
 /// `date(DATE, OFFSET)`: DATE (4 bytes packed BCD) moved by OFFSET, terms `+Nm` (months, the day
@@ -532,6 +727,8 @@ fn moved_date(date: &[u8], offset: &str) -> Result<Day, EvalError> {
             "the offset is empty; write e.g. +6m or +6m+1d".into(),
         ));
     }
+    // The bounds are on the sums of all terms: many small terms cost as much as one big one.
+    let (mut months, mut days) = (0u32, 0u32);
     while !rest.is_empty() {
         let term = rest
             .strip_prefix('+')
@@ -542,10 +739,21 @@ fn moved_date(date: &[u8], offset: &str) -> Result<Day, EvalError> {
         let count: u32 = term[..unit_at]
             .parse()
             .map_err(|_| invalid(format!("{offset}: each term is +Nm or +Nd")))?;
-        match term[unit_at..].chars().next() {
-            Some('m') => day = day.plus_months(count),
-            Some('d') => (0..count).for_each(|_| day = day.next_day()),
+        let (total, limit, what) = match term[unit_at..].chars().next() {
+            Some('m') => (&mut months, MAX_DATE_MONTHS, "months"),
+            Some('d') => (&mut days, MAX_DATE_DAYS, "days"),
             _ => return Err(invalid(format!("{offset}: the units are m and d"))),
+        };
+        *total = total.saturating_add(count);
+        if *total > limit {
+            return Err(invalid(format!(
+                "{offset}: more than {limit} {what} in all, the limit"
+            )));
+        }
+        if what == "months" {
+            day = day.plus_months(count);
+        } else {
+            (0..count).for_each(|_| day = day.next_day());
         }
         rest = &term[unit_at + 1..];
     }

@@ -131,9 +131,9 @@ fn build(kind: CardKind) -> Result<Built, CardError> {
     let facts = match kind.layout_version() {
         None => {
             if kind == CardKind::Demo {
-                card_os::testing::demo_card(&mut storage).map_err(|e| fail(format!("{e:?}")))?;
+                card_os::demo::demo_card(&mut storage).map_err(|e| fail(format!("{e:?}")))?;
             } else {
-                card_os::format(&mut storage, &card_os::testing::demo_params())
+                card_os::format(&mut storage, &card_os::demo::demo_params())
                     .map_err(|e| fail(format!("{e:?}")))?;
             }
             CardFacts::none()

@@ -125,11 +125,13 @@ fn probe<C: CardUnderTest>(
     holder: Option<file_structures::personalise::CardRecord>,
     keys: Option<file_structures::personalise::IssuerKeys>,
 ) -> Result<(CardKind, CardFacts), String> {
-    card.reset(true).map_err(|e| e.to_string())?;
+    // A card that does not answer the reset or the first command answered nothing at all.
+    let no_answer = |e: String| format!("the card answered nothing ({e})");
+    card.reset(true).map_err(|e| no_answer(e.to_string()))?;
     let not_ssc = |what: &str, sw: u16| {
         format!("the card is not a personalised social security card ({what} answered {sw:04X})")
     };
-    let (_, sw) = ask(card, &SELECT_SSSE)?;
+    let (_, sw) = ask(card, &SELECT_SSSE).map_err(no_answer)?;
     if sw != 0x9000 && sw >> 8 != 0x61 {
         return Err(not_ssc("SELECT of SSSE", sw));
     }
@@ -151,8 +153,9 @@ fn probe<C: CardUnderTest>(
             ))
         }
     };
-    let (life_cycle, sw) = ask(card, &[0x00, 0xCA, 0x9F, 0x70, 0x01])?;
-    if sw != 0x9000 || life_cycle != [0x02] {
+    let [p1, p2] = card_os::data_tags::CARD_LIFE_CYCLE.to_be_bytes();
+    let (life_cycle, sw) = ask(card, &[0x00, 0xCA, p1, p2, 0x01])?;
+    if sw != 0x9000 || life_cycle != [card_os::memory_map::LIFE_CYCLE_ISSUED] {
         return Err(format!(
             "the card is not in the issued state (GET DATA 9F70 answered {} {sw:04X})",
             hex::encode_upper(&life_cycle)

@@ -4,11 +4,11 @@
 use super::{done, expect_p1p2, Answer, Context};
 use crate::apdu::Command;
 use crate::fs::records::{self, Occurrence};
-use crate::fs::{Descriptor, MF_INDEX};
-use crate::layout::RECORD_MAX;
+use crate::fs::MF_INDEX;
+use crate::memory_map::RECORD_MAX;
 use crate::restriction::{
     self, CardDate, ACTIVATED, ACTIVATION_SFI, ACTIVATION_STATE_TAG, ISSUE_DATE_SFI,
-    ISSUE_DATE_TAG, MEDICAL_RESTRICTED, RESTRICTED_DF_FID, STATUS_RESTRICTED,
+    ISSUE_DATE_TAG, RESTRICTED_DF_FID, STATUS_RESTRICTED,
 };
 use crate::security::objects;
 use crate::storage::Storage;
@@ -41,7 +41,7 @@ fn record_value<'o, S: Storage>(
     let Some(index) = ctx.index.child_by_sfi(df, sfi) else {
         return Ok(None);
     };
-    let file = Descriptor::read(ctx.storage, index)?;
+    let file = ctx.index.descriptor(ctx.storage, index)?;
     if !file.kind.is_record() {
         return Ok(None);
     }
@@ -86,20 +86,17 @@ pub(super) fn get_status<S: Storage>(
     Ok(Answer::Long(1, Status::Success))
 }
 
-/// Settlement-type operations: UPDATE RECORD and APPEND RECORD in the medical insurance
-/// application (once the card is issued). Refused with `9302` while it is restricted.
-pub(super) fn check_settlement<S: Storage>(
-    ctx: &Context<'_, S>,
-    command: &Command<'_>,
-) -> Result<(), Status> {
-    if !matches!(command.ins, 0xDC | 0xE2)
-        || ctx.life_cycle == crate::layout::LIFE_CYCLE_PERSONALISATION
+/// A settlement-type operation (`Instruction::settlement`: UPDATE RECORD and APPEND RECORD) in
+/// the medical insurance application (once the card is issued) is refused with `9302` while the
+/// application is restricted.
+pub(super) fn check_settlement<S: Storage>(ctx: &Context<'_, S>) -> Result<(), Status> {
+    if ctx.life_cycle == crate::memory_map::LIFE_CYCLE_PERSONALISATION
         || ctx.index.child(MF_INDEX, RESTRICTED_DF_FID) != Some(ctx.selection.df)
     {
         return Ok(());
     }
     if medical_status(ctx)? == STATUS_RESTRICTED {
-        return Err(MEDICAL_RESTRICTED);
+        return Err(Status::MEDICAL_RESTRICTED);
     }
     Ok(())
 }

@@ -46,7 +46,13 @@ pub(super) fn external<S: Storage>(
         .challenge
         .take()
         .ok_or(Status::ConditionsOfUseNotSatisfied)?;
-    let key = objects::find_key(ctx.storage, ctx.selection.df, id, Usage::ExternalAuth)?;
+    let key = objects::find_key(
+        ctx.storage,
+        ctx.index,
+        ctx.selection.df,
+        id,
+        Usage::ExternalAuth,
+    )?;
     if command.data.len() != key.key.algorithm().block_size() {
         return Err(Status::WrongLength);
     }
@@ -69,7 +75,13 @@ pub(super) fn internal<S: Storage>(
     if command.data.is_empty() || command.data.len() > INTERNAL_AUTH_MAX {
         return Err(Status::WrongLength);
     }
-    let key = objects::find_key(ctx.storage, ctx.selection.df, id, Usage::InternalAuth)?;
+    let key = objects::find_key(
+        ctx.storage,
+        ctx.index,
+        ctx.selection.df,
+        id,
+        Usage::InternalAuth,
+    )?;
     let answer = internal_authenticate(&key.key, command.data)
         .map_err(|e| Status::from_u16(e.status_word()))?;
     let bytes = answer.as_bytes();

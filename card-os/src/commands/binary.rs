@@ -47,7 +47,7 @@ pub(super) fn read<S: Storage>(
     let n = ne.min(available).min(out.len());
     let dest = out.get_mut(..n).ok_or(Status::NoPreciseDiagnosis)?;
     ctx.storage
-        .read(file.data_offset + offset, dest)
+        .read(file.extent().at(offset, n as u32)?, dest)
         .map_err(memory_failure)?;
     let sw = if ne > available {
         Status::EndOfFileReached

@@ -5,8 +5,9 @@ use super::{atomically, done, expect_p1p2, secure, Answer, Context};
 use crate::apdu::Command;
 use crate::crypto::mac::LINE_MAC_LEN;
 use crate::fs::header::set_life_cycle;
+use crate::fs::FileIndex;
 use crate::journal::Transaction;
-use crate::layout::{
+use crate::memory_map::{
     APPLICATION_BLOCKED_PERMANENTLY, APPLICATION_BLOCKED_TEMPORARILY, APPLICATION_NORMAL,
     LIFE_CYCLE_CARD_BLOCKED,
 };
@@ -19,14 +20,15 @@ use crate::sw::Status;
 fn with_mac<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
-    change: impl FnOnce(&mut Transaction<'_, S>, u8) -> Result<(), Status>,
+    change: impl FnOnce(&mut Transaction<'_, S>, &FileIndex, u8) -> Result<(), Status>,
 ) -> Result<Answer, Status> {
     if command.data.len() != LINE_MAC_LEN {
         return Err(Status::WrongLength);
     }
     let df = ctx.selection.df;
     secure::verify(ctx, command, df, 0, Usage::Mac)?;
-    atomically(ctx.storage, |tx| change(tx, df))?;
+    let files = &*ctx.index;
+    atomically(ctx.storage, |tx| change(tx, files, df))?;
     done()
 }
 
@@ -41,8 +43,8 @@ pub(super) fn block_application<S: Storage>(
         (0, 1) => APPLICATION_BLOCKED_PERMANENTLY,
         _ => return Err(Status::IncorrectP1P2),
     };
-    with_mac(ctx, command, |tx, df| {
-        objects::set_application_state(tx, df, state)
+    with_mac(ctx, command, |tx, files, df| {
+        objects::set_application_state(tx, files, df, state)
     })
 }
 
@@ -52,8 +54,8 @@ pub(super) fn unblock_application<S: Storage>(
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
     expect_p1p2(command, 0, 0)?;
-    with_mac(ctx, command, |tx, df| {
-        objects::set_application_state(tx, df, APPLICATION_NORMAL)
+    with_mac(ctx, command, |tx, files, df| {
+        objects::set_application_state(tx, files, df, APPLICATION_NORMAL)
     })
 }
 
@@ -63,7 +65,7 @@ pub(super) fn block_card<S: Storage>(
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
     expect_p1p2(command, 0, 0)?;
-    with_mac(ctx, command, |tx, _| {
+    with_mac(ctx, command, |tx, _, _| {
         set_life_cycle(tx, LIFE_CYCLE_CARD_BLOCKED)
     })
 }

@@ -4,13 +4,15 @@
 use super::{atomically, done, expect_p1p2, permitted, personalisation_only, Answer, Context};
 use crate::access::Operation;
 use crate::apdu::Command;
-use crate::fs::descriptor::{descriptor_offset, Descriptor, D_KIND, D_LIFE_CYCLE, D_NAME};
+use crate::fs::descriptor::{
+    descriptor_offset, Descriptor, D_DATA_SIZE, D_KIND, D_LIFE_CYCLE, D_NAME,
+};
 use crate::fs::header::{alloc_pointer, set_alloc_pointer};
 use crate::fs::{
     fcp, integrity, FileKind, LCS_ACTIVATED, LCS_DEACTIVATED, LCS_TERMINATED, MF_INDEX,
 };
 use crate::journal::memory_failure;
-use crate::layout::{DATA_OFFSET, DF_NAME_MAX, DF_SECURITY_SIZE};
+use crate::memory_map::{DATA_OFFSET, DF_NAME_MAX, DF_SECURITY_SIZE};
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -22,7 +24,7 @@ pub(super) fn create<S: Storage>(
     expect_p1p2(command, 0, 0)?;
     personalisation_only(ctx)?;
     let parent_index = ctx.selection.df;
-    let parent = Descriptor::read(ctx.storage, parent_index)?;
+    let parent = ctx.index.descriptor(ctx.storage, parent_index)?;
     if matches!(parent.life_cycle, LCS_DEACTIVATED | LCS_TERMINATED) {
         return Err(Status::ConditionsOfUseNotSatisfied);
     }
@@ -46,9 +48,14 @@ pub(super) fn create<S: Storage>(
     if file.kind == FileKind::Df {
         file.data_size = DF_SECURITY_SIZE as u16;
     }
+    // The stored allocation pointer is trusted only when every file lies below it and it lies
+    // in the memory.
     let start = alloc_pointer(ctx.storage)?;
+    if start < ctx.index.data_end() || start > ctx.storage.capacity() {
+        return Err(Status::MemoryFailure);
+    }
     let end = start.checked_add(size).ok_or(Status::NotEnoughMemory)?;
-    if end > ctx.storage.capacity() || start < DATA_OFFSET {
+    if end > ctx.storage.capacity() {
         return Err(Status::NotEnoughMemory);
     }
     file.data_offset = start;
@@ -124,21 +131,36 @@ pub(super) fn delete<S: Storage>(
     if target == MF_INDEX {
         return Err(Status::ConditionsOfUseNotSatisfied);
     }
-    let file = Descriptor::read(ctx.storage, target)?;
+    let file = ctx.index.descriptor(ctx.storage, target)?;
     permitted(ctx, &file.access, Operation::Admin)?;
     let index = &*ctx.index;
     let mut end = DATA_OFFSET;
+    let mut highest = None;
     for (i, _) in index.iter() {
         if !index.is_within(i, target) {
-            let kept = Descriptor::read(ctx.storage, i)?;
-            end = end.max(kept.data_offset + u32::from(kept.data_size));
+            // A damaged file's end is unknown: the allocation pointer then stays where it is.
+            let kept = index.descriptor(ctx.storage, i).ok();
+            let kept_end = kept.and_then(|kept| kept.extent().end());
+            if kept_end.unwrap_or(u32::MAX) >= end {
+                end = kept_end.unwrap_or(u32::MAX);
+                highest = kept.map(|kept| (i, kept));
+            }
+        }
+    }
+    // The highest remaining file decides how far the pointer comes down: a size that shrank
+    // behind the card's back would give away the rest of the file, and its CRC tells.
+    if let Some((i, kept)) = highest {
+        if integrity::check(ctx.storage, i, &kept)? == integrity::Integrity::Damaged {
+            end = u32::MAX;
         }
     }
     let old_end = alloc_pointer(ctx.storage)?;
     let result = atomically(ctx.storage, |tx| {
         for (i, _) in index.iter() {
             if index.is_within(i, target) {
+                // Size 0 too: a free descriptor with a size is a file whose kind byte was lost.
                 Descriptor::write_field(tx, i, D_KIND, &[0])?;
+                Descriptor::write_field(tx, i, D_DATA_SIZE, &[0, 0])?;
             }
         }
         if end < old_end {
@@ -183,7 +205,7 @@ pub(super) fn set_life_cycle<S: Storage>(
         (Change::TerminateDf, []) if (command.p1, command.p2) == (0, 0) => ctx.selection.df,
         _ => target(ctx, command)?,
     };
-    let file = Descriptor::read(ctx.storage, target)?;
+    let file = ctx.index.descriptor(ctx.storage, target)?;
     let wanted_df = match change {
         Change::TerminateEf => Some(false),
         Change::TerminateDf => Some(true),

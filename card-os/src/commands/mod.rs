@@ -9,19 +9,21 @@ mod manage;
 mod personalise;
 mod pin;
 mod psam;
+mod purse;
 mod record;
 pub(crate) mod secure;
 mod select;
 
 use crate::access::{self, Operation};
-use crate::apdu::Command;
+use crate::apdu::{Command, SecureMessaging};
 use crate::fs::{Descriptor, FileIndex, LCS_DEACTIVATED, LCS_TERMINATED};
+use crate::instructions::{Admission, Handler, Instruction};
 pub(crate) use crate::journal::atomically;
-use crate::layout::{
+use crate::memory_map::{
     APPLICATION_BLOCKED_PERMANENTLY, APPLICATION_BLOCKED_TEMPORARILY, LIFE_CYCLE_CARD_BLOCKED,
     LIFE_CYCLE_PERSONALISATION,
 };
-use crate::security::{objects, random::POOL_LEN, APPLICATION_PERMANENTLY_BLOCKED};
+use crate::security::{objects, random::POOL_LEN};
 use crate::storage::Storage;
 use crate::sw::Status;
 use crate::volatile::{Challenge, SecurityStatus, Selection};
@@ -34,6 +36,8 @@ pub(crate) struct Context<'c, S: Storage> {
     pub index: &'c mut FileIndex,
     /// The card life cycle when the command arrived.
     pub life_cycle: u8,
+    /// The secure messaging of the command's class.
+    pub secure_messaging: SecureMessaging,
     /// The challenge of the GET CHALLENGE before this command, taken out of the security status:
     /// whoever uses it takes it, and it is gone after this command either way.
     pub challenge: Option<Challenge>,
@@ -41,22 +45,30 @@ pub(crate) struct Context<'c, S: Storage> {
     pub pool: &'c [u8; POOL_LEN],
     /// PSAM: the key of the last DELIVER KEY.
     pub derived_key: &'c mut Option<crate::crypto::SecretKey>,
+    /// The medical purse's transaction that the command before this one initialised, taken out
+    /// of the volatile state (it holds for the next command only).
+    pub pending_purse: Option<crate::volatile::PurseSession>,
+    /// Where an INITIALIZE FOR LOAD / PURCHASE leaves its transaction for the next command.
+    pub purse: &'c mut Option<crate::volatile::PurseSession>,
 }
 
-/// Refuses commands a blocked card or application does not take: card blocked `6A81`, current
-/// application permanently blocked `9303`, temporarily blocked `6985` (SELECT and GET DATA always
-/// run; a temporarily blocked application also takes GET CHALLENGE, APPLICATION BLOCK and
-/// APPLICATION UNBLOCK).
-pub(crate) fn admit<S: Storage>(ctx: &Context<'_, S>, ins: u8) -> Result<(), Status> {
-    if matches!(ins, 0xA4 | 0xCA) {
+/// Refuses commands a blocked card or application does not take, as the instruction's
+/// [`Admission`] says (an unknown instruction as one that needs an unblocked application): card
+/// blocked `6A81`, current application permanently blocked `9303`, temporarily blocked `6985`.
+pub(crate) fn admit<S: Storage>(
+    ctx: &Context<'_, S>,
+    instruction: Option<&Instruction>,
+) -> Result<(), Status> {
+    let admission = instruction.map_or(Admission::Unblocked, |i| i.admission);
+    if admission == Admission::Always {
         return Ok(());
     }
     if ctx.life_cycle == LIFE_CYCLE_CARD_BLOCKED {
         return Err(Status::FunctionNotSupported);
     }
-    match objects::application_state(ctx.storage, ctx.selection.df)? {
-        APPLICATION_BLOCKED_PERMANENTLY => Err(APPLICATION_PERMANENTLY_BLOCKED),
-        APPLICATION_BLOCKED_TEMPORARILY if !matches!(ins, 0x84 | 0x18 | 0x1E) => {
+    match objects::application_state(ctx.storage, ctx.index, ctx.selection.df)? {
+        APPLICATION_BLOCKED_PERMANENTLY => Err(Status::APPLICATION_PERMANENTLY_BLOCKED),
+        APPLICATION_BLOCKED_TEMPORARILY if admission != Admission::WhileTemporarilyBlocked => {
             Err(Status::ConditionsOfUseNotSatisfied)
         }
         _ => Ok(()),
@@ -71,47 +83,65 @@ pub(crate) enum Answer {
     Long(usize, Status),
 }
 
-/// Runs the command named by INS.
+/// Runs the instruction (`6D00` when the card has none for the command), after the six-month
+/// rule for a settlement-type one.
+// Not inlined into the APDU loop: inlined, the handlers grow the chip image by kilobytes.
+#[inline(never)]
 pub(crate) fn execute<S: Storage>(
     ctx: &mut Context<'_, S>,
+    instruction: Option<&Instruction>,
     command: &Command<'_>,
     out: &mut [u8],
 ) -> Result<Answer, Status> {
-    activation::check_settlement(ctx, command)?;
-    match command.ins {
-        0xA4 => select::select(ctx, command, out),
-        0xB0 => binary::read(ctx, command, out),
-        0xD6 => binary::update(ctx, command),
-        0xB2 => record::read(ctx, command, out),
-        0xDC => record::update(ctx, command),
-        0xE2 => record::append(ctx, command),
-        0xCA if u16::from_be_bytes([command.p1, command.p2]) == crate::restriction::STATUS_TAG => {
+    let instruction = instruction.ok_or(Status::InstructionNotSupported)?;
+    if instruction.settlement {
+        activation::check_settlement(ctx)?;
+    }
+    match instruction.handler {
+        Handler::Select => select::select(ctx, command, out),
+        Handler::ReadBinary => binary::read(ctx, command, out),
+        Handler::UpdateBinary => binary::update(ctx, command),
+        Handler::ReadRecord => record::read(ctx, command, out),
+        Handler::UpdateRecord => record::update(ctx, command),
+        Handler::AppendRecord => record::append(ctx, command),
+        // The transmission layer serves GET RESPONSE; it cannot be a link of a chain.
+        Handler::GetResponse => Err(Status::InstructionNotSupported),
+        Handler::GetData
+            if u16::from_be_bytes([command.p1, command.p2]) == crate::data_tags::MEDICAL_STATUS =>
+        {
             activation::get_status(ctx, out)
         }
-        0xCA => data::get_data(ctx, command, out),
-        0xDA => activation::set_date(ctx, command),
-        0x1A => psam::deliver_key(ctx, command),
-        0xFA => psam::cipher_data(ctx, command, out),
-        0xE0 => manage::create(ctx, command),
-        0xE4 => manage::delete(ctx, command),
-        0x44 => manage::set_life_cycle(ctx, command, manage::Change::Activate),
-        0x04 => manage::set_life_cycle(ctx, command, manage::Change::Deactivate),
-        0xE6 => manage::set_life_cycle(ctx, command, manage::Change::TerminateEf),
-        0xE8 => manage::set_life_cycle(ctx, command, manage::Change::TerminateDf),
-        0xD4 => personalise::write(ctx, command),
-        0xF0 => personalise::issue(ctx, command),
-        0x20 => pin::verify(ctx, command),
-        0x5E => pin::change_pin(ctx, command),
-        0x24 if secure::has_mac(command.cla) => pin::unblock(ctx, command),
-        0x24 => pin::change_reference_data(ctx, command),
-        0x2C => pin::reload(ctx, command),
-        0x84 => auth::get_challenge(ctx, command, out),
-        0x82 => auth::external(ctx, command),
-        0x88 => auth::internal(ctx, command, out),
-        0x1E => block::block_application(ctx, command),
-        0x18 => block::unblock_application(ctx, command),
-        0x16 => block::block_card(ctx, command),
-        _ => Err(Status::InstructionNotSupported),
+        Handler::GetData => data::get_data(ctx, command, out),
+        Handler::SetDate => activation::set_date(ctx, command),
+        Handler::DeliverKey => psam::deliver_key(ctx, command),
+        Handler::CipherData => psam::cipher_data(ctx, command, out),
+        Handler::CreateFile => manage::create(ctx, command),
+        Handler::DeleteFile => manage::delete(ctx, command),
+        Handler::ActivateFile => manage::set_life_cycle(ctx, command, manage::Change::Activate),
+        Handler::DeactivateFile => manage::set_life_cycle(ctx, command, manage::Change::Deactivate),
+        Handler::TerminateEf => manage::set_life_cycle(ctx, command, manage::Change::TerminateEf),
+        Handler::TerminateDf => manage::set_life_cycle(ctx, command, manage::Change::TerminateDf),
+        Handler::WriteKey => personalise::write(ctx, command),
+        Handler::IssueCard => personalise::issue(ctx, command),
+        Handler::Verify => pin::verify(ctx, command),
+        Handler::ChangePin => pin::change_pin(ctx, command),
+        Handler::PinUnblock => pin::unblock(ctx, command),
+        Handler::ChangeReferenceData => pin::change_reference_data(ctx, command),
+        Handler::PinReload => pin::reload(ctx, command),
+        Handler::GetChallenge => auth::get_challenge(ctx, command, out),
+        Handler::ExternalAuthenticate => auth::external(ctx, command),
+        Handler::InternalAuthenticate => auth::internal(ctx, command, out),
+        Handler::ApplicationBlock => block::block_application(ctx, command),
+        Handler::ApplicationUnblock => block::unblock_application(ctx, command),
+        Handler::CardBlock => block::block_card(ctx, command),
+        Handler::InitSamForPurchase => psam::init_sam_for_purchase(ctx, command, out),
+        Handler::CreditSamForPurchase => psam::credit_sam_for_purchase(ctx, command),
+        Handler::InitializePurse => purse::initialize(ctx, command, out),
+        Handler::CreditForLoad => purse::credit(ctx, command, out),
+        Handler::DebitForPurchase => purse::debit(ctx, command, out),
+        Handler::GetBalance => purse::get_balance(ctx, command, out),
+        Handler::GetTransactionProof => purse::get_proof(ctx, command, out),
+        Handler::StartingDay => purse::starting_day(ctx, command, out),
     }
 }
 
@@ -145,7 +175,7 @@ fn target_ef<S: Storage>(ctx: &mut Context<'_, S>, sfi: u8) -> Result<(u8, Descr
         }
         index
     };
-    Ok((index, Descriptor::read(ctx.storage, index)?))
+    Ok((index, ctx.index.descriptor(ctx.storage, index)?))
 }
 
 /// `6985` unless the file may be used (not deactivated, not terminated), then the access rule.

@@ -5,7 +5,7 @@ use super::{atomically, done, expect_p1p2, personalisation_only, Answer, Context
 use crate::apdu::Command;
 use crate::crypto::{Algorithm, Pin, SecretKey, KEY_LEN, PIN_MAX_BCD_LEN};
 use crate::fs::header::set_life_cycle;
-use crate::layout::LIFE_CYCLE_ISSUED;
+use crate::memory_map::LIFE_CYCLE_ISSUED;
 use crate::security::{objects, random, Usage};
 use crate::storage::Storage;
 use crate::sw::Status;
@@ -51,7 +51,7 @@ fn write_key<S: Storage>(ctx: &mut Context<'_, S>, data: &[u8]) -> Result<Answer
     let algorithm = Algorithm::from_byte(*algorithm).map_err(|_| bad)?;
     let error_limit = limit(*error_limit)?;
     let key = SecretKey::from_slice(algorithm, key).map_err(|_| Status::WrongLength)?;
-    let area = objects::security_area(ctx.storage, ctx.selection.df)?;
+    let area = objects::security_area(ctx.storage, ctx.index, ctx.selection.df)?;
     let slot = objects::slot_for(ctx.storage, area, *id)?.ok_or(Status::NotEnoughMemory)?;
     atomically(ctx.storage, |tx| {
         objects::write_key(tx, area, slot, *id, usage, &key, error_limit)?;
@@ -74,7 +74,7 @@ fn write_pin<S: Storage>(ctx: &mut Context<'_, S>, data: &[u8]) -> Result<Answer
     let tries = limit(*tries)?;
     let pin = Pin::from_bcd(bcd).map_err(|_| Status::IncorrectDataParameters)?;
     let df = ctx.selection.df;
-    let area = objects::security_area(ctx.storage, df)?;
+    let area = objects::security_area(ctx.storage, ctx.index, df)?;
     atomically(ctx.storage, |tx| {
         objects::write_pin(tx, df, area, tries, &pin)
     })?;

@@ -66,6 +66,10 @@ pub(super) fn read<S: Storage>(
         number,
         out.get_mut(..limit).unwrap_or(&mut []),
     )?;
+    if len > limit {
+        // `6Cxx`: Ne is shorter than the record; xx = the record's length.
+        return Err(Status::WrongLe(len as u8));
+    }
     ctx.selection.record = Some(number);
     Ok(Answer::Data(len, Status::Success))
 }

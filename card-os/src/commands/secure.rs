@@ -3,24 +3,32 @@
 //! like a PIN's.
 
 use super::Context;
-use crate::apdu::Command;
+use crate::apdu::{Command, SecureMessaging};
 use crate::crypto::mac::LINE_MAC_LEN;
 use crate::crypto::sm::verify_command_mac;
+use crate::instructions::Instruction;
 use crate::journal::atomically;
 use crate::security::{objects, tries, Usage};
 use crate::storage::Storage;
 use crate::sw::Status;
 
-/// Whether the CLA announces the SSC MAC (secure-messaging bits `01`, i.e. `x4`).
-pub(crate) fn has_mac(cla: u8) -> bool {
-    (cla >> 2) & 0x03 == 1
-}
-
-/// Commands that check their MAC with a key of their own usage (PIN UNBLOCK with a MAC'd class,
-/// PIN RELOAD, APPLICATION BLOCK / UNBLOCK, CARD BLOCK); any other command with a MAC'd class is
-/// checked with the current DF's MAC key before it runs.
-pub(crate) fn checks_own_mac(ins: u8) -> bool {
-    matches!(ins, 0x24 | 0x2C | 0x1E | 0x18 | 0x16)
+/// A MAC'd class on any command but those that check their own MAC: the MAC of the current
+/// DF's (`df`) MAC key, checked and stripped before the command runs (an unknown instruction too,
+/// as before it is found unknown). Returns the command as its handler sees it.
+pub(crate) fn check_class_mac<'d, S: Storage>(
+    ctx: &mut Context<'_, S>,
+    instruction: Option<&Instruction>,
+    command: Command<'d>,
+    df: u8,
+) -> Result<Command<'d>, Status> {
+    if ctx.secure_messaging != SecureMessaging::SscMac
+        || instruction.is_some_and(|i| i.checks_own_mac)
+    {
+        return Ok(command);
+    }
+    let data = verify(ctx, &command, df, 0, Usage::Mac)?;
+    ctx.security.sm_mac_verified = true;
+    Ok(Command { data, ..command })
 }
 
 /// Checks the MAC at the end of the command data with the key (`id`, or `00` = the first key of
@@ -34,7 +42,7 @@ pub(crate) fn verify<'d, S: Storage>(
     id: u8,
     usage: Usage,
 ) -> Result<&'d [u8], Status> {
-    if !has_mac(command.cla) {
+    if ctx.secure_messaging != SecureMessaging::SscMac {
         return Err(Status::SmDataObjectsMissing);
     }
     if command.data.len() < LINE_MAC_LEN {
@@ -44,7 +52,7 @@ pub(crate) fn verify<'d, S: Storage>(
         .challenge
         .take()
         .ok_or(Status::ConditionsOfUseNotSatisfied)?;
-    let key = objects::find_key(ctx.storage, df, id, usage)?;
+    let key = objects::find_key(ctx.storage, ctx.index, df, id, usage)?;
     tries::spend(ctx.storage, key.tries_at, key.tries)?;
     let header = [command.cla, command.ins, command.p1, command.p2];
     let data = verify_command_mac(&key.key, challenge.as_bytes(), header, command.data)

@@ -5,14 +5,14 @@ use crate::apdu::Command;
 use crate::fs::descriptor::{descriptor_offset, D_NAME};
 use crate::fs::fcp::{self, FCI_TAG, FCP_TAG};
 use crate::fs::{
-    Descriptor, FileIndex, FileKind, LCS_DEACTIVATED, LCS_TERMINATED, MF_FID, MF_INDEX, NO_PARENT,
+    FileIndex, FileKind, LCS_DEACTIVATED, LCS_TERMINATED, MF_FID, MF_INDEX, NO_PARENT,
 };
 use crate::journal::memory_failure;
-use crate::layout::{
+use crate::memory_map::{
     APPLICATION_BLOCKED_PERMANENTLY, APPLICATION_BLOCKED_TEMPORARILY, DF_NAME_MAX,
 };
 use crate::response::Writer;
-use crate::security::{objects, APPLICATION_PERMANENTLY_BLOCKED};
+use crate::security::objects;
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -57,7 +57,7 @@ pub(super) fn select<S: Storage>(
         (0x00..=0x04, _) => return Err(Status::WrongLength),
         _ => return Err(Status::IncorrectP1P2),
     };
-    let file = Descriptor::read(ctx.storage, target)?;
+    let file = ctx.index.descriptor(ctx.storage, target)?;
     if file.kind == FileKind::Df {
         ctx.selection.df = target;
         ctx.selection.ef = None;
@@ -69,9 +69,9 @@ pub(super) fn select<S: Storage>(
     let sw = match file.life_cycle {
         LCS_DEACTIVATED => Status::SelectedFileDeactivated,
         LCS_TERMINATED => Status::SelectedFileTerminated,
-        _ => match objects::application_state(ctx.storage, ctx.selection.df)? {
+        _ => match objects::application_state(ctx.storage, ctx.index, ctx.selection.df)? {
             APPLICATION_BLOCKED_TEMPORARILY => Status::SelectedFileDeactivated,
-            APPLICATION_BLOCKED_PERMANENTLY => APPLICATION_PERMANENTLY_BLOCKED,
+            APPLICATION_BLOCKED_PERMANENTLY => Status::APPLICATION_PERMANENTLY_BLOCKED,
             _ => Status::Success,
         },
     };

@@ -11,6 +11,7 @@ mod secret;
 pub mod diversify;
 pub mod hash;
 pub mod mac;
+pub mod purse;
 pub mod sm;
 
 pub use auth::{

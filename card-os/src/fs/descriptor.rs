@@ -1,7 +1,10 @@
 //! One file descriptor: its fixed byte layout in the file table and its RAM form.
 
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::{DESCRIPTOR_SIZE, DF_NAME_MAX, FILE_TABLE_OFFSET, PROPRIETARY_MAX};
+use crate::memory_map::{
+    DATA_OFFSET, DESCRIPTOR_SIZE, DF_NAME_MAX, DF_SECURITY_SIZE, FILE_TABLE_OFFSET, MAX_FILES,
+    PROPRIETARY_MAX,
+};
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -95,17 +98,78 @@ pub struct Descriptor {
     pub proprietary: [u8; PROPRIETARY_MAX],
 }
 
-/// Where descriptor `index` lives.
+/// Where descriptor `index` lives. An index read from storage (a parent link, the holder PIN's
+/// DF) may lie beyond the table: [`Descriptor::read`] and [`Descriptor::write_field`] refuse it.
 pub fn descriptor_offset(index: u8) -> u32 {
     FILE_TABLE_OFFSET + u32::from(index) * DESCRIPTOR_SIZE
 }
 
-fn field<const N: usize>(bytes: &[u8; DESCRIPTOR_SIZE as usize], at: u32) -> [u8; N] {
+/// `6581` for an index beyond the file table.
+fn in_table(index: u8) -> Result<u32, Status> {
+    if usize::from(index) < MAX_FILES {
+        Ok(descriptor_offset(index))
+    } else {
+        Err(Status::MemoryFailure)
+    }
+}
+
+/// Where a file's contents live: `len` bytes from `start`. Every address inside an EF's contents
+/// comes from [`Extent::at`], which checks it, so corrupted metadata can never send a read or
+/// write outside the file's own area, nor wrap around to the header. (A DF's security objects
+/// sit at fixed offsets inside its 288 bytes, checked once by [`Descriptor::read`].)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    start: u32,
+    len: u32,
+}
+
+impl Extent {
+    /// The address of `n` bytes at `offset` in the file: `6581` unless they lie inside it and
+    /// the file lies in the data area.
+    // Inlined on a host (the read path's speed); one copy on the chip (its flash).
+    #[cfg_attr(not(target_os = "none"), inline)]
+    pub fn at(&self, offset: u32, n: u32) -> Result<u32, Status> {
+        offset
+            .checked_add(n)
+            .filter(|&end| end <= self.len && self.start >= DATA_OFFSET)
+            .and_then(|_| self.start.checked_add(offset))
+            .ok_or(Status::MemoryFailure)
+    }
+
+    /// One past the last byte; `None` when that wraps.
+    pub fn end(&self) -> Option<u32> {
+        self.start.checked_add(self.len)
+    }
+}
+
+pub(crate) fn field<const N: usize>(bytes: &[u8; DESCRIPTOR_SIZE as usize], at: u32) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(src) = bytes.get(at as usize..at as usize + N) {
         out.copy_from_slice(src);
     }
     out
+}
+
+/// Whether a stored descriptor's geometry can be true in a storage of `capacity` bytes: a known
+/// kind; the contents inside the data area, without wrapping; a DF's security area of its fixed
+/// size; a record file's slots filling its area exactly, with no more records than slots and the
+/// newest slot among them.
+#[cfg_attr(not(target_os = "none"), inline)]
+pub(crate) fn sound(bytes: &[u8; DESCRIPTOR_SIZE as usize], capacity: u32) -> bool {
+    let [kind] = field(bytes, D_KIND);
+    let start = u32::from_be_bytes(field(bytes, D_DATA_OFFSET));
+    let size = u32::from(u16::from_be_bytes(field(bytes, D_DATA_SIZE)));
+    let [mrl, slots, records, newest] = field(bytes, D_MRL);
+    let inside = start >= DATA_OFFSET && start.checked_add(size).is_some_and(|end| end <= capacity);
+    let shaped = match FileKind::from_byte(kind) {
+        Some(FileKind::Df) => size == DF_SECURITY_SIZE,
+        Some(FileKind::Transparent) => true,
+        Some(_) => {
+            u32::from(slots) * (1 + u32::from(mrl)) == size && records <= slots && newest < slots
+        }
+        None => false,
+    };
+    inside && shaped
 }
 
 impl Descriptor {
@@ -148,16 +212,30 @@ impl Descriptor {
         1 + u32::from(self.max_record_len)
     }
 
-    /// Reads descriptor `index`; `6581` for a free slot or an unreadable one.
+    /// The file's contents as an [`Extent`].
+    pub fn extent(&self) -> Extent {
+        Extent {
+            start: self.data_offset,
+            len: u32::from(self.data_size),
+        }
+    }
+
+    /// Reads descriptor `index`; `6581` for an index beyond the table, a free slot, an unreadable
+    /// one, or one that is not [`sound`]: every descriptor the card uses was checked here, once,
+    /// before any address is formed from it.
     pub fn read<S: Storage>(storage: &S, index: u8) -> Result<Self, Status> {
         let mut bytes = [0u8; DESCRIPTOR_SIZE as usize];
         storage
-            .read(descriptor_offset(index), &mut bytes)
+            .read(in_table(index)?, &mut bytes)
             .map_err(memory_failure)?;
+        if !sound(&bytes, storage.capacity()) {
+            return Err(Status::MemoryFailure);
+        }
         Self::decode(&bytes).ok_or(Status::MemoryFailure)
     }
 
     /// Decodes the stored bytes; `None` for a free slot.
+    #[inline]
     pub fn decode(bytes: &[u8; DESCRIPTOR_SIZE as usize]) -> Option<Self> {
         let [kind, life_cycle] = field(bytes, D_KIND);
         let [sfi] = field(bytes, D_SFI);
@@ -220,7 +298,7 @@ impl Descriptor {
         at: u32,
         value: &[u8],
     ) -> Result<(), Status> {
-        tx.write(descriptor_offset(index) + at, value)
+        tx.write(in_table(index)? + at, value)
     }
 }
 

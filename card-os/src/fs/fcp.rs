@@ -1,6 +1,6 @@
 //! File control parameters: the `62`/`6F` template a SELECT returns and CREATE FILE takes.
 
-use crate::layout::{DF_NAME_MAX, PROPRIETARY_MAX};
+use crate::memory_map::{DF_NAME_MAX, PROPRIETARY_MAX};
 use crate::response::Writer;
 use crate::sw::Status;
 use crate::tlv;
@@ -11,6 +11,25 @@ use super::{LCS_ACTIVATED, LCS_INITIALISED, MF_FID};
 /// Template tags.
 pub const FCP_TAG: u16 = 0x62;
 pub const FCI_TAG: u16 = 0x6F;
+
+// The data objects inside the template.
+
+/// Data size in bytes (2 bytes; for record EFs, in answers, MRL × NR).
+pub const TAG_SIZE: u16 = 0x80;
+/// File descriptor: `38` DF, `01` transparent, or `FDB 21 MRL(2) NR` for record EFs.
+pub const TAG_DESCRIPTOR: u16 = 0x82;
+/// File identifier (2 bytes).
+pub const TAG_FID: u16 = 0x83;
+/// DF name (1-16 bytes).
+pub const TAG_DF_NAME: u16 = 0x84;
+/// Access conditions (8 bytes, `access`).
+pub const TAG_ACCESS: u16 = 0x86;
+/// Short file identifier in bits 8-4.
+pub const TAG_SFI: u16 = 0x88;
+/// Life-cycle status byte (`fs::LCS_*`).
+pub const TAG_LIFE_CYCLE: u16 = 0x8A;
+/// Proprietary data, kept verbatim (at most `memory_map::PROPRIETARY_MAX` bytes).
+pub const TAG_PROPRIETARY: u16 = 0xA5;
 
 /// Largest template the card writes.
 pub const FCP_MAX: usize = 96;
@@ -23,16 +42,16 @@ pub fn write(file: &Descriptor, tag: u16, out: &mut Writer<'_>) -> Result<(), St
     if file.kind.is_record() {
         tlv::write(
             &mut inner,
-            0x82,
+            TAG_DESCRIPTOR,
             &[fdb, 0x21, 0, file.max_record_len, file.record_slots],
         )?;
     } else {
-        tlv::write(&mut inner, 0x82, &[fdb])?;
+        tlv::write(&mut inner, TAG_DESCRIPTOR, &[fdb])?;
     }
-    tlv::write(&mut inner, 0x83, &file.fid.to_be_bytes())?;
+    tlv::write(&mut inner, TAG_FID, &file.fid.to_be_bytes())?;
     if file.kind == FileKind::Df {
         if file.name_len > 0 {
-            tlv::write(&mut inner, 0x84, file.name())?;
+            tlv::write(&mut inner, TAG_DF_NAME, file.name())?;
         }
     } else {
         let size = if file.kind.is_record() {
@@ -40,15 +59,15 @@ pub fn write(file: &Descriptor, tag: u16, out: &mut Writer<'_>) -> Result<(), St
         } else {
             file.data_size
         };
-        tlv::write(&mut inner, 0x80, &size.to_be_bytes())?;
+        tlv::write(&mut inner, TAG_SIZE, &size.to_be_bytes())?;
     }
     if file.sfi != 0 {
-        tlv::write(&mut inner, 0x88, &[file.sfi << 3])?;
+        tlv::write(&mut inner, TAG_SFI, &[file.sfi << 3])?;
     }
-    tlv::write(&mut inner, 0x8A, &[file.life_cycle])?;
-    tlv::write(&mut inner, 0x86, &file.access)?;
+    tlv::write(&mut inner, TAG_LIFE_CYCLE, &[file.life_cycle])?;
+    tlv::write(&mut inner, TAG_ACCESS, &file.access)?;
     if file.proprietary_len > 0 {
-        tlv::write(&mut inner, 0xA5, file.proprietary())?;
+        tlv::write(&mut inner, TAG_PROPRIETARY, file.proprietary())?;
     }
     tlv::write(out, tag, inner.written())
 }
@@ -67,9 +86,9 @@ pub fn parse_create(data: &[u8], parent: u8) -> Result<Descriptor, Status> {
     for object in tlv::Reader::new(template.value) {
         let object = object?;
         match (object.tag, object.value) {
-            (0x82, [0x38]) => file.kind = FileKind::Df,
-            (0x82, [0x01]) => file.kind = FileKind::Transparent,
-            (0x82, [fdb, 0x21, mrl_hi, mrl, nr]) => {
+            (TAG_DESCRIPTOR, [0x38]) => file.kind = FileKind::Df,
+            (TAG_DESCRIPTOR, [0x01]) => file.kind = FileKind::Transparent,
+            (TAG_DESCRIPTOR, [fdb, 0x21, mrl_hi, mrl, nr]) => {
                 file.kind = match fdb {
                     0x02 => FileKind::LinearFixed,
                     0x04 => FileKind::LinearVariable,
@@ -82,23 +101,23 @@ pub fn parse_create(data: &[u8], parent: u8) -> Result<Descriptor, Status> {
                 file.max_record_len = *mrl;
                 file.record_slots = *nr;
             }
-            (0x83, [hi, lo]) => {
+            (TAG_FID, [hi, lo]) => {
                 file.fid = u16::from_be_bytes([*hi, *lo]);
                 if matches!(file.fid, MF_FID | 0x3FFF | 0xFFFF) {
                     return Err(bad);
                 }
                 have_fid = true;
             }
-            (0x84, name) if !name.is_empty() && name.len() <= DF_NAME_MAX => {
+            (TAG_DF_NAME, name) if !name.is_empty() && name.len() <= DF_NAME_MAX => {
                 file.name_len = name.len() as u8;
                 file.name
                     .get_mut(..name.len())
                     .ok_or(bad)?
                     .copy_from_slice(name);
             }
-            (0x80, [hi, lo]) => size = Some(u16::from_be_bytes([*hi, *lo])),
-            (0x88, []) => {}
-            (0x88, [byte]) => {
+            (TAG_SIZE, [hi, lo]) => size = Some(u16::from_be_bytes([*hi, *lo])),
+            (TAG_SFI, []) => {}
+            (TAG_SFI, [byte]) => {
                 let sfi = byte >> 3;
                 if byte & 0x07 != 0 || sfi == 0 || sfi > 30 {
                     return Err(bad);
@@ -106,9 +125,9 @@ pub fn parse_create(data: &[u8], parent: u8) -> Result<Descriptor, Status> {
                 file.sfi = sfi;
                 sfi_given = true;
             }
-            (0x8A, [lcs @ (LCS_INITIALISED | LCS_ACTIVATED)]) => file.life_cycle = *lcs,
-            (0x86, access) if access.len() == 8 => file.access.copy_from_slice(access),
-            (0xA5, proprietary) if proprietary.len() <= PROPRIETARY_MAX => {
+            (TAG_LIFE_CYCLE, [lcs @ (LCS_INITIALISED | LCS_ACTIVATED)]) => file.life_cycle = *lcs,
+            (TAG_ACCESS, access) if access.len() == 8 => file.access.copy_from_slice(access),
+            (TAG_PROPRIETARY, proprietary) if proprietary.len() <= PROPRIETARY_MAX => {
                 file.proprietary_len = proprietary.len() as u8;
                 file.proprietary
                     .get_mut(..proprietary.len())
@@ -117,7 +136,7 @@ pub fn parse_create(data: &[u8], parent: u8) -> Result<Descriptor, Status> {
             }
             _ => return Err(bad),
         }
-        if object.tag == 0x82 {
+        if object.tag == TAG_DESCRIPTOR {
             have_kind = true;
         }
     }

@@ -2,7 +2,7 @@
 //! "personalisation".
 
 use crate::journal;
-use crate::layout::*;
+use crate::memory_map::*;
 use crate::storage::{Storage, StorageError};
 
 use super::descriptor::{descriptor_offset, Descriptor, FileKind};

@@ -1,7 +1,7 @@
 //! The card header: reading and changing its fields.
 
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::*;
+use crate::memory_map::*;
 use crate::storage::{Storage, StorageError};
 use crate::sw::Status;
 

@@ -19,10 +19,7 @@ pub const D_INTEGRITY: u32 = 75;
 /// The marker byte: the CRC that follows is valid.
 pub const INTEGRITY_MARKER: u8 = 0xC5;
 
-/// GET DATA P1-P2 of the integrity report of the current DF's EFs: FID (2) + [`Integrity`] (1) each.
-pub const INTEGRITY_TAG: u16 = 0xDF7F;
-
-/// What GET DATA `DF7F` reports per EF.
+/// What GET DATA `DF7F` (`data_tags::INTEGRITY`) reports per EF.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Integrity {
     /// The content matches its CRC (`00`).
@@ -37,16 +34,17 @@ pub enum Integrity {
 fn content_crc<S: Storage>(storage: &S, file: &Descriptor) -> Result<u32, Status> {
     let mut crc = Crc32::new();
     let mut buf = [0u8; 64];
+    let extent = file.extent();
     let size = u32::from(file.data_size);
     let mut at = 0u32;
     while at < size {
-        let n = (size - at).min(buf.len() as u32) as usize;
-        let chunk = buf.get_mut(..n).ok_or(Status::MemoryFailure)?;
+        let n = (size - at).min(buf.len() as u32);
+        let chunk = buf.get_mut(..n as usize).ok_or(Status::MemoryFailure)?;
         storage
-            .read(file.data_offset + at, chunk)
+            .read(extent.at(at, n)?, chunk)
             .map_err(memory_failure)?;
         crc.update(chunk);
-        at += n as u32;
+        at += n;
     }
     Ok(crc.finalize())
 }
@@ -126,10 +124,12 @@ pub fn write<S: Storage>(
     if marker == INTEGRITY_MARKER {
         let mut difference = Crc32::of_difference();
         let mut old = [0u8; 64];
-        for (n, new) in data.chunks(old.len()).enumerate() {
+        let mut offset = at;
+        for new in data.chunks(old.len()) {
             let chunk = old.get_mut(..new.len()).ok_or(Status::MemoryFailure)?;
-            let offset = file.data_offset + at + (n * 64) as u32;
-            tx.storage().read(offset, chunk).map_err(memory_failure)?;
+            let address = file.extent().at(offset, new.len() as u32)?;
+            tx.storage().read(address, chunk).map_err(memory_failure)?;
+            offset += new.len() as u32;
             chunk.iter_mut().zip(new).for_each(|(o, n)| *o ^= n);
             difference.update(chunk);
         }
@@ -141,5 +141,5 @@ pub fn write<S: Storage>(
             &crc.to_be_bytes(),
         )?;
     }
-    tx.write(file.data_offset + at, data)
+    tx.write(file.extent().at(at, data.len() as u32)?, data)
 }

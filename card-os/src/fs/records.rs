@@ -4,7 +4,7 @@
 //! record. Records are numbered from 1; in a cyclic file record 1 is the newest.
 
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::RECORD_MAX;
+use crate::memory_map::RECORD_MAX;
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -50,8 +50,10 @@ fn slot_start(file: &Descriptor, slot: u8) -> u32 {
     u32::from(slot) * file.slot_size()
 }
 
-fn slot_offset(file: &Descriptor, slot: u8) -> u32 {
-    file.data_offset + slot_start(file, slot)
+/// The address of `n` bytes at `offset` in slot `slot` (checked against the file's area).
+#[inline]
+fn slot_address(file: &Descriptor, slot: u8, offset: u32, n: u32) -> Result<u32, Status> {
+    file.extent().at(slot_start(file, slot) + offset, n)
 }
 
 /// Length and first byte (the record identifier) of record `number`.
@@ -59,7 +61,7 @@ fn head<S: Storage>(storage: &S, file: &Descriptor, number: u8) -> Result<[u8; 2
     let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
     let mut head = [0u8; 2];
     storage
-        .read(slot_offset(file, slot), &mut head)
+        .read(slot_address(file, slot, 0, 2)?, &mut head)
         .map_err(memory_failure)?;
     Ok(head)
 }
@@ -86,31 +88,50 @@ pub fn find<S: Storage>(
         if id == 0 || (len > 0 && first == id) {
             return Ok(number);
         }
-        number = if forward { number + 1 } else { number - 1 };
+        // Record 255 of a full file of 255 slots has no next one.
+        let next = if forward {
+            number.checked_add(1)
+        } else {
+            number.checked_sub(1)
+        };
+        let Some(next) = next else { break };
+        number = next;
     }
     Err(Status::RecordNotFound)
 }
 
-/// Copies record `number` into `out`, returning its length. `6A83` when it does not exist;
-/// `Err(WrongLe(len))` when `out` is shorter than the record.
+/// Copies record `number` into `out`, as much of it as fits, and returns the record's length
+/// (whether `out` was long enough is the command's business). `6A83` when it does not exist.
 pub fn read<S: Storage>(
     storage: &S,
     file: &Descriptor,
     number: u8,
     out: &mut [u8],
 ) -> Result<usize, Status> {
+    // Mutant: record n answers record n+1 when the file has one.
     #[cfg(feature = "mutants")]
-    let number = crate::mutants::record_number(file, number);
+    let number = match number.checked_add(1) {
+        Some(next)
+            if crate::mutants::active(crate::mutants::Mutant::WrongRecord)
+                && slot_of(file, next).is_some() =>
+        {
+            next
+        }
+        _ => number,
+    };
     let slot = slot_of(file, number).ok_or(Status::RecordNotFound)?;
-    let offset = slot_offset(file, slot);
     let mut len = [0u8];
-    storage.read(offset, &mut len).map_err(memory_failure)?;
+    storage
+        .read(slot_address(file, slot, 0, 1)?, &mut len)
+        .map_err(memory_failure)?;
     let [len] = len;
     let len = len.min(file.max_record_len);
-    let dest = out
-        .get_mut(..usize::from(len))
-        .ok_or(Status::WrongLe(len))?;
-    storage.read(offset + 1, dest).map_err(memory_failure)?;
+    let fits = usize::from(len).min(out.len());
+    if let Some(dest) = out.get_mut(..fits) {
+        storage
+            .read(slot_address(file, slot, 1, fits as u32)?, dest)
+            .map_err(memory_failure)?;
+    }
     Ok(usize::from(len))
 }
 

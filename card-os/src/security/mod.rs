@@ -7,6 +7,3 @@ pub mod random;
 pub mod tries;
 
 pub use objects::{KeyObject, PinObject, Usage};
-
-/// `93 03`: the application is permanently blocked.
-pub const APPLICATION_PERMANENTLY_BLOCKED: crate::sw::Status = crate::sw::Status::Other(0x9303);

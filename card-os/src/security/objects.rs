@@ -1,13 +1,13 @@
 //! Key objects and the PIN object in a DF's security area (layout in docs/card-os.md and
-//! `crate::layout`), read into RAM types whose secrets print redacted and zeroize on drop.
+//! `crate::memory_map`), read into RAM types whose secrets print redacted and zeroize on drop.
 
 use zeroize::Zeroize;
 
 use crate::crypto::{Algorithm, Pin, SecretKey, KEY_LEN, PIN_MAX_BCD_LEN};
 use crate::fs::header::CardHeader;
-use crate::fs::{Descriptor, FileKind};
+use crate::fs::{FileIndex, FileKind};
 use crate::journal::{memory_failure, Transaction};
-use crate::layout::*;
+use crate::memory_map::*;
 use crate::storage::Storage;
 use crate::sw::Status;
 
@@ -20,6 +20,12 @@ pub enum Usage {
     PinReload = 0x04,
     /// Line protection: secure messaging, APPLICATION BLOCK / UNBLOCK, CARD BLOCK.
     Mac = 0x05,
+    /// The medical purse's load key DLK (CREDIT FOR LOAD).
+    PurseLoad = 0x06,
+    /// The medical purse's purchase key DPK (DEBIT FOR PURCHASE).
+    PursePurchase = 0x07,
+    /// The medical purse's TAC key DTK.
+    PurseTac = 0x08,
 }
 
 impl Usage {
@@ -30,14 +36,20 @@ impl Usage {
             0x03 => Usage::PinUnblock,
             0x04 => Usage::PinReload,
             0x05 => Usage::Mac,
+            0x06 => Usage::PurseLoad,
+            0x07 => Usage::PursePurchase,
+            0x08 => Usage::PurseTac,
             _ => return None,
         })
     }
 }
 
-/// The start of DF `df`'s security area; `6581` if `df` is not a DF.
-pub fn security_area<S: Storage>(storage: &S, df: u8) -> Result<u32, Status> {
-    let file = Descriptor::read(storage, df)?;
+/// The start of DF `df`'s security area; `6581` if `df` is not a sound DF. A sound DF's area has
+/// exactly `DF_SECURITY_SIZE` bytes inside the data area (checked when its descriptor is read),
+/// so the fixed field offsets below added to it stay inside it.
+#[inline(never)]
+pub fn security_area<S: Storage>(storage: &S, files: &FileIndex, df: u8) -> Result<u32, Status> {
+    let file = files.descriptor(storage, df)?;
     if file.kind != FileKind::Df {
         return Err(Status::MemoryFailure);
     }
@@ -81,11 +93,12 @@ pub fn slot_for<S: Storage>(storage: &S, area: u32, id: u8) -> Result<Option<u32
 /// there is none.
 pub fn find_key<S: Storage>(
     storage: &S,
+    files: &FileIndex,
     df: u8,
     id: u8,
     usage: Usage,
 ) -> Result<KeyObject, Status> {
-    let area = security_area(storage, df)?;
+    let area = security_area(storage, files, df)?;
     for slot in 0..KEY_SLOTS {
         let at = slot_offset(area, slot);
         let mut bytes = [0u8; KEY_SLOT_SIZE as usize];
@@ -180,10 +193,13 @@ pub fn holder_pin_df<S: Storage>(storage: &S) -> Result<u8, Status> {
     }
 }
 
-/// Reads the holder PIN; `6A88` when there is none.
-pub fn read_pin<S: Storage>(storage: &S) -> Result<PinObject, Status> {
+/// Reads the holder PIN; `6A88` when there is none (or its DF was deleted).
+pub fn read_pin<S: Storage>(storage: &S, files: &FileIndex) -> Result<PinObject, Status> {
     let df = holder_pin_df(storage)?;
-    let area = security_area(storage, df).map_err(|_| Status::ReferencedDataNotFound)?;
+    if files.get(df).is_none() && usize::from(df) < MAX_FILES {
+        return Err(Status::ReferencedDataNotFound);
+    }
+    let area = security_area(storage, files, df)?;
     let mut bytes = [0u8; PIN_OBJECT_SIZE as usize];
     storage
         .read(area + PIN_OBJECT_OFFSET, &mut bytes)
@@ -251,8 +267,8 @@ pub fn set_pin_value<S: Storage>(
 }
 
 /// The application state of DF `df` (`APPLICATION_*`).
-pub fn application_state<S: Storage>(storage: &S, df: u8) -> Result<u8, Status> {
-    let area = security_area(storage, df)?;
+pub fn application_state<S: Storage>(storage: &S, files: &FileIndex, df: u8) -> Result<u8, Status> {
+    let area = security_area(storage, files, df)?;
     let mut byte = [0u8];
     storage
         .read(area + PIN_OBJECT_OFFSET + APPLICATION_STATE, &mut byte)
@@ -264,10 +280,11 @@ pub fn application_state<S: Storage>(storage: &S, df: u8) -> Result<u8, Status> 
 /// Changes the application state of DF `df`.
 pub fn set_application_state<S: Storage>(
     tx: &mut Transaction<'_, S>,
+    files: &FileIndex,
     df: u8,
     state: u8,
 ) -> Result<(), Status> {
-    let area = security_area(tx.storage(), df)?;
+    let area = security_area(tx.storage(), files, df)?;
     tx.write(area + PIN_OBJECT_OFFSET + APPLICATION_STATE, &[state])
 }
 

@@ -9,7 +9,7 @@
 
 use crate::crypto::hash::Sha256;
 use crate::journal::{atomically, memory_failure, Transaction};
-use crate::layout::{HDR_CHALLENGE_COUNTER, HDR_SEED, HEADER_OFFSET, SEED_LEN};
+use crate::memory_map::{HDR_CHALLENGE_COUNTER, HDR_SEED, HEADER_OFFSET, SEED_LEN};
 use crate::storage::Storage;
 use crate::sw::Status;
 use crate::volatile::Challenge;

@@ -40,4 +40,5 @@ pub fn sw<S: card_os::Storage>(card: &mut Card<S>, apdu: &str) -> u16 {
 pub fn status<S: card_os::Storage>(card: &mut Card<S>, apdu: &str) -> Status {
     Status::from_u16(sw(card, apdu))
 }
+pub mod purse;
 pub mod secured;

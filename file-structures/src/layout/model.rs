@@ -6,11 +6,31 @@ use card_os::crypto::Algorithm;
 use super::access::AccessRules;
 use crate::codec::Encoding;
 
+/// Which of a layout's two files an item comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// The national layout (embedded, or a national file given in its place).
+    National,
+    /// The local extension.
+    Extension,
+}
+
 /// Where an item of a layout was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Origin {
     pub file: String,
     pub line: usize,
+    pub layer: Layer,
+}
+
+/// The item a new one collides with (same name, FID, SFI, DF name, key id, tag or field id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Clash {
+    /// What it is, e.g. "DF SSSE", "EF SSSE/EF05", "key 04 of SSSE", "field card_number".
+    pub item: String,
+    /// Where it was written, and in which layer.
+    pub origin: Origin,
 }
 
 impl std::fmt::Display for Origin {
@@ -30,7 +50,26 @@ pub struct Layout {
     pub pin: PinPolicy,
     /// DFs in creation order: every parent before its children.
     pub dfs: Vec<Df>,
+    /// The medical purse, when the layout's cards carry one (docs/settlement.md).
+    pub purse: Option<PurseSpec>,
 }
+
+/// The medical purse of a layout: the DF holding it, its answers to the specification's open
+/// points, and what personalisation puts in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurseSpec {
+    pub df: String,
+    pub settings: card_os::crypto::purse::Settings,
+    /// First day of the payment year, `mmdd` packed BCD.
+    pub start_day: [u8; 2],
+    /// The balance a card starts with, in fen, unless its holder record gives
+    /// [`PURSE_BALANCE_FIELD`].
+    pub starting_balance: u32,
+    pub origin: Origin,
+}
+
+/// The holder-record key of a card's starting purse balance (decimal fen).
+pub const PURSE_BALANCE_FIELD: &str = "purse_balance";
 
 /// The PIN of the social security application.
 #[derive(Clone)]
@@ -82,15 +121,21 @@ pub enum KeyUsage {
     PinUnblock,
     PinReload,
     Mac,
+    PurseLoad,
+    PursePurchase,
+    PurseTac,
 }
 
 impl KeyUsage {
-    pub const ALL: [(&'static str, KeyUsage); 5] = [
+    pub const ALL: [(&'static str, KeyUsage); 8] = [
         ("external-auth", KeyUsage::ExternalAuth),
         ("internal-auth", KeyUsage::InternalAuth),
         ("pin-unblock", KeyUsage::PinUnblock),
         ("pin-reload", KeyUsage::PinReload),
         ("mac", KeyUsage::Mac),
+        ("purse-load", KeyUsage::PurseLoad),
+        ("purse-purchase", KeyUsage::PursePurchase),
+        ("purse-tac", KeyUsage::PurseTac),
     ];
 
     pub fn from_name(name: &str) -> Option<KeyUsage> {
@@ -112,6 +157,9 @@ impl KeyUsage {
             KeyUsage::PinUnblock => 0x03,
             KeyUsage::PinReload => 0x04,
             KeyUsage::Mac => 0x05,
+            KeyUsage::PurseLoad => 0x06,
+            KeyUsage::PursePurchase => 0x07,
+            KeyUsage::PurseTac => 0x08,
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The personalisation commands of docs/card-os.md and docs/security.md, as bytes.
 
-use crate::layout::{AccessRules, Df, Ef, Structure};
+use card_os::fs::fcp::{
+    FCP_TAG, TAG_ACCESS, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID, TAG_LIFE_CYCLE, TAG_PROPRIETARY,
+    TAG_SFI, TAG_SIZE,
+};
+use card_os::fs::LCS_ACTIVATED;
+use card_os::memory_map::LIFE_CYCLE_ISSUED;
 
-/// File life cycle "activated" (FCP tag 8A).
-const LCS_ACTIVATED: u8 = 0x05;
+use crate::layout::{AccessRules, Df, Ef, Structure};
 
 pub(super) fn select_mf() -> Vec<u8> {
     vec![0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]
@@ -17,8 +21,9 @@ pub(super) fn select_path(path: &[u16]) -> Vec<u8> {
     apdu
 }
 
-fn tlv(out: &mut Vec<u8>, tag: u8, value: &[u8]) {
-    out.push(tag);
+/// One data object of the template; every FCP tag is one byte.
+fn tlv(out: &mut Vec<u8>, tag: u16, value: &[u8]) {
+    out.push(tag as u8);
     out.push(value.len() as u8);
     out.extend_from_slice(value);
 }
@@ -30,7 +35,7 @@ fn create(fcp_body: &[u8]) -> Vec<u8> {
         0x00,
         0x00,
         (fcp_body.len() + 2) as u8,
-        0x62,
+        FCP_TAG as u8,
         fcp_body.len() as u8,
     ];
     apdu.extend_from_slice(fcp_body);
@@ -38,20 +43,20 @@ fn create(fcp_body: &[u8]) -> Vec<u8> {
 }
 
 fn common(body: &mut Vec<u8>, access: &AccessRules) {
-    tlv(body, 0x8A, &[LCS_ACTIVATED]);
-    tlv(body, 0x86, &access.to_bytes());
+    tlv(body, TAG_LIFE_CYCLE, &[LCS_ACTIVATED]);
+    tlv(body, TAG_ACCESS, &access.to_bytes());
 }
 
 pub(super) fn create_df(df: &Df) -> Vec<u8> {
     let mut body = Vec::with_capacity(48);
-    tlv(&mut body, 0x82, &[0x38]);
-    tlv(&mut body, 0x83, &df.fid.to_be_bytes());
-    tlv(&mut body, 0x84, &df.df_name);
+    tlv(&mut body, TAG_DESCRIPTOR, &[0x38]);
+    tlv(&mut body, TAG_FID, &df.fid.to_be_bytes());
+    tlv(&mut body, TAG_DF_NAME, &df.df_name);
     common(&mut body, &df.access);
     if df.announce_algorithm {
         tlv(
             &mut body,
-            0xA5,
+            TAG_PROPRIETARY,
             &[0x9F, 0x0C, 0x03, 0x86, 0x01, df.algorithm.to_byte()],
         );
     }
@@ -62,24 +67,32 @@ pub(super) fn create_ef(ef: &Ef) -> Vec<u8> {
     let mut body = Vec::with_capacity(32);
     match ef.structure {
         Structure::Transparent { size } => {
-            tlv(&mut body, 0x82, &[0x01]);
-            tlv(&mut body, 0x83, &ef.fid.to_be_bytes());
-            tlv(&mut body, 0x80, &size.to_be_bytes());
+            tlv(&mut body, TAG_DESCRIPTOR, &[0x01]);
+            tlv(&mut body, TAG_FID, &ef.fid.to_be_bytes());
+            tlv(&mut body, TAG_SIZE, &size.to_be_bytes());
         }
         Structure::LinearVariable { records, max_len } => {
-            tlv(&mut body, 0x82, &[0x04, 0x21, 0x00, max_len, records]);
-            tlv(&mut body, 0x83, &ef.fid.to_be_bytes());
+            tlv(
+                &mut body,
+                TAG_DESCRIPTOR,
+                &[0x04, 0x21, 0x00, max_len, records],
+            );
+            tlv(&mut body, TAG_FID, &ef.fid.to_be_bytes());
         }
         Structure::Cyclic {
             records,
             record_len,
         } => {
-            tlv(&mut body, 0x82, &[0x06, 0x21, 0x00, record_len, records]);
-            tlv(&mut body, 0x83, &ef.fid.to_be_bytes());
+            tlv(
+                &mut body,
+                TAG_DESCRIPTOR,
+                &[0x06, 0x21, 0x00, record_len, records],
+            );
+            tlv(&mut body, TAG_FID, &ef.fid.to_be_bytes());
         }
     }
     if let Some(sfi) = ef.sfi {
-        tlv(&mut body, 0x88, &[sfi << 3]);
+        tlv(&mut body, TAG_SFI, &[sfi << 3]);
     }
     common(&mut body, &ef.access);
     create(&body)
@@ -119,6 +132,7 @@ pub(super) fn write_pin(tries: u8, digits: &str) -> Vec<u8> {
     apdu
 }
 
+/// ISSUE CARD: the card life cycle (P1) becomes "issued".
 pub(super) fn issue_card() -> Vec<u8> {
-    vec![0x80, 0xF0, 0x02, 0x00]
+    vec![0x80, 0xF0, LIFE_CYCLE_ISSUED, 0x00]
 }

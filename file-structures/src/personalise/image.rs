@@ -1,6 +1,6 @@
 //! Running a script on the card OS in memory: a blank card image, personalised.
 
-use card_os::{format, Card, FormatParams, RamStorage, Storage};
+use card_os::{data_tags, format, Card, FormatParams, RamStorage, Storage};
 
 use super::keys::IssuerKeys;
 use super::record::CardRecord;
@@ -101,7 +101,8 @@ fn bytes_used<S: Storage>(storage: &mut S) -> u32 {
         return 0;
     };
     let mut response = [0u8; 16];
-    let n = card.process(&[0x00, 0xCA, 0x00, 0x66, 0x08], &mut response);
+    let [p1, p2] = data_tags::MEMORY.to_be_bytes();
+    let n = card.process(&[0x00, 0xCA, p1, p2, 0x08], &mut response);
     match response.get(..n) {
         Some(&[f0, f1, f2, f3, t0, t1, t2, t3, 0x90, 0x00]) => u32::from_be_bytes([t0, t1, t2, t3])
             .saturating_sub(u32::from_be_bytes([f0, f1, f2, f3])),

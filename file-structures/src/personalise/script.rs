@@ -9,8 +9,12 @@ use super::apdu;
 use super::keys::{card_key_from_region, IssuerKeys, KeyError};
 use super::record::{CardRecord, RecordError};
 use crate::codec::{self, Encoding};
-use crate::layout::{ef_path, FieldRef, KeySpec, Layout};
+use crate::layout::{
+    ef_path, AccessRule, AccessRules, Ef, FieldRef, KeySpec, Layout, PurseSpec, Structure,
+    PURSE_BALANCE_FIELD,
+};
 use card_os::crypto::diversify::Diversifier;
+use card_os::memory_map::{self as map, PURSE_FID, PURSE_SIZE};
 
 /// One command of a script, with the label traces and errors show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +98,8 @@ pub(crate) fn encode_record(
 ) -> Result<Vec<Vec<u8>>, Vec<RecordError>> {
     let mut errors = Vec::new();
     for id in record.values.keys() {
-        if layout.field(id).is_none() {
+        let purse_balance = layout.purse.is_some() && id == PURSE_BALANCE_FIELD;
+        if layout.field(id).is_none() && !purse_balance {
             errors.push(RecordError::new(
                 &record.label,
                 Some(id),
@@ -158,6 +163,55 @@ enum Part {
     Key(usize),
     /// Index into the layout's fields (layout order).
     Field(usize),
+    /// UPDATE BINARY of the medical purse object with the card's starting balance.
+    Purse,
+}
+
+/// The medical purse object as an EF: transparent, every rule never (only the card uses it).
+fn purse_ef(purse: &PurseSpec) -> Ef {
+    Ef {
+        fid: PURSE_FID,
+        sfi: None,
+        zh: "医疗保险个人帐户".into(),
+        en: "medical purse".into(),
+        structure: Structure::Transparent {
+            size: PURSE_SIZE as u16,
+        },
+        access: AccessRules {
+            read: AccessRule::NEVER,
+            update: AccessRule::NEVER,
+            append: AccessRule::NEVER,
+            admin: AccessRule::NEVER,
+        },
+        fields: Vec::new(),
+        reserved_tags: Vec::new(),
+        origin: purse.origin.clone(),
+    }
+}
+
+/// The purse object a card starts with (docs/settlement.md): counters 0, the balance, no totals
+/// and no payment year yet (the first purchase sets it), the start day and the settings.
+pub fn purse_object(purse: &PurseSpec, balance: u32) -> [u8; PURSE_SIZE] {
+    let mut object = [0u8; PURSE_SIZE];
+    object[map::PURSE_BALANCE..map::PURSE_BALANCE + 4].copy_from_slice(&balance.to_be_bytes());
+    object[map::PURSE_START_DAY..map::PURSE_START_DAY + 2].copy_from_slice(&purse.start_day);
+    object[map::PURSE_SETTINGS..map::PURSE_SETTINGS + 4]
+        .copy_from_slice(&purse.settings.to_bytes());
+    object
+}
+
+/// The starting balance of a card: its record's `purse_balance` (decimal fen) or the layout's.
+fn starting_balance(purse: &PurseSpec, record: &CardRecord) -> Result<u32, RecordError> {
+    match record.values.get(PURSE_BALANCE_FIELD) {
+        None => Ok(purse.starting_balance),
+        Some(v) => v.trim().parse::<u32>().map_err(|_| {
+            RecordError::new(
+                &record.label,
+                Some(PURSE_BALANCE_FIELD),
+                "the starting purse balance is a whole number of fen, 0 to 4294967295",
+            )
+        }),
+    }
 }
 
 /// Region-level keys by (key plan index, region BCD), keyed once for the whole batch.
@@ -222,6 +276,16 @@ impl<'a> Personaliser<'a> {
                 step(
                     label,
                     Part::Fixed(apdu::write_pin(layout.pin.tries, &layout.pin.initial)),
+                );
+            }
+            if let Some(purse) = layout.purse.as_ref().filter(|p| p.df == df.name) {
+                step(
+                    format!("create the medical purse {PURSE_FID:04X} in {}", df.name),
+                    Part::Fixed(apdu::create_ef(&purse_ef(purse))),
+                );
+                step(
+                    format!("write the medical purse in {}", df.name),
+                    Part::Purse,
                 );
             }
             for ef in &df.efs {
@@ -306,6 +370,17 @@ impl<'a> Personaliser<'a> {
                     .get_mut(*i)
                     .and_then(Option::take)
                     .unwrap_or_default(),
+                Part::Purse => {
+                    let purse = self.layout.purse.as_ref().ok_or_else(no_code)?;
+                    let balance =
+                        starting_balance(purse, record).map_err(|e| PersoError::Record {
+                            record: record.label.clone(),
+                            errors: vec![e],
+                        })?;
+                    let mut apdu = vec![0x00, 0xD6, 0x00, 0x00, PURSE_SIZE as u8];
+                    apdu.extend_from_slice(&purse_object(purse, balance));
+                    apdu
+                }
                 Part::Key(i) => {
                     let key =
                         self.card_key(*i, &card_id_code)

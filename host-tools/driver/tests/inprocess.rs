@@ -326,17 +326,22 @@ fn pin_protected_files_cyclic_records_and_hsm_writes_on_a_2_0_card() {
         &[I, Arg::Int(1), t(CARD_INFO), t("DF02EF07|^1|^|$")],
     ));
     assert_eq!(out, format!("DF02EF07|{record}|{record}|$"));
-    // The medical journal of a card not activated: the card's own six-month rule (9302).
+    // The medical journal is the purse's own log: no terminal writes it (the card's 6982).
+    assert_eq!(
+        code(d.call(
+            "iWriteCard_HSM_Step1",
+            &[I, t(CARD_INFO), t("DF04EF08|^|$")],
+        )),
+        -27010
+    );
+    // The special-settlement log of a card not activated: the card's own six-month rule (9302).
     let step1 = ok(d.call(
         "iWriteCard_HSM_Step1",
-        &[I, t(CARD_INFO), t("DF04EF08|^|$")],
+        &[I, t(CARD_INFO), t("DF04EF15|^|$")],
     ));
     let key = hsm().files(&step1).unwrap();
     assert_eq!(
-        code(d.call(
-            "iWriteCard_HSM_Step2",
-            &[t(&key), t(&format!("{record}|$"))]
-        )),
+        code(d.call("iWriteCard_HSM_Step2", &[t(&key), t("000101|$")])),
         -37634
     );
     // Files that need no key do not need the HSM.

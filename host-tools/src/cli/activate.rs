@@ -125,12 +125,15 @@ pub fn receipt_text(r: &Receipt) -> String {
         ("流水 attempt", r.attempt.clone()),
     ];
     for (k, v) in rows {
-        text.push_str(&format!("  {k}: {v}\n"));
+        text.push_str(&format!("  {k}: {}\n", host_tools::screen::escape(&v)));
     }
     if r.resumed {
         text.push_str("  (an interrupted activation was completed)\n");
     }
-    text.push_str(&format!("  security module: {}\n", r.security_module));
+    text.push_str(&format!(
+        "  security module: {}\n",
+        host_tools::screen::escape(&r.security_module)
+    ));
     text
 }
 
@@ -143,6 +146,7 @@ fn module(
         let transport = PcscTransport::open(&PcscOptions {
             reader: Some(reader.clone()),
             wait: Duration::from_millis(global.timeout_ms),
+            answer_timeout: global.answer_timeout,
             ..PcscOptions::default()
         })?;
         return Ok(Box::new(

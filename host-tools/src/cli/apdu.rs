@@ -44,7 +44,7 @@ pub fn run(global: &Global, args: &ApduArgs) -> Result<Outcome, CliError> {
     let mut exchanges: Vec<Value> = Vec::new();
     let mut failure = None;
     for (i, bytes) in commands.iter().enumerate() {
-        let label = apdu::ins_name(bytes[1]).unwrap_or("unknown instruction");
+        let label = apdu::ins_name(bytes[0], bytes[1]).unwrap_or("unknown instruction");
         let response: Response = if args.raw {
             client.transmit_raw(bytes)?
         } else {
@@ -79,9 +79,7 @@ pub fn run(global: &Global, args: &ApduArgs) -> Result<Outcome, CliError> {
         }
     }
     let json = json!({ "reader": client.transport().name(), "exchanges": exchanges });
-    Ok(Outcome {
-        text,
-        json,
-        failure,
-    })
+    let mut outcome = Outcome::new(text, json);
+    outcome.failure = failure;
+    Ok(outcome)
 }

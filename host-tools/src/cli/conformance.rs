@@ -13,8 +13,14 @@ pub fn run(global: &Global, command: &ConformanceCommand) -> Result<Outcome, Cli
     let progress = |total| super::progress::bar(total, "conformance", global.json);
     let outcome = conformance::run_cli(command, card, &progress)?;
     let mut result = Outcome::new(outcome.text, outcome.json);
-    if !outcome.passed {
+    if let Some(sentence) = outcome.nothing_checked {
+        result.failure = Some(CliError::NothingChecked(sentence));
+    } else if !outcome.passed {
         result.failure = Some(CliError::ConformanceFailed);
+    } else if outcome.vector_errors > 0 {
+        result.failure = Some(CliError::VectorErrors {
+            count: outcome.vector_errors,
+        });
     }
     Ok(result)
 }

@@ -23,6 +23,7 @@ pub fn transport(global: &Global) -> Result<Box<dyn CardTransport>, TransportErr
         None => Box::new(PcscTransport::open(&PcscOptions {
             reader: global.reader.clone(),
             wait: Duration::from_millis(global.timeout_ms),
+            answer_timeout: global.answer_timeout,
             ..PcscOptions::default()
         })?),
     })

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use file_structures::input::InputError;
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
 use host_tools::card::auth::AuthError;
@@ -11,6 +12,7 @@ use host_tools::protocol::apdu::ApduError;
 use host_tools::protocol::atr::AtrError;
 use host_tools::protocol::client::ClientError;
 use host_tools::protocol::hexstr::HexError;
+use host_tools::screen;
 use host_tools::transport::vpcd::VpcdError;
 use host_tools::transport::TransportError;
 
@@ -47,8 +49,12 @@ pub enum ExitClass {
     BadRecords = 14,
     /// The card image is read-only: sscard does not change it.
     ImageReadOnly = 15,
+    /// A service cannot listen on its address (in use, not permitted).
+    Listen = 16,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
+    /// A conformance run found vectors that are wrong themselves (and no card failure).
+    VectorErrors = 21,
     /// Activation: the identity document does not match the card.
     IdentityMismatch = 30,
     /// Activation: the card is already activated.
@@ -92,11 +98,6 @@ pub enum CliError {
     },
     #[error("could not write the output: {0}")]
     Output(#[source] std::io::Error),
-    #[error("could not read {path}: {source}")]
-    ReadFile {
-        path: String,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("{invalid} of {total} layout file(s) are invalid")]
@@ -109,6 +110,10 @@ pub enum CliError {
     Perso(#[from] PersoError),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{} output file(s) exist already and --force was not given, so no card was written: {}", .paths.len(), .paths.join(", "))]
+    OutputExists { paths: Vec<String> },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("the card did not answer the SELECT of {what}: {sw}")]
@@ -129,6 +134,20 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    #[error("{count} vector(s) could not be run as written (see the vector errors above): fix the vector files; the card was not judged on them")]
+    VectorErrors { count: usize },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Token(#[from] host_tools::services::auth::TokenError),
+    #[error("{0}")]
+    DriverConfig(String),
+    /// A conformance run in which no vector reached the card: the sentence of the report.
+    #[error("{0}")]
+    NothingChecked(String),
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -147,6 +166,8 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         // A card that drops mid-APDU shows up as an answer without a status word.
         T::ShortResponse(_) => (ExitClass::CardRemoved, "short_response"),
         T::CardUnresponsive => (ExitClass::CardUnresponsive, "card_unresponsive"),
+        T::NoAnswer(_) => (ExitClass::CardUnresponsive, "no_answer"),
+        T::ServiceNoAnswer(_) => (ExitClass::Service, "service_no_answer"),
         T::CardInUse => (ExitClass::CardBusy, "card_in_use"),
         T::CardReset => (ExitClass::CardBusy, "card_reset"),
         T::DamagedImage { .. } => (ExitClass::ImageDamaged, "image_damaged"),
@@ -166,10 +187,19 @@ fn conformance_class(
 ) -> (ExitClass, &'static str) {
     use host_tools::jobs::conformance::ConformanceError as C;
     match e {
-        C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
+        C::Read(e) => input_class(e),
+        C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
         C::Keys { .. } => (ExitClass::BadInput, "bad_key_file"),
         C::Import { .. } | C::UnknownCard(_) | C::Suite(_) => (ExitClass::BadInput, "bad_vectors"),
+    }
+}
+
+fn input_class(e: &InputError) -> (ExitClass, &'static str) {
+    match e {
+        InputError::Read { .. } => (ExitClass::Io, "io"),
+        InputError::TooLarge { .. } => (ExitClass::BadInput, "input_too_large"),
+        InputError::Decode(_) => (ExitClass::BadInput, "not_text"),
     }
 }
 
@@ -245,13 +275,14 @@ impl CliError {
             CliError::BadApdu { .. } => (ExitClass::BadInput, "bad_apdu"),
             CliError::BadAtr(_) => (ExitClass::BadInput, "bad_atr"),
             CliError::Refused { .. } => (ExitClass::Refused, "card_refused"),
-            CliError::CreateFile { .. } | CliError::Output(_) | CliError::ReadFile { .. } => {
-                (ExitClass::Io, "io")
-            }
+            CliError::CreateFile { .. } | CliError::Output(_) => (ExitClass::Io, "io"),
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
             CliError::PsamImage(e) => psam_image_class(e),
-            CliError::Layout(LayoutError::Read { .. }) => (ExitClass::Io, "io"),
+            CliError::Layout(LayoutError::Read { source, .. }) | CliError::Input(source) => {
+                input_class(source)
+            }
+            CliError::OutputExists { .. } => (ExitClass::Io, "output_exists"),
             CliError::Layout(LayoutError::Invalid { .. }) | CliError::LayoutsInvalid { .. } => {
                 (ExitClass::InvalidLayout, "invalid_layout")
             }
@@ -264,6 +295,13 @@ impl CliError {
                 (ExitClass::BadRecords, "records_rejected")
             }
             CliError::Batch(BatchError::Sink { .. }) => (ExitClass::Io, "io"),
+            CliError::Batch(BatchError::Empty) => (ExitClass::BadRecords, "empty_batch"),
+            CliError::Batch(BatchError::Duplicates { .. }) => {
+                (ExitClass::BadRecords, "duplicate_records")
+            }
+            CliError::Batch(BatchError::TooManyRecords { .. }) => {
+                (ExitClass::BadInput, "input_too_large")
+            }
             CliError::Auth(AuthError::Client(e)) | CliError::Explore(ExploreError::Client(e)) => {
                 CliError::class_of_client(e)
             }
@@ -278,12 +316,21 @@ impl CliError {
             CliError::Vpcd(VpcdError::Unreachable { .. }) => {
                 (ExitClass::Service, "vpcd_unreachable")
             }
+            CliError::Vpcd(VpcdError::Silent(_)) => (ExitClass::Service, "vpcd_silent"),
             CliError::Vpcd(VpcdError::Card(e)) => transport_class(e),
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
             CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
+            CliError::Listen { .. } => (ExitClass::Listen, "cannot_listen"),
+            CliError::Token(host_tools::services::auth::TokenError::Read { .. }) => {
+                (ExitClass::Io, "io")
+            }
+            CliError::Token(_) => (ExitClass::BadInput, "bad_token"),
+            CliError::DriverConfig(_) => (ExitClass::BadInput, "bad_driver_config"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::VectorErrors { .. } => (ExitClass::VectorErrors, "vector_errors"),
+            CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
 
@@ -299,11 +346,16 @@ impl CliError {
         self.class().0 as u8
     }
 
-    /// What goes to stderr: the sentence, plus a caret line under a bad hex character.
+    /// What goes to stderr: the sentence, plus a caret line under a bad hex character. The
+    /// sentence may quote a card or a file, so it is escaped for the screen, on one line.
     pub fn for_person(&self) -> String {
+        let sentence = screen::escape(&self.to_string()).into_owned();
         match self {
-            CliError::BadHex { source, .. } => format!("sscard: {self}\n{}", source.caret()),
-            _ => format!("sscard: {self}"),
+            CliError::BadHex { source, .. } => format!(
+                "sscard: {sentence}\n{}",
+                screen::escape_lines(&source.caret())
+            ),
+            _ => format!("sscard: {sentence}"),
         }
     }
 
@@ -352,6 +404,7 @@ mod tests {
             ExitClass::BadRecords,
             ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
+            ExitClass::VectorErrors,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,
             ExitClass::CardBlocked,

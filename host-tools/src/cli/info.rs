@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use host_tools::card::info::{read_card_info, version_from_atr, CardInfo};
+use host_tools::screen::escape;
 
 use super::connect::CardClient;
 use super::inputs::{keys_label, KeyArgs, LayoutArgs};
@@ -77,8 +78,9 @@ pub fn run(global: &Global, args: &InfoArgs) -> Result<Outcome, CliError> {
     let (info, keys) = read(&mut client, args)?;
     let reader = client.transport().name();
     let mut text = format!(
-        "Social security card 社会保障卡 — {} — {reader}\n",
-        info.layout
+        "Social security card 社会保障卡 — {} — {}\n",
+        escape(&info.layout),
+        escape(&reader)
     );
     text.push_str(&table(&info, "  "));
     if let Some(label) = keys {

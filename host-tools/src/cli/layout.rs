@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use file_structures::layout::{self, diff, diff_text, render_tree, validate_str, Layout};
+use host_tools::screen::escape;
 
 use super::inputs::read_text;
 use super::{CliError, Outcome};
@@ -77,11 +78,11 @@ fn validate(files: &[PathBuf]) -> Result<Outcome, CliError> {
         let name = path.display().to_string();
         let problems = validate_str(&name, &read_text(path)?, None);
         if problems.is_empty() {
-            text.push_str(&format!("{name}: valid\n"));
+            text.push_str(&format!("{}: valid\n", escape(&name)));
         } else {
             invalid += 1;
             for p in &problems {
-                text.push_str(&format!("{p}\n"));
+                text.push_str(&format!("{}\n", escape(&p.to_string())));
             }
         }
         results.push(json!({ "file": name, "valid": problems.is_empty(), "problems": problems }));

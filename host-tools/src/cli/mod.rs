@@ -13,10 +13,11 @@ mod generate;
 mod info;
 mod inputs;
 mod layout;
-mod output;
+pub mod output;
 mod personalise;
 mod progress;
 mod readers;
+mod services;
 mod sim;
 mod table;
 
@@ -63,6 +64,17 @@ pub struct Global {
     /// How long to wait for a card to be inserted, in milliseconds.
     #[arg(long, global = true, value_name = "MS", default_value_t = 5000)]
     pub timeout_ms: u64,
+    /// How long the card (and the PC/SC service) may take to answer one exchange before it is
+    /// reported as not answering: e.g. `10s`, `500ms`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "SSCARD_ANSWER_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_answer_timeout
+    )]
+    pub answer_timeout: Duration,
     /// How long to wait for a card image another program is using (default: refuse at once).
     #[arg(long, global = true, value_name = "SECONDS", default_value = "0", value_parser = parse_wait)]
     pub wait_image: Duration,
@@ -75,6 +87,29 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
         .filter(|s| (0.0..=86_400.0).contains(s))
         .map(Duration::from_secs_f64)
         .ok_or_else(|| format!("{text:?} is not a number of seconds from 0 to 86400"))
+}
+
+/// The longest answer timeout accepted: longer is a typo, not a card.
+const MAX_ANSWER_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A duration with its unit: `250ms`, `10s`, `1.5s`.
+fn parse_answer_timeout(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration such as 10s or 500ms");
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        return Err(bad());
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    let duration = Duration::try_from_secs_f64(value * scale).map_err(|_| bad())?;
+    if duration.is_zero() || duration > MAX_ANSWER_TIMEOUT {
+        return Err(format!(
+            "{text:?} is out of range: give more than 0 and at most 1 hour"
+        ));
+    }
+    Ok(duration)
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +144,12 @@ pub enum Command {
     /// Conformance: does the card behave like a social security card? (test-vectors suite)
     #[command(subcommand)]
     Conformance(ConformanceCommand),
+    /// The back office's HSM service (持卡库): answers the national interface's HSM Step strings.
+    #[command(subcommand)]
+    Hsm(services::HsmCommand),
+    /// The web bridge: browser pages call the national interface over a local WebSocket.
+    #[command(subcommand)]
+    Bridge(services::BridgeCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -133,7 +174,32 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Activate(args) => activate::run(&cli.global, args),
         Command::Diagnose(args) => diagnose::run(&cli.global, args),
         Command::Conformance(command) => conformance::run(&cli.global, command),
+        Command::Hsm(command) => services::run_hsm(&cli.global, command),
+        Command::Bridge(command) => services::run_bridge(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_timeouts_need_a_unit_and_a_sane_range() {
+        assert_eq!(parse_answer_timeout("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(
+            parse_answer_timeout("250ms"),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_answer_timeout("1.5s"),
+            Ok(Duration::from_millis(1500))
+        );
+        for bad in [
+            "10", "", "s", "-1s", "0s", "0ms", "2h", "7201s", "nans", "infs",
+        ] {
+            assert!(parse_answer_timeout(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -22,7 +22,7 @@ pub fn run(global: &Global) -> Result<Outcome, CliError> {
                 atr: Some(sim.atr()),
             }]
         }
-        None => pcsc::list_readers()?,
+        None => pcsc::list_readers(global.answer_timeout)?,
     };
     let mut text = String::new();
     for r in &readers {
@@ -37,7 +37,11 @@ pub fn run(global: &Global) -> Result<Outcome, CliError> {
         } else {
             ""
         };
-        text.push_str(&format!("{}  {}: {state}{in_use}\n", r.index, r.name));
+        text.push_str(&format!(
+            "{}  {}: {state}{in_use}\n",
+            r.index,
+            host_tools::screen::escape(&r.name)
+        ));
     }
     Ok(Outcome::new(text, json!({ "readers": readers })))
 }

@@ -6,17 +6,19 @@ use std::time::Duration;
 use serde_json::json;
 
 use host_tools::jobs::activation::psam::psam_image;
-use host_tools::transport::faults::{faulty_card, parse_list, FaultyTransport, TransportFaults};
+use host_tools::transport::faults::{
+    faulty_card, parse_list, FaultyTransport, RogueCard, RogueMode, TransportFaults,
+};
 use host_tools::transport::image::CardImage;
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::vpcd::{
-    self, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT,
+    self, RemovalCause, ServeEvent, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT,
 };
 use host_tools::transport::CardTransport;
 
-use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
-use super::{CliError, Global, Outcome};
+use super::inputs::{keys_label, read_record, EncodingArg, KeyArgs, Keys, LayoutArgs};
+use super::{output, CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SimCommand {
@@ -37,6 +39,8 @@ pub struct NewArgs {
     /// The cardholder record (a JSON object of field id to value); default: the sample holder.
     #[arg(long, value_name = "FILE.json")]
     pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub encoding: EncodingArg,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Make a simulated PSAM instead (TEST keys only): the activation terminal's security module,
@@ -78,10 +82,18 @@ pub struct ServeArgs {
     /// How long the rest of a message, or a write, may take.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub io_timeout: f64,
+    /// How long vpcd may send nothing at all (it polls every 400 ms) before the connection is made
+    /// again; with --give-up-after, a vpcd silent that long ends the command.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub silence_timeout: f64,
     /// Break the card on purpose (docs/diagnostics.md): e.g. `mute`, `6f00,slow`. Faults in the
     /// card's memory (pin-blocked, expired, corrupted, ...) need the built-in sample card (no --card).
     #[arg(long, value_name = "KIND[,KIND]")]
     pub fault: Option<String>,
+    /// A hostile card for the tests (docs/reliability.md): random, empty, silence, overlong,
+    /// endless-61, endless-6c, changing-atr, escapes.
+    #[arg(long, value_name = "MODE", hide = true, conflicts_with = "fault")]
+    pub rogue: Option<RogueMode>,
 }
 
 pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
@@ -93,9 +105,12 @@ pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
 
 fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let layout = args.layout.load(None)?;
-    let record = match &args.record {
-        Some(path) => read_record(path)?,
-        None => sample_holder(),
+    let (record, note) = match &args.record {
+        Some(path) => {
+            let read = read_record(path, args.encoding.encoding)?;
+            (read.records, read.note)
+        }
+        None => (sample_holder(), None),
     };
     let keys = args
         .keys
@@ -107,7 +122,13 @@ fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
     CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
-    let mut text = format!("Card image written to {}\n", args.out.display());
+    let mut text = note
+        .map(|note| format!("note: {}\n", host_tools::screen::escape(&note)))
+        .unwrap_or_default();
+    text += &format!(
+        "Card image written to {}\n",
+        host_tools::screen::escape(&args.out.display().to_string())
+    );
     let rows = vec![
         vec!["holder".into(), format!("{holder} ({})", record.label)],
         vec!["layout".into(), layout.name.clone()],
@@ -230,9 +251,18 @@ fn event_line(event: &ServeEvent) -> String {
         ),
         ServeEvent::Power(change) => format!("power: {change:?}"),
         ServeEvent::UnknownControl(code) => format!("vpcd sent unknown control code {code:02X}"),
+        ServeEvent::Removed(RemovalCause::Failed(e)) => format!("card removed: {e}"),
         ServeEvent::Removed(cause) => format!("card removed ({cause:?})"),
         ServeEvent::PowerOffFailed(e) => format!("powering the card off failed: {e}"),
     }
+}
+
+/// The first line `sim serve` prints: which card, where.
+fn serving_line(card: &dyn CardTransport, port: u16) -> String {
+    format!(
+        "serving {} to vpcd on 127.0.0.1:{port} (Ctrl-C stops)",
+        card.name()
+    )
 }
 
 fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
@@ -252,10 +282,15 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
             // not keep its changes would drop out of the reader at every write.
             let sim = super::connect::sim_image(global, path)?;
             sim.check_image_writable()?;
-            Box::new(FaultyTransport::new(
-                sim,
-                TransportFaults::from_kinds(&faults),
-            ))
+            if faults.is_empty() {
+                Box::new(sim)
+            } else {
+                // Wrapped only when faults were asked for: its name says "(with faults)".
+                Box::new(FaultyTransport::new(
+                    sim,
+                    TransportFaults::from_kinds(&faults),
+                ))
+            }
         }
         None if !faults.is_empty() => {
             let layout = file_structures::layout::national("3.0")?;
@@ -273,22 +308,22 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
         }
     };
     let mut options = ServeOptions::new(args.port);
+    if let Some(mode) = args.rogue {
+        card = Box::new(RogueCard::new(card, mode, options.control.stop_flag()));
+    }
     options.remove_after = args.remove_after.map(seconds).transpose()?;
     options.reinsert_after = seconds(args.reinsert_after)?;
     options.give_up_after = args.give_up_after.map(seconds).transpose()?;
     options.connect_timeout = seconds(args.connect_timeout)?;
     options.io_timeout = seconds(args.io_timeout)?;
+    options.silence_timeout = seconds(args.silence_timeout)?;
     let quiet = global.json;
     if !quiet {
-        eprintln!(
-            "serving {} to vpcd on 127.0.0.1:{} (Ctrl-C stops)",
-            card.name(),
-            args.port
-        );
+        output::eprint_line(&serving_line(card.as_ref(), args.port));
     }
     let summary = vpcd::serve_with_events(card.as_mut(), &options, &mut |event| {
         if !quiet {
-            eprintln!("{}", event_line(&event));
+            output::eprint_line(&event_line(&event));
         }
     })?;
     Ok(Outcome::new(

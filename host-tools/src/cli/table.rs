@@ -1,10 +1,16 @@
 //! Text tables for people: columns aligned by display width, so Chinese text (two columns a
-//! character) lines up with Latin text.
+//! character) lines up with Latin text. Cells hold what cards and files say, so each is escaped
+//! for the screen (`host_tools::screen`) before it is measured.
 
+use host_tools::screen;
 use unicode_width::UnicodeWidthStr;
 
 /// Rows of cells, each column padded to its widest cell, `indent` before every row.
 pub fn render(rows: &[Vec<String>], indent: &str) -> String {
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| screen::escape(cell)).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -16,7 +22,7 @@ pub fn render(rows: &[Vec<String>], indent: &str) -> String {
         })
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         out.push_str(indent);
         for (c, cell) in row.iter().enumerate() {
             out.push_str(cell);

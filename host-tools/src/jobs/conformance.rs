@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use file_structures::input::{self, InputError, TextEncoding};
 use serde_json::{json, Value};
 use test_vectors::import::{from_scriptor, from_trace, ImportError, ImportHeader};
 use test_vectors::runner::VectorResult;
@@ -69,6 +70,9 @@ pub struct RunArgs {
     /// the holder's data run on a reader's card.
     #[arg(long, value_name = "FILE")]
     pub holder: Option<PathBuf>,
+    /// The holder record's text encoding; auto: UTF-8 when valid, otherwise GB18030 (GBK's superset).
+    #[arg(long, value_name = "ENCODING", default_value = "auto", value_parser = parse_encoding)]
+    pub encoding: TextEncoding,
     /// The issuer key file of a reader's card (default: the test issuer keys).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
@@ -117,12 +121,9 @@ pub struct ImportArgs {
 pub enum ConformanceError {
     #[error("the vector suite cannot be used: {0}")]
     Suite(#[from] SuiteError),
-    #[error("could not read {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A holder, key or import file that cannot be read, is past its size limit or is not text.
+    #[error(transparent)]
+    Read(#[from] InputError),
     #[error("could not write {path}: {source}")]
     Write {
         path: String,
@@ -160,15 +161,38 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// Every selected vector passed or was skipped (`run`); always true for `import` / `list`.
+    /// The card answered and failed no vector (`run`; vectors that are wrong themselves are
+    /// counted in `vector_errors` instead); always true for `import` / `list`.
     pub passed: bool,
+    /// Vectors that could not be run as written (`run`): the vector file's fault, not the card's.
+    pub vector_errors: usize,
+    /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
+    /// and none of them reached it (see `Report::nothing_reached_card`).
+    pub nothing_checked: Option<String>,
 }
 
+/// A key or import file (UTF-8): at most an import's size, the largest of them.
 fn read(path: &Path) -> Result<String, ConformanceError> {
-    std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(input::read_text_bounded(
+        path,
+        test_vectors::limits::MAX_IMPORT_BYTES,
+        "a key file or an import",
+    )?)
+}
+
+/// A cardholder record, in the encoding asked for.
+fn read_holder(path: &Path, encoding: TextEncoding) -> Result<String, ConformanceError> {
+    let bytes = input::read_bounded(path, MAX_HOLDER_BYTES, "a cardholder record")?;
+    let decoded =
+        input::decode(&path.display().to_string(), &bytes, encoding).map_err(InputError::from)?;
+    Ok(decoded.text)
+}
+
+/// Largest cardholder record file.
+const MAX_HOLDER_BYTES: usize = 1 << 20;
+
+fn parse_encoding(text: &str) -> Result<TextEncoding, String> {
+    text.parse()
 }
 
 fn load_suite(dir: Option<&Path>) -> Result<Suite, ConformanceError> {
@@ -202,7 +226,8 @@ fn run(
     let filter = Filter::new(args.filter.iter().cloned());
     let bar = progress(suite.count(&filter));
     let mut tick = |r: &VectorResult| {
-        bar.set_message(r.id.clone());
+        // The id comes from a vector file, and the bar draws on the terminal.
+        bar.set_message(crate::screen::escape(&r.id).into_owned());
         bar.inc(1);
     };
     let report = match card {
@@ -213,7 +238,7 @@ fn run(
                 Some(path) => Some(
                     file_structures::personalise::record_from_json(
                         &path.display().to_string(),
-                        &read(path)?,
+                        &read_holder(path, args.encoding)?,
                     )
                     .map_err(|source| ConformanceError::Holder {
                         path: path.display().to_string(),
@@ -254,7 +279,9 @@ fn run(
     Ok(ConformanceOutcome {
         text: report.to_text(),
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
-        passed: report.success(),
+        passed: report.card_passed(),
+        vector_errors: report.summary.vector_errors,
+        nothing_checked: report.nothing_reached_sentence(),
     })
 }
 
@@ -282,6 +309,8 @@ fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
         json: json!({ "vector_file": vector }),
         text: vector,
         passed: true,
+        vector_errors: 0,
+        nothing_checked: None,
     })
 }
 
@@ -313,6 +342,8 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
         text,
         json: Value::Array(rows),
         passed: true,
+        vector_errors: 0,
+        nothing_checked: None,
     })
 }
 
@@ -345,6 +376,7 @@ mod tests {
             junit: None,
             disposable: false,
             holder: None,
+            encoding: TextEncoding::Auto,
             keys: None,
             suite: None,
         }
@@ -385,5 +417,59 @@ mod tests {
         assert!(!outcome.passed);
         let xml = std::fs::read_to_string(junit).unwrap();
         assert!(xml.contains("expected 03"), "{xml}");
+    }
+
+    #[test]
+    fn a_mute_card_fails_the_run_and_every_report_says_nothing_reached_it() {
+        // A dead chip: no ATR, no answer to any command. Only the known answers can run.
+        use crate::transport::faults::{FaultKind, FaultyTransport, TransportFaults};
+        let mute = FaultyTransport::new(
+            national_card(),
+            TransportFaults::from_kinds(&[FaultKind::Mute]),
+        );
+        let dir = crate::testdir::TestDir::new("conformance-mute");
+        let junit = dir.path().join("junit.xml");
+        let mut args = run_args(&[]);
+        args.junit = Some(junit.clone());
+        let outcome = run_cli(
+            &ConformanceCommand::Run(args),
+            Some(Box::new(mute)),
+            &hidden,
+        )
+        .unwrap();
+        assert!(!outcome.passed, "{}", outcome.text);
+        let sentence = outcome
+            .nothing_checked
+            .expect("the run says nothing reached the card");
+        assert!(
+            sentence.starts_with("nothing was checked: no vector reached the card (0 of "),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("skipped: the card answered nothing ("),
+            "{sentence}"
+        );
+        assert!(
+            outcome.text.contains("reached the card: 0 of "),
+            "{}",
+            outcome.text
+        );
+        assert!(outcome.text.contains(&sentence), "{}", outcome.text);
+        let summary = &outcome.json["summary"];
+        assert_eq!(summary["reached_card"], 0);
+        assert_eq!(
+            summary["failed"], 0,
+            "nothing failed: everything was skipped"
+        );
+        assert!(summary["card_vectors"].as_u64().unwrap() > 800, "{summary}");
+        let xml = std::fs::read_to_string(junit).unwrap();
+        assert!(
+            xml.contains("<property name=\"reached the card\" value=\"0\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"nothing was checked"),
+            "{xml}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! encoding, words for people and the response type.
 
 pub use card_os::apdu::Command;
+use card_os::instructions::{self, Instruction, INSTRUCTIONS};
 pub use card_os::sw::Status;
 
 /// Why bytes or fields are not a command APDU.
@@ -43,37 +44,16 @@ pub fn parse(bytes: &[u8]) -> Result<Command<'_>, ApduError> {
     Command::parse(bytes).map_err(|_| ApduError::BadLength(bytes.len()))
 }
 
+/// The card's instruction a command runs (card-os's one instruction table): the row for its CLA
+/// and INS; for a class the card does not take, the first row with that INS (so that a trace
+/// still names and redacts it).
+pub fn instruction(cla: u8, ins: u8) -> Option<&'static Instruction> {
+    instructions::of_command(cla, ins).or_else(|| INSTRUCTIONS.iter().find(|i| i.ins == ins))
+}
+
 /// The instruction's name for traces and people; None for instructions this card does not know.
-pub fn ins_name(ins: u8) -> Option<&'static str> {
-    Some(match ins {
-        0x04 => "DEACTIVATE FILE",
-        0x16 => "CARD BLOCK",
-        0x18 => "APPLICATION UNBLOCK",
-        0x1E => "APPLICATION BLOCK",
-        0x20 => "VERIFY",
-        0x24 => "CHANGE REFERENCE DATA",
-        0x2C => "RESET RETRY COUNTER",
-        0x44 => "ACTIVATE FILE",
-        0x5E => "CHANGE PIN",
-        0x82 => "EXTERNAL AUTHENTICATE",
-        0x84 => "GET CHALLENGE",
-        0x88 => "INTERNAL AUTHENTICATE",
-        0xA4 => "SELECT",
-        0xB0 => "READ BINARY",
-        0xB2 => "READ RECORD",
-        0xC0 => "GET RESPONSE",
-        0xCA => "GET DATA",
-        0xD4 => "WRITE KEY / PIN",
-        0xD6 => "UPDATE BINARY",
-        0xDC => "UPDATE RECORD",
-        0xE0 => "CREATE FILE",
-        0xE2 => "APPEND RECORD",
-        0xE4 => "DELETE FILE",
-        0xE6 => "TERMINATE EF",
-        0xE8 => "TERMINATE DF",
-        0xF0 => "ISSUE CARD",
-        _ => return None,
-    })
+pub fn ins_name(cla: u8, ins: u8) -> Option<&'static str> {
+    instruction(cla, ins).map(Instruction::name)
 }
 
 /// A response APDU: data and the status word.
@@ -104,6 +84,24 @@ impl Response {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_card_instruction_has_its_name_and_the_two_0x24_are_told_apart() {
+        for row in INSTRUCTIONS {
+            let cla = match row.class {
+                instructions::ClassRule::Mac => 0x84,
+                card_os::instructions::ClassRule::Purse => 0xB0,
+                _ => 0x00,
+            };
+            assert_eq!(ins_name(cla, row.ins), Some(row.name()));
+        }
+        assert_eq!(ins_name(0x84, 0x24), Some("PIN UNBLOCK"));
+        assert_eq!(ins_name(0x00, 0x24), Some("CHANGE REFERENCE DATA"));
+        for ins in [0x1A, 0xDA, 0xFA] {
+            assert!(ins_name(0x80, ins).is_some(), "{ins:02X}");
+        }
+        assert_eq!(ins_name(0x00, 0x00), None);
+    }
 
     #[test]
     fn encodes_short_and_extended() {

@@ -1,6 +1,11 @@
 //! File control parameters (`62` template of a SELECT answer, docs/card-os.md) as facts a person
 //! reads: FID, SFI, structure, size, life cycle and access rules in words.
 
+use card_os::fs::fcp::{
+    FCI_TAG, FCP_TAG, TAG_ACCESS, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID, TAG_LIFE_CYCLE, TAG_SFI,
+    TAG_SIZE,
+};
+use card_os::fs::{LCS_ACTIVATED, LCS_DEACTIVATED, LCS_INITIALISED, LCS_TERMINATED};
 use card_os::tlv::{self, Reader};
 use file_structures::layout::{AccessRule, AccessRules, Condition};
 use serde::Serialize;
@@ -44,11 +49,12 @@ pub enum FcpError {
 /// The life cycle of FCP tag `8A` in words.
 pub fn life_cycle_words(byte: u8) -> String {
     match byte {
+        // ISO 7816-4: creation state (the card never reports it).
         0x01 => "creation".into(),
-        0x03 => "initialised".into(),
-        0x05 | 0x07 => "activated".into(),
-        0x04 | 0x06 => "deactivated".into(),
-        0x0C..=0x0F => "terminated".into(),
+        LCS_INITIALISED => "initialised".into(),
+        LCS_ACTIVATED | 0x07 => "activated".into(),
+        LCS_DEACTIVATED | 0x06 => "deactivated".into(),
+        LCS_TERMINATED..=0x0F => "terminated".into(),
         other => format!("{other:02X} (unknown)"),
     }
 }
@@ -106,7 +112,7 @@ fn structure_name(descriptor: u8) -> String {
 /// Parses the `62` template a SELECT with P2 `04` answers.
 pub fn parse(bytes: &[u8]) -> Result<FileFacts, FcpError> {
     let template = tlv::single(bytes).map_err(|_| FcpError::Malformed)?;
-    if template.tag != 0x62 && template.tag != 0x6F {
+    if template.tag != FCP_TAG && template.tag != FCI_TAG {
         return Err(FcpError::NotFcp);
     }
     let mut facts = FileFacts {
@@ -124,18 +130,18 @@ pub fn parse(bytes: &[u8]) -> Result<FileFacts, FcpError> {
         let object = object.map_err(|_| FcpError::Malformed)?;
         let v = object.value;
         match (object.tag, v.len()) {
-            (0x82, 1) => facts.structure = structure_name(v[0]),
-            (0x82, 5) => {
+            (TAG_DESCRIPTOR, 1) => facts.structure = structure_name(v[0]),
+            (TAG_DESCRIPTOR, 5) => {
                 facts.structure = structure_name(v[0]);
                 facts.max_record_len = Some(u16::from_be_bytes([v[2], v[3]]));
                 facts.record_slots = Some(v[4]);
             }
-            (0x83, 2) => facts.fid = Some(hex::encode_upper(v)),
-            (0x84, _) => facts.df_name = Some(hex::encode_upper(v)),
-            (0x80, 2) => facts.size = Some(u16::from_be_bytes([v[0], v[1]])),
-            (0x88, 1) => facts.sfi = Some(v[0] >> 3),
-            (0x8A, 1) => facts.life_cycle = Some(life_cycle_words(v[0])),
-            (0x86, 8) => {
+            (TAG_FID, 2) => facts.fid = Some(hex::encode_upper(v)),
+            (TAG_DF_NAME, _) => facts.df_name = Some(hex::encode_upper(v)),
+            (TAG_SIZE, 2) => facts.size = Some(u16::from_be_bytes([v[0], v[1]])),
+            (TAG_SFI, 1) => facts.sfi = Some(v[0] >> 3),
+            (TAG_LIFE_CYCLE, 1) => facts.life_cycle = Some(life_cycle_words(v[0])),
+            (TAG_ACCESS, 8) => {
                 let mut access = [0; 8];
                 access.copy_from_slice(v);
                 facts.access = Some(access_words(&access));

@@ -1,62 +1,77 @@
-//! Status words in words. The names come from card-os's `Status` (the one table of status words);
-//! this module only turns a name into a phrase for people.
+//! Status words in words: card-os's `Status` (the one table of status words) as a phrase for
+//! people.
 
 use crate::protocol::apdu::Status;
 
-/// Acronyms kept upper-case when a variant name becomes words.
-const ACRONYMS: &[(&str, &str)] = &[
-    ("cla", "CLA"),
-    ("df", "DF"),
-    ("ef", "EF"),
-    ("fci", "FCI"),
-    ("nc", "Nc"),
-    ("nvm", "NVM"),
-    ("p1", "P1"),
-    ("p2", "P2"),
-    ("sm", "SM"),
-];
-
-/// `SecurityStatusNotSatisfied` → "security status not satisfied".
-fn words_of(name: &str) -> String {
-    let mut words: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for c in name.chars() {
-        // A new word starts at an upper-case letter, and at a letter after digits ("P1P2").
-        let boundary = c.is_ascii_uppercase()
-            || (c.is_ascii_alphabetic() && current.ends_with(|d: char| d.is_ascii_digit()));
-        if boundary && !current.is_empty() {
-            words.push(std::mem::take(&mut current));
-        }
-        current.push(c.to_ascii_lowercase());
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
-        .iter()
-        .map(|w| {
-            ACRONYMS
-                .iter()
-                .find(|(lower, _)| lower == w)
-                .map_or(w.clone(), |(_, upper)| upper.to_string())
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// What a status word means, as a phrase (no hex).
+/// What a status word means, as a phrase (no hex). Every word card-os names has its own phrase
+/// here (the match is exhaustive, so a new one cannot go without).
 pub fn meaning(sw: Status) -> String {
-    match sw {
-        Status::Success => "success".to_string(),
-        Status::BytesRemaining(0) => "256 or more bytes still available (GET RESPONSE)".to_string(),
-        Status::BytesRemaining(n) => format!("{n} bytes still available (GET RESPONSE)"),
-        Status::WrongLe(n) => format!("wrong Le: {n} bytes available"),
-        Status::Counter(n) => format!("counter {n} (for a PIN: {n} tries left)"),
-        // The social security card's one proprietary word (status-words.md).
-        Status::Other(0x9303) => "application permanently locked".to_string(),
-        Status::Other(_) => "proprietary status word".to_string(),
-        named => words_of(&format!("{named:?}")),
-    }
+    let phrase = match sw {
+        Status::Success => "success",
+        Status::BytesRemaining(0) => {
+            return "256 or more bytes still available (GET RESPONSE)".to_string()
+        }
+        Status::BytesRemaining(n) => return format!("{n} bytes still available (GET RESPONSE)"),
+        Status::WrongLe(n) => return format!("wrong Le: {n} bytes available"),
+        Status::Counter(n) => return format!("counter {n} (for a PIN: {n} tries left)"),
+        Status::WarningNoInformation => "warning, no information given",
+        Status::DataMayBeCorrupted => "part of the returned data may be corrupted",
+        Status::EndOfFileReached => "end of file or record reached before Le bytes",
+        Status::SelectedFileDeactivated => "selected file deactivated",
+        Status::FciNotFormatted => "file control information not formatted",
+        Status::SelectedFileTerminated => "selected file terminated",
+        Status::NoSensorInput => "no input data available from a sensor",
+        Status::RecordDeactivated => "record deactivated",
+        Status::WarningNvmChanged => "warning, non-volatile memory changed",
+        Status::FileFilledUp => "file filled up by the last write",
+        Status::ExecutionError => "execution error, non-volatile memory unchanged",
+        Status::ImmediateResponseRequired => "immediate response required by the card",
+        Status::ExecutionErrorNvmChanged => "execution error, non-volatile memory changed",
+        Status::MemoryFailure => "memory failure",
+        Status::WrongLength => "wrong length",
+        Status::ClaFunctionNotSupported => "function in CLA not supported",
+        Status::LogicalChannelNotSupported => "logical channel not supported",
+        Status::SecureMessagingNotSupported => "secure messaging not supported",
+        Status::LastCommandOfChainExpected => "last command of the chain expected",
+        Status::CommandChainingNotSupported => "command chaining not supported",
+        Status::CommandNotAllowed => "command not allowed, no information given",
+        Status::IncompatibleFileStructure => "command incompatible with file structure",
+        Status::SecurityStatusNotSatisfied => "security status not satisfied",
+        Status::AuthenticationMethodBlocked => "authentication method blocked",
+        Status::ReferenceDataNotUsable => "reference data not usable",
+        Status::ConditionsOfUseNotSatisfied => "conditions of use not satisfied",
+        Status::NoCurrentEf => "no current EF",
+        Status::SmDataObjectsMissing => "SM data objects missing",
+        Status::SmDataObjectsIncorrect => "SM data objects incorrect",
+        Status::WrongP1P2NoInformation => "wrong parameters P1-P2, no information given",
+        Status::IncorrectDataParameters => "incorrect parameters in the command data",
+        Status::FunctionNotSupported => "function not supported",
+        Status::FileNotFound => "file not found",
+        Status::RecordNotFound => "record not found",
+        Status::NotEnoughMemory => "not enough memory space in the file",
+        Status::NcInconsistentWithTlv => "Nc inconsistent with the TLV structure",
+        Status::IncorrectP1P2 => "incorrect parameters P1-P2",
+        Status::NcInconsistentWithP1P2 => "Nc inconsistent with parameters P1-P2",
+        Status::ReferencedDataNotFound => "referenced data or reference data not found",
+        Status::FileAlreadyExists => "file already exists",
+        Status::DfNameAlreadyExists => "DF name already exists",
+        Status::WrongParameters => "wrong parameters P1-P2",
+        Status::InstructionNotSupported => "instruction not supported",
+        Status::ClassNotSupported => "class not supported",
+        Status::NoPreciseDiagnosis => "no precise diagnosis",
+        // The social security card's own words (docs/status-words.md).
+        Status::MEDICAL_RESTRICTED => {
+            "medical insurance restricted (card not activated within six months of issue)"
+        }
+        Status::APPLICATION_PERMANENTLY_BLOCKED => "application permanently locked",
+        Status::BALANCE_TOO_LOW => "balance too low",
+        Status::COUNTER_AT_MAXIMUM => "transaction counter at its maximum",
+        Status::KEY_INDEX_NOT_SUPPORTED => "key index not supported",
+        Status::MAC_NOT_AVAILABLE => "MAC or TAC not available",
+        Status::WRONG_STATE => "command not accepted in this state",
+        Status::Other(_) => "proprietary status word",
+    };
+    phrase.to_string()
 }
 
 /// "6A82 file not found".
@@ -81,10 +96,13 @@ mod tests {
             meaning(Status::from_u16(0x6982)),
             "security status not satisfied"
         );
-        assert_eq!(meaning(Status::from_u16(0x6A86)), "incorrect P1 P2");
+        assert_eq!(
+            meaning(Status::from_u16(0x6A86)),
+            "incorrect parameters P1-P2"
+        );
         assert_eq!(
             meaning(Status::from_u16(0x6A00)),
-            "wrong P1 P2 no information"
+            "wrong parameters P1-P2, no information given"
         );
         assert_eq!(meaning(Status::from_u16(0x6987)), "SM data objects missing");
         assert_eq!(meaning(Status::from_u16(0x6986)), "no current EF");
@@ -105,6 +123,11 @@ mod tests {
             "9303 application permanently locked"
         );
         assert_eq!(meaning(Status::from_u16(0x9F00)), "proprietary status word");
+        assert_eq!(
+            meaning(Status::BALANCE_TOO_LOW),
+            "balance too low",
+            "the settlement words have their own phrases"
+        );
     }
 
     #[test]

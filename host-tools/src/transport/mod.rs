@@ -3,6 +3,7 @@
 //! Implementations are dumb byte pipes (PC/SC, the in-process simulator, ...): all APDU protocol logic
 //! (61xx / GET RESPONSE, 6Cxx, chaining, extended length) lives once in the client layer above them.
 
+pub mod bounded;
 pub mod faults;
 pub mod image;
 pub mod pcsc;
@@ -37,6 +38,10 @@ pub enum TransportError {
     NoCard,
     #[error("the card does not answer (no ATR): the chip may be dead or its contacts dirty")]
     CardUnresponsive,
+    #[error("the card does not answer: nothing came back within {0} ms (--answer-timeout)")]
+    NoAnswer(u64),
+    #[error("the PC/SC service does not answer within {0} ms: pcscd may be hung (restart it)")]
+    ServiceNoAnswer(u64),
     #[error("the card was removed")]
     CardRemoved,
     #[error("the card was reset by another program; sscard reconnected, but the command must be run again")]

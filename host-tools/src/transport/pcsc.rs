@@ -13,6 +13,7 @@ use ::pcsc::{
     MAX_BUFFER_SIZE_EXTENDED,
 };
 
+use super::bounded::{self, Unfinished, Worker};
 use super::{CardTransport, ResetKind, TransportError};
 
 /// How the reader is chosen: its position in the reader list or (part of) its name.
@@ -114,8 +115,17 @@ fn info(index: usize, state: &ReaderState) -> ReaderInfo {
     }
 }
 
-/// Every reader with its card state.
-pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
+/// Every reader with its card state, or an error when pcscd gives no answer within `timeout`.
+pub fn list_readers(timeout: Duration) -> Result<Vec<ReaderInfo>, TransportError> {
+    bounded::run("pcsc-readers", timeout, list_readers_now).map_err(
+        |unfinished| match unfinished {
+            Unfinished::Expired => TransportError::ServiceNoAnswer(timeout.as_millis() as u64),
+            lost => no_answer(timeout)(lost),
+        },
+    )?
+}
+
+fn list_readers_now() -> Result<Vec<ReaderInfo>, TransportError> {
     let context = establish()?;
     let names = reader_names(&context)?;
     Ok(states(&context, &names)?
@@ -153,12 +163,19 @@ pub fn choose(names: &[String], choice: &ReaderChoice) -> Result<usize, Transpor
     }
 }
 
+/// How long an exchange may take by default: a real card answers in well under a second, its
+/// slowest commands (key generation, a long write) in a few.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Options for opening a card.
 #[derive(Debug, Clone)]
 pub struct PcscOptions {
     pub reader: Option<ReaderChoice>,
     /// How long to wait for a card to be inserted.
     pub wait: Duration,
+    /// How long one exchange (connect, transmit, reset, disconnect) may take before the card is
+    /// reported as not answering.
+    pub answer_timeout: Duration,
     /// Exclusive (the default) or shared access.
     pub share: ShareMode,
 }
@@ -168,6 +185,7 @@ impl Default for PcscOptions {
         PcscOptions {
             reader: None,
             wait: Duration::from_secs(5),
+            answer_timeout: DEFAULT_ANSWER_TIMEOUT,
             share: ShareMode::Exclusive,
         }
     }
@@ -213,19 +231,19 @@ fn wait_for_card(
     }
 }
 
-/// A card in a PC/SC reader, held exclusively (by default) while this value lives.
-pub struct PcscTransport {
+/// The PC/SC context and the card handle, owned by the worker thread that makes every PC/SC call
+/// (see [`bounded`]).
+struct Link {
     context: Context,
     reader: CString,
     card: Option<Card>,
     share: ShareMode,
-    atr: Vec<u8>,
 }
 
-impl PcscTransport {
+impl Link {
     /// Connects to the card in the chosen reader (or the first reader with a card), waiting for one
     /// up to `options.wait`.
-    pub fn open(options: &PcscOptions) -> Result<Self, TransportError> {
+    fn open(options: &PcscOptions) -> Result<Self, TransportError> {
         let context = establish()?;
         let names = reader_names(&context)?;
         let readable: Vec<String> = names
@@ -256,15 +274,12 @@ impl PcscTransport {
                 Err(e) => return Err(map_error(e)),
             }
         };
-        let mut transport = PcscTransport {
+        Ok(Link {
             context,
             reader,
             card: Some(card),
             share: options.share,
-            atr: Vec::new(),
-        };
-        transport.atr = transport.read_atr()?;
-        Ok(transport)
+        })
     }
 
     fn card(&self) -> Result<&Card, TransportError> {
@@ -279,8 +294,9 @@ impl PcscTransport {
         Ok(status.atr().to_vec())
     }
 
-    /// Reconnects after someone else reset the card, keeping our exclusive hold.
-    fn reconnect(&mut self, disposition: Disposition) -> Result<(), TransportError> {
+    /// Reconnects (after someone else reset the card, or to reset it), keeping our exclusive hold;
+    /// returns the ATR.
+    fn reconnect(&mut self, disposition: Disposition) -> Result<Vec<u8>, TransportError> {
         match self.card.as_mut() {
             Some(card) => card
                 .reconnect(self.share, Protocols::ANY, disposition)
@@ -296,54 +312,36 @@ impl PcscTransport {
                 }
             }
         }
-        self.atr = self.read_atr()?;
-        Ok(())
-    }
-}
-
-impl CardTransport for PcscTransport {
-    fn name(&self) -> String {
-        self.reader.to_string_lossy().into_owned()
+        self.read_atr()
     }
 
-    fn atr(&self) -> Vec<u8> {
-        self.atr.clone()
-    }
-
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+    /// One exchange; the ATR comes back too when the card was reset under us and reconnected.
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, (TransportError, Option<Vec<u8>>)> {
         let mut buffer = vec![0u8; MAX_BUFFER_SIZE_EXTENDED];
         let result = self
-            .card()?
+            .card()
+            .map_err(|e| (e, None))?
             .transmit(command, &mut buffer)
             .map(|r| r.to_vec());
         match result {
             // A card that drops mid-APDU can make the transmit "succeed" with no bytes.
             Ok(response) if response.len() < 2 => {
-                Err(TransportError::ShortResponse(response.len()))
+                Err((TransportError::ShortResponse(response.len()), None))
             }
             Ok(response) => Ok(response),
-            Err(::pcsc::Error::ResetCard) => {
-                self.reconnect(Disposition::LeaveCard)?;
-                Err(TransportError::CardReset)
-            }
+            Err(::pcsc::Error::ResetCard) => match self.reconnect(Disposition::LeaveCard) {
+                Ok(atr) => Err((TransportError::CardReset, Some(atr))),
+                Err(e) => Err((e, None)),
+            },
             Err(e) => {
                 let e = map_error(e);
                 if matches!(e, TransportError::CardRemoved | TransportError::ReaderGone) {
                     // The handle is dead; a later cold reset connects to whatever card is there.
                     self.card = None;
                 }
-                Err(e)
+                Err((e, None))
             }
         }
-    }
-
-    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
-        let disposition = match kind {
-            ResetKind::Cold => Disposition::UnpowerCard,
-            ResetKind::Warm => Disposition::ResetCard,
-        };
-        self.reconnect(disposition)?;
-        Ok(self.atr.clone())
     }
 
     fn power_off(&mut self) -> Result<(), TransportError> {
@@ -353,14 +351,109 @@ impl CardTransport for PcscTransport {
         }
         Ok(())
     }
+
+    /// Leaves the card powered for the next program (pcscd powers it down when idle).
+    fn release(&mut self) {
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(Disposition::LeaveCard);
+        }
+    }
+}
+
+/// A card in a PC/SC reader, held exclusively (by default) while this value lives.
+///
+/// Every PC/SC call runs on a worker thread and is awaited up to `answer_timeout`: a card (or
+/// reader, or pcscd) that does not answer in time is reported as [`TransportError::NoAnswer`] and
+/// abandoned, so the command ends on time. Its reader stays held until the blocked call returns
+/// (see docs/reliability.md, "Bounds on every wait").
+pub struct PcscTransport {
+    link: Worker<Link>,
+    reader: String,
+    answer_timeout: Duration,
+    atr: Vec<u8>,
+}
+
+fn no_answer(timeout: Duration) -> impl Fn(Unfinished) -> TransportError {
+    move |unfinished| match unfinished {
+        Unfinished::Expired => TransportError::NoAnswer(timeout.as_millis() as u64),
+        Unfinished::WorkerLost => TransportError::Io(std::io::Error::other(
+            "the PC/SC worker thread stopped without an answer",
+        )),
+    }
+}
+
+impl PcscTransport {
+    /// Connects to the card in the chosen reader (or the first reader with a card), waiting for one
+    /// up to `options.wait`, and for pcscd's answers up to `options.answer_timeout` more.
+    pub fn open(options: &PcscOptions) -> Result<Self, TransportError> {
+        let answer_timeout = options.answer_timeout;
+        let to_open = options.clone();
+        let mut link = Worker::start("pcsc", options.wait + answer_timeout, move || {
+            Link::open(&to_open)
+        })
+        .map_err(no_answer(answer_timeout))??;
+        let (reader, atr) = link
+            .call(answer_timeout, |link| {
+                let reader = link.reader.to_string_lossy().into_owned();
+                link.read_atr().map(|atr| (reader, atr))
+            })
+            .map_err(no_answer(answer_timeout))??;
+        Ok(PcscTransport {
+            link,
+            reader,
+            answer_timeout,
+            atr,
+        })
+    }
+}
+
+impl CardTransport for PcscTransport {
+    fn name(&self) -> String {
+        self.reader.clone()
+    }
+
+    fn atr(&self) -> Vec<u8> {
+        self.atr.clone()
+    }
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let command = command.to_vec();
+        let answer = self
+            .link
+            .call(self.answer_timeout, move |link| link.transmit(&command))
+            .map_err(no_answer(self.answer_timeout))?;
+        answer.map_err(|(e, atr)| {
+            if let Some(atr) = atr {
+                self.atr = atr;
+            }
+            e
+        })
+    }
+
+    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
+        let disposition = match kind {
+            ResetKind::Cold => Disposition::UnpowerCard,
+            ResetKind::Warm => Disposition::ResetCard,
+        };
+        self.atr = self
+            .link
+            .call(self.answer_timeout, move |link| link.reconnect(disposition))
+            .map_err(no_answer(self.answer_timeout))??;
+        Ok(self.atr.clone())
+    }
+
+    fn power_off(&mut self) -> Result<(), TransportError> {
+        self.link
+            .call(self.answer_timeout, Link::power_off)
+            .map_err(no_answer(self.answer_timeout))?
+    }
 }
 
 impl Drop for PcscTransport {
     fn drop(&mut self) {
-        // Leave the card powered for the next program (pcscd powers it down when idle).
-        if let Some(card) = self.card.take() {
-            let _ = card.disconnect(Disposition::LeaveCard);
-        }
+        // Disconnect before the process can end. A worker stuck in a call that missed its deadline
+        // is left there: waiting for it could take for ever.
+        let _ = self.link.call(self.answer_timeout, Link::release);
     }
 }
 

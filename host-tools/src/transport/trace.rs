@@ -9,32 +9,11 @@ use serde::Serialize;
 use std::io::Write;
 use std::time::Instant;
 
+use card_os::instructions::{Handler, Instruction, Secret};
+
 use crate::protocol::apdu::{self, Status};
 use crate::protocol::hexstr;
 use crate::transport::{CardTransport, ResetKind, TransportError};
-
-/// Which part of an exchange carries a secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Secret {
-    None,
-    /// The command data: PINs, keys, external cryptograms.
-    CommandData,
-    /// The response data: an internal authentication cryptogram.
-    ResponseData,
-}
-
-/// The secret-bearing part of a command, by instruction.
-fn secret_of(ins: u8) -> Secret {
-    match ins {
-        // VERIFY, CHANGE REFERENCE DATA / PIN UNBLOCK, RESET RETRY COUNTER, CHANGE PIN,
-        // WRITE KEY / WRITE PIN, EXTERNAL AUTHENTICATE.
-        0x20 | 0x24 | 0x2C | 0x5E | 0xD4 | 0x82 => Secret::CommandData,
-        // INTERNAL AUTHENTICATE: the challenge is public, the answer is a cryptogram. PSAM
-        // CIPHER DATA: its answer is a cryptogram or a MAC.
-        0x88 | 0xFA => Secret::ResponseData,
-        _ => Secret::None,
-    }
-}
 
 /// Stars for the data of a command APDU, header and length bytes kept.
 fn redact_command(command: &[u8]) -> String {
@@ -157,11 +136,18 @@ impl<T: CardTransport> CardTransport for TracingTransport<T> {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let cla = command.first().copied().unwrap_or(0);
         let ins = command.get(1).copied().unwrap_or(0);
-        let label = apdu::ins_name(ins);
-        let secret = match secret_of(ins) {
-            Secret::None if ins == 0xC0 && self.pending_secret_response => Secret::ResponseData,
-            s => s,
+        // Which part is secret: card-os's instruction table says (PINs, keys, cryptograms); the
+        // GET RESPONSE after a secret answer that did not fit carries the rest of it.
+        let instruction = apdu::instruction(cla, ins);
+        let label = instruction.map(Instruction::name);
+        let secret = match instruction {
+            Some(i) if i.handler == Handler::GetResponse && self.pending_secret_response => {
+                Secret::ResponseData
+            }
+            Some(i) => i.secret,
+            None => Secret::None,
         };
         let mut line = Line::new(self.now_ms(), "command");
         line.label = label;
@@ -303,6 +289,41 @@ mod tests {
         // A PIN status query has no data to hide.
         let lines = run(&[("00200000", "63C3")]);
         assert_eq!(lines[0]["apdu"], "00200000");
+    }
+
+    /// A command of `row`'s class with three data bytes and Le, and a response with three.
+    fn exchange_of(row: &Instruction) -> (String, String) {
+        let cla = match row.class {
+            card_os::instructions::ClassRule::Mac => 0x84,
+            card_os::instructions::ClassRule::Purse => 0xB0,
+            _ => 0x80,
+        };
+        (
+            format!("{cla:02X}{:02X}0000 03 A1B2C3 00", row.ins),
+            "D4E5F6 9000".into(),
+        )
+    }
+
+    #[test]
+    fn every_card_instruction_is_labelled_and_redacted_as_the_table_says() {
+        for row in card_os::instructions::INSTRUCTIONS {
+            let (command, response) = exchange_of(row);
+            let lines = run(&[(&command, &response)]);
+            assert_eq!(lines[0]["label"], row.name(), "{command}");
+            let text = serde_json::to_string(&lines).unwrap();
+            assert_eq!(
+                !text.contains("A1B2C3"),
+                row.secret == Secret::CommandData,
+                "{}: {text}",
+                row.name()
+            );
+            assert_eq!(
+                !text.contains("D4E5F6"),
+                row.secret == Secret::ResponseData,
+                "{}: {text}",
+                row.name()
+            );
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn lib_dir() -> PathBuf {
     let dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
     assert!(
         dir.join("libSSCardDriver.so").exists(),
-        "no libSSCardDriver.so in {}",
+        "no libSSCardDriver.so in {}: build it first with `cargo build -p sscard-driver`",
         dir.display()
     );
     dir

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 
 use card_os::crypto::Pin;
+use card_os::data_tags;
+use card_os::memory_map::{LIFE_CYCLE_CARD_BLOCKED, LIFE_CYCLE_PERSONALISATION};
+use card_os::restriction::{STATUS_GRACE, STATUS_NORMAL, STATUS_RESTRICTED};
 use card_os::security::Usage;
 use file_structures::codec::{self, Encoding};
 use file_structures::layout::{Df, Ef, FieldRef, KeySpec, KeyUsage, Layout};
@@ -99,27 +102,30 @@ pub(super) fn check_blocking<T: CardTransport>(
     client: &mut Client<T>,
     plan: &Plan<'_>,
 ) -> Result<(), ActivationError> {
+    let [p1, p2] = data_tags::CARD_LIFE_CYCLE.to_be_bytes();
     let life = client.transmit(&Command {
         ne: Some(256),
-        ..apdu::command(0x00, 0xCA, 0x9F, 0x70)
+        ..apdu::command(0x00, 0xCA, p1, p2)
     })?;
     match (life.sw, life.data.as_slice()) {
-        (Status::Success, [0x01]) => return Err(ActivationError::NotIssued),
-        (Status::Success, [0x04]) => return Err(ActivationError::Blocked("card blocked".into())),
+        (Status::Success, [LIFE_CYCLE_PERSONALISATION]) => return Err(ActivationError::NotIssued),
+        (Status::Success, [LIFE_CYCLE_CARD_BLOCKED]) => {
+            return Err(ActivationError::Blocked("card blocked".into()))
+        }
         _ => {}
     }
     let select = files::select_df(client, &plan.df_path, Answer::Nothing)?;
-    match select.sw.to_u16() {
-        0x9000 => Ok(()),
-        0x6283 => Err(ActivationError::Blocked(format!(
+    match select.sw {
+        Status::Success => Ok(()),
+        Status::SelectedFileDeactivated => Err(ActivationError::Blocked(format!(
             "{} temporarily blocked",
             plan.df.name
         ))),
-        0x9303 => Err(ActivationError::Blocked(format!(
+        Status::APPLICATION_PERMANENTLY_BLOCKED => Err(ActivationError::Blocked(format!(
             "{} permanently blocked",
             plan.df.name
         ))),
-        0x6A81 => Err(ActivationError::Blocked("card blocked".into())),
+        Status::FunctionNotSupported => Err(ActivationError::Blocked("card blocked".into())),
         _ => Err(ActivationError::Refused {
             command: "SELECT",
             sw: select.sw,
@@ -426,16 +432,17 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
             data: &date,
             ..apdu::command(0x80, 0xDA, 0x00, 0x00)
         })?;
+        let [p1, p2] = data_tags::MEDICAL_STATUS.to_be_bytes();
         let status = self.client.transmit(&Command {
             ne: Some(256),
-            ..apdu::command(0x00, 0xCA, 0xDF, 0x41)
+            ..apdu::command(0x00, 0xCA, p1, p2)
         })?;
         Ok(match (set.sw, status.sw, status.data.as_slice()) {
-            (Status::Success, Status::Success, [0x00]) => "normal".into(),
-            (Status::Success, Status::Success, [0x01]) => {
+            (Status::Success, Status::Success, [STATUS_NORMAL]) => "normal".into(),
+            (Status::Success, Status::Success, [STATUS_GRACE]) => {
                 "normal (not activated, within six months of issue)".into()
             }
-            (Status::Success, Status::Success, [0x02]) => "restricted".into(),
+            (Status::Success, Status::Success, [STATUS_RESTRICTED]) => "restricted".into(),
             _ => "not reported by this card".into(),
         })
     }

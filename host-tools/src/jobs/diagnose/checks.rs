@@ -15,12 +15,8 @@ use crate::protocol::apdu::{self, Command, Status};
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::{CardTransport, ResetKind, TransportError};
 
-/// GET DATA of the integrity report (card-os `fs::integrity::INTEGRITY_TAG`).
-const INTEGRITY_TAG: u16 = card_os::fs::integrity::INTEGRITY_TAG;
-/// GET DATA of the card life cycle.
-const LIFE_CYCLE_TAG: u16 = 0x9F70;
-/// Application permanently blocked (SSC).
-const SW_APPLICATION_LOCKED: Status = Status::Other(0x9303);
+use card_os::data_tags::{CARD_LIFE_CYCLE, INTEGRITY};
+use card_os::memory_map::{LIFE_CYCLE_CARD_BLOCKED, LIFE_CYCLE_ISSUED, LIFE_CYCLE_PERSONALISATION};
 
 struct Run<T: CardTransport> {
     client: Client<ReadOnly<T>>,
@@ -55,7 +51,7 @@ impl<T: CardTransport> Run<T> {
         self.sws.push(sw);
         match sw {
             Status::MemoryFailure => self.facts.memory_damaged = true,
-            SW_APPLICATION_LOCKED | Status::SelectedFileDeactivated => {
+            Status::APPLICATION_PERMANENTLY_BLOCKED | Status::SelectedFileDeactivated => {
                 self.facts.app_blocked = true
             }
             _ => {}
@@ -319,7 +315,7 @@ fn card_checks<T: CardTransport>(
     let (outcome, detail) = match run.send(&select) {
         None => (Outcome::Fail, "no answer".to_owned()),
         Some(a) if a.sw == Status::Success => (Outcome::Pass, crate::protocol::sw::explain(a.sw)),
-        Some(a) if a.sw == SW_APPLICATION_LOCKED => (
+        Some(a) if a.sw == Status::APPLICATION_PERMANENTLY_BLOCKED => (
             Outcome::Fail,
             format!(
                 "{}: the application is permanently blocked",
@@ -427,7 +423,7 @@ fn integrity_check<T: CardTransport>(run: &mut Run<T>, dfs: &[Vec<u16>]) {
     let mut unprotected = 0;
     let mut intact = 0;
     let mut problems = Vec::new();
-    let [p1, p2] = INTEGRITY_TAG.to_be_bytes();
+    let [p1, p2] = INTEGRITY.to_be_bytes();
     for path in dfs {
         if run.select_df(path) != Some(Status::Success) {
             problems.push("the DF could not be selected".to_owned());
@@ -577,7 +573,7 @@ fn dates_check<T: CardTransport>(run: &mut Run<T>, today: Day) {
 }
 
 fn activation_check<T: CardTransport>(run: &mut Run<T>, today: Day) {
-    let [p1, p2] = LIFE_CYCLE_TAG.to_be_bytes();
+    let [p1, p2] = CARD_LIFE_CYCLE.to_be_bytes();
     let life = run.send(&Command {
         ne: Some(1),
         ..apdu::command(0x00, 0xCA, p1, p2)
@@ -585,12 +581,12 @@ fn activation_check<T: CardTransport>(run: &mut Run<T>, today: Day) {
     let mut notes = Vec::new();
     let mut outcome = Outcome::Pass;
     match life.as_ref().map(|a| (a.sw, a.data.as_slice())) {
-        Some((Status::Success, [0x02])) => notes.push("card issued".to_owned()),
-        Some((Status::Success, [0x01])) => {
+        Some((Status::Success, [LIFE_CYCLE_ISSUED])) => notes.push("card issued".to_owned()),
+        Some((Status::Success, [LIFE_CYCLE_PERSONALISATION])) => {
             outcome = Outcome::Warn;
             notes.push("the card is still in personalisation (never issued)".into());
         }
-        Some((Status::Success, [0x04])) => {
+        Some((Status::Success, [LIFE_CYCLE_CARD_BLOCKED])) => {
             run.facts.app_blocked = true;
             outcome = Outcome::Fail;
             notes.push("the card is blocked".into());

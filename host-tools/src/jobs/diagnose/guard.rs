@@ -1,10 +1,12 @@
-//! The read-only guard every diagnostic APDU goes through: a whitelist of instructions that cannot
-//! change the card (VERIFY only without data, which asks for the tries left and spends none), the
+//! The read-only guard every diagnostic APDU goes through: the instructions card-os's instruction
+//! table calls safe to probe (VERIFY only without data, which asks for the tries left), the
 //! evidence log (each command, its answer and how long it took), and the retries a terminal makes
 //! when an answer is lost.
 
 use std::time::{Duration, Instant};
 
+use card_os::apdu::{Cla, SecureMessaging};
+use card_os::instructions::{self, Probe};
 use serde::Serialize;
 
 use crate::transport::{CardTransport, ResetKind, TransportError};
@@ -25,16 +27,20 @@ pub struct Exchange {
     pub micros: u64,
 }
 
-/// Whether `command` is one the diagnostics may send: SELECT, READ BINARY, READ RECORD,
-/// GET RESPONSE, GET DATA, and VERIFY without data (P1 `00`). Everything else could write.
+/// Whether `command` is one the diagnostics may send: an instruction that card-os's instruction
+/// table calls safe to probe (SELECT, READ BINARY, READ RECORD, GET RESPONSE, GET DATA), or VERIFY
+/// without data (P1 `00`: it asks for the tries left and spends none), in a class without secure
+/// messaging. Everything else could change the card or use its keys.
 pub fn is_read_only(command: &[u8]) -> bool {
-    match command {
-        [cla, ins, ..] if cla & 0x0C != 0 || *cla == 0xFF || *ins == 0x20 && command.len() > 5 => {
-            false
-        }
-        [_, 0xA4 | 0xB0 | 0xB2 | 0xC0 | 0xCA, ..] => true,
-        [_, 0x20, 0x00, _] | [_, 0x20, 0x00, _, _] => true,
-        _ => false,
+    let [cla, ins, ..] = *command else {
+        return false;
+    };
+    let plain = Cla::decode(cla).is_ok_and(|c| c.secure_messaging == SecureMessaging::None);
+    match instructions::of_command(cla, ins).map(|i| i.probe) {
+        _ if !plain => false,
+        Some(Probe::Safe) => true,
+        Some(Probe::SafeWithoutData) => matches!(command, [_, _, 0x00, _] | [_, _, 0x00, _, _]),
+        Some(Probe::Unsafe) | None => false,
     }
 }
 
@@ -128,7 +134,12 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
                     return Ok(response);
                 }
                 // Lost answers are retried; a card pulled or a reader gone is not.
-                Err(e @ (TransportError::CardUnresponsive | TransportError::ShortResponse(_))) => {
+                // A card that missed the answer deadline (`NoAnswer`) is as unanswered as a lost answer.
+                Err(
+                    e @ (TransportError::CardUnresponsive
+                    | TransportError::ShortResponse(_)
+                    | TransportError::NoAnswer(_)),
+                ) => {
                     self.unanswered += 1;
                     self.log.push(Exchange {
                         command: crate::protocol::hexstr::encode(command),
@@ -156,6 +167,32 @@ impl<T: CardTransport> CardTransport for ReadOnly<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_card_instruction_has_a_guard_decision_from_the_table() {
+        for row in instructions::INSTRUCTIONS {
+            let cla = match row.class {
+                instructions::ClassRule::Mac => 0x84,
+                card_os::instructions::ClassRule::Purse => 0xB0,
+                _ => 0x00,
+            };
+            let bare = [cla, row.ins, 0x00, 0x00];
+            let with_data = [cla, row.ins, 0x00, 0x00, 0x01, 0xAA];
+            let (bare_passes, data_passes) = match row.probe {
+                Probe::Safe => (cla != 0x84, cla != 0x84),
+                Probe::SafeWithoutData => (true, false),
+                Probe::Unsafe => (false, false),
+            };
+            assert_eq!(is_read_only(&bare), bare_passes, "{}", row.name());
+            assert_eq!(is_read_only(&with_data), data_passes, "{}", row.name());
+            // Never with a MAC'd class.
+            assert!(
+                !is_read_only(&[0x04, row.ins, 0x00, 0x00]),
+                "{}",
+                row.name()
+            );
+        }
+    }
 
     #[test]
     fn only_reading_instructions_pass() {

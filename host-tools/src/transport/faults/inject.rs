@@ -4,7 +4,7 @@
 //! changing its memory behind its back where only worn memory gets there.
 
 use card_os::fs::{Descriptor, FileKind};
-use card_os::layout::MAX_FILES;
+use card_os::memory_map::MAX_FILES;
 use card_os::Storage as _;
 use file_structures::layout::Layout;
 use file_structures::personalise::{CardRecord, IssuerKeys, KeyError, PersoError};

@@ -23,6 +23,8 @@ pub enum VpcdError {
     Truncated,
     #[error("vpcd sent part of a message and then nothing for {0} ms")]
     Stalled(u64),
+    #[error("vpcd sent nothing for {0} ms (it asks for the ATR every 400 ms while it runs): pcscd may be hung")]
+    Silent(u64),
     #[error("the card's response of {0} bytes is longer than vpcd can carry (65,535)")]
     ResponseTooLong(usize),
     #[error("the card failed, so it was dropped from the reader")]

@@ -12,6 +12,9 @@ pub const SECOND_SLOT_PORT: u16 = 35964;
 /// stuck at "card removed".
 pub const MIN_REINSERT_DELAY: Duration = Duration::from_secs(1);
 
+/// How long vpcd may be silent by default: 25 of its presence polls.
+pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How to serve a card to vpcd. The host is always 127.0.0.1.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -21,6 +24,9 @@ pub struct ServeOptions {
     pub connect_timeout: Duration,
     /// How long the rest of a message may take once it has begun, and a write (`--io-timeout`).
     pub io_timeout: Duration,
+    /// How long vpcd may send nothing at all before the connection is taken for dead and made
+    /// again: vpcd asks for the ATR every 400 ms while it is alive (`--silence-timeout`).
+    pub silence_timeout: Duration,
     /// The first wait after vpcd is not there or went away; it doubles up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
@@ -52,6 +58,7 @@ impl Default for ServeOptions {
             port: FIRST_SLOT_PORT,
             connect_timeout: Duration::from_secs(1),
             io_timeout: Duration::from_secs(5),
+            silence_timeout: DEFAULT_SILENCE_TIMEOUT,
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(2),
             give_up_after: None,

@@ -39,6 +39,7 @@ pub fn serve_with_events(
     let mut summary = ServeSummary::default();
     let mut retry = options.retry_initial;
     let mut unreachable_since: Option<Instant> = None;
+    let mut silent_since: Option<Instant> = None;
     let mut pull_after = options.remove_after;
     // The earliest moment the card may go (back) into the reader.
     let mut not_before = Instant::now();
@@ -101,10 +102,28 @@ pub fn serve_with_events(
                 RemovalCause::Timer => options.reinsert_after.max(MIN_REINSERT_DELAY),
                 RemovalCause::VpcdClosed
                 | RemovalCause::Failed(
-                    VpcdError::Connection(_) | VpcdError::Truncated | VpcdError::Stalled(_),
+                    VpcdError::Connection(_)
+                    | VpcdError::Truncated
+                    | VpcdError::Stalled(_)
+                    | VpcdError::Silent(_),
                 ) => options.retry_initial,
                 _ => MIN_REINSERT_DELAY,
             };
+        // A vpcd that accepts the connection and then says nothing is as good as unreachable.
+        if let RemovalCause::Failed(VpcdError::Silent(ms)) = cause {
+            let now = Instant::now();
+            let began = now.checked_sub(Duration::from_millis(ms)).unwrap_or(now);
+            let since = *silent_since.get_or_insert(began);
+            if options
+                .give_up_after
+                .is_some_and(|limit| since.elapsed() >= limit)
+            {
+                on_event(ServeEvent::Removed(cause));
+                return Err(VpcdError::Silent(millis(since.elapsed())));
+            }
+        } else {
+            silent_since = None;
+        }
         let stopped = matches!(cause, RemovalCause::Stopped);
         on_event(ServeEvent::Removed(cause));
         if stopped {

@@ -24,6 +24,7 @@ pub(crate) fn run(
 ) -> (RemovalCause, bool) {
     let mut powered = false;
     let mut payload = Vec::with_capacity(frame::MAX_MESSAGE_LEN);
+    let mut last_heard = Instant::now();
     loop {
         if options.control.is_stopped() {
             return (RemovalCause::Stopped, powered);
@@ -35,9 +36,14 @@ pub(crate) fn run(
             return (RemovalCause::Timer, powered);
         }
         match frame::read_message(stream, &mut payload, options.io_timeout) {
+            Ok(Incoming::Idle) if last_heard.elapsed() >= options.silence_timeout => {
+                let silent = VpcdError::Silent(frame::millis(last_heard.elapsed()));
+                return (RemovalCause::Failed(silent), powered);
+            }
             Ok(Incoming::Idle) => {}
             Ok(Incoming::Closed) => return (RemovalCause::VpcdClosed, powered),
             Ok(Incoming::Message) => {
+                last_heard = Instant::now();
                 match answer(card, stream, &payload, &mut powered, summary, on_event) {
                     Ok(Answered::Done) => {}
                     Ok(Answered::NoAtr) => return (RemovalCause::NoAtr, powered),

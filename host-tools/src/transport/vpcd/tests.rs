@@ -542,3 +542,58 @@ fn a_card_giving_no_atr_is_put_back_at_once_for_the_next_presence_poll() {
     );
     assert_eq!(served.stop().unwrap().insertions, 2);
 }
+
+#[test]
+fn a_vpcd_that_says_nothing_is_left_and_connected_to_again() {
+    let vpcd = FakeVpcd::new();
+    let options = ServeOptions {
+        silence_timeout: Duration::from_millis(300),
+        ..options_for(&vpcd)
+    };
+    let served = Served::start(options, false);
+    let mut first = vpcd.accept();
+    let begun = std::time::Instant::now();
+    // Not a word from vpcd: the loop closes the connection after the silence timeout...
+    first.expect_closed();
+    let waited = begun.elapsed();
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // ...and connects again, where a live vpcd is served as usual.
+    let mut second = vpcd.accept();
+    second.send(&[0x01]);
+    assert_eq!(second.exchange(&[0x04]), RECORDING_ATR);
+    let summary = served.stop().unwrap();
+    assert_eq!(summary.insertions, 2);
+}
+
+#[test]
+fn a_vpcd_silent_for_longer_than_give_up_after_ends_serving() {
+    let vpcd = FakeVpcd::new();
+    let options = ServeOptions {
+        silence_timeout: Duration::from_millis(200),
+        give_up_after: Some(Duration::from_millis(500)),
+        ..options_for(&vpcd)
+    };
+    let control = options.control.clone();
+    let thread = thread::spawn(move || {
+        let mut card = EchoCard::new();
+        serve(&mut card, &options)
+    });
+    // Accept every connection and never say a word.
+    let mut held = Vec::new();
+    let begun = std::time::Instant::now();
+    while !thread.is_finished() && begun.elapsed() < SAFETY {
+        if let Ok((stream, _)) = vpcd.listener.accept() {
+            held.push(stream);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    control.stop();
+    let result = thread.join().unwrap();
+    assert!(
+        matches!(result, Err(VpcdError::Silent(ms)) if ms >= 500),
+        "{result:?}"
+    );
+    assert!(held.len() >= 2, "reconnected {} time(s)", held.len());
+    assert!(begun.elapsed() < Duration::from_secs(3));
+}
