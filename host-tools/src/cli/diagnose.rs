@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use host_tools::jobs::diagnose::registry::{self, RegistryAnswer};
 use host_tools::jobs::diagnose::{self, matrix, Day, Options};
 use host_tools::transport::faults::MATRIX_TODAY;
 
@@ -21,6 +22,50 @@ pub struct DiagnoseArgs {
     /// simulated card, diagnose each, and compare the verdict with the cause.
     #[arg(long)]
     pub matrix: bool,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    /// With --platform: the amount (fen) the holder wants to pay, to check the balance.
+    #[arg(long, value_name = "FEN", requires = "platform")]
+    pub amount: Option<i64>,
+    /// With --platform: the card number printed on the card, used when the chip cannot tell it.
+    #[arg(long, value_name = "NUMBER", requires = "platform")]
+    pub card_number: Option<String>,
+}
+
+/// `--platform URL --platform-token TOKEN`: a terminal's connection to the back office.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformArgs {
+    /// The back office (`sscard platform serve`), e.g. http://127.0.0.1:8620.
+    #[arg(long, value_name = "URL")]
+    pub platform: Option<String>,
+    /// This terminal's credential for the back office.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SSCARD_PLATFORM_TOKEN",
+        hide_env_values = true,
+        requires = "platform"
+    )]
+    pub platform_token: Option<String>,
+}
+
+impl PlatformArgs {
+    /// The client, when `--platform` is given (bounded by the answer timeout).
+    pub fn client(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<sscard_platform::Client>, CliError> {
+        let Some(url) = &self.platform else {
+            return Ok(None);
+        };
+        let token = self.platform_token.as_deref().ok_or_else(|| {
+            CliError::Usage(
+                "--platform needs the terminal's credential: --platform-token or SSCARD_PLATFORM_TOKEN"
+                    .into(),
+            )
+        })?;
+        Ok(Some(sscard_platform::Client::new(url, token, timeout)))
+    }
 }
 
 fn today(args: &DiagnoseArgs) -> Result<Day, CliError> {
@@ -40,7 +85,27 @@ pub fn run(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError> {
     if args.layout.layout.is_some() || args.layout.version.is_some() {
         options.layout = Some(args.layout.load(None)?);
     }
-    let report = diagnose::diagnose(connect::transport(global), &options);
+    let platform = args.platform.client(global.answer_timeout)?;
+    let mut report = diagnose::diagnose(connect::transport(global), &options);
+    if let Some(client) = platform {
+        if let Some(printed) = &args.card_number {
+            report
+                .card
+                .entry("card_number".into())
+                .or_insert_with(|| printed.clone());
+        }
+        let Day { year, month, day } = options.today;
+        let today = format!("{year:04}{month:02}{day:02}");
+        let answer = match report.card.get("card_number") {
+            None => RegistryAnswer::Unavailable("no card number".into()),
+            Some(number) => match client.card_status(number, Some(&today), args.amount) {
+                Ok(status) => RegistryAnswer::Status(Box::new(status)),
+                Err(e) if e.code() == Some("unknown-card") => RegistryAnswer::Unknown,
+                Err(e) => RegistryAnswer::Unavailable(e.to_string()),
+            },
+        };
+        registry::compare(&mut report, answer);
+    }
     let json = serde_json::to_value(&report).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(Outcome::new(report.render(), json))
 }
@@ -53,9 +118,12 @@ fn run_matrix(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError>
     }
     let layout = args.layout.load(None)?;
     let keys = file_structures::personalise::IssuerKeys::test_keys().map_err(CliError::Keys)?;
-    let total = matrix::cases().len();
+    let total = matrix::cases().len() + matrix::back_office_cases().len();
     let bar = super::progress::bar(total, "diagnosing", global.json);
-    let rows = matrix::run(&layout, &keys, &mut |_| bar.inc(1))?;
+    let mut rows = matrix::run(&layout, &keys, &mut |_| bar.inc(1))?;
+    rows.extend(matrix::run_back_office(&layout, &keys, &mut |_| {
+        bar.inc(1)
+    })?);
     bar.finish_and_clear();
     let wrong = rows.iter().filter(|r| !r.ok).count();
     let mut outcome = Outcome::new(

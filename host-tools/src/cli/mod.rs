@@ -15,6 +15,7 @@ mod inputs;
 mod layout;
 pub mod output;
 mod personalise;
+mod platform;
 mod progress;
 mod readers;
 mod sim;
@@ -143,6 +144,9 @@ pub enum Command {
     /// Conformance: does the card behave like a social security card? (test-vectors suite)
     #[command(subcommand)]
     Conformance(ConformanceCommand),
+    /// The back office: the card registry every terminal consults (serve it, administer it).
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -167,6 +171,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Activate(args) => activate::run(&cli.global, args),
         Command::Diagnose(args) => diagnose::run(&cli.global, args),
         Command::Conformance(command) => conformance::run(&cli.global, command),
+        Command::Platform(command) => platform::run(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

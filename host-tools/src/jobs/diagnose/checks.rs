@@ -78,6 +78,16 @@ fn skip_rest(checks: &mut Vec<Check>, from: usize, reason: &str) {
     }
 }
 
+/// The card's fields a diagnosis reports (and `--platform` compares with the registry).
+pub const CARD_IDENTITY_FIELDS: [&str; 6] = [
+    "card_number",
+    "card_id_code",
+    "issue_date",
+    "expiry_date",
+    "name",
+    "ssn",
+];
+
 const TITLES: [(&str, &str); 12] = [
     ("reader", "reader present"),
     ("card", "card present"),
@@ -100,6 +110,7 @@ fn finish(
     checks: Vec<Check>,
     facts: Facts,
     refused: usize,
+    card: BTreeMap<String, String>,
 ) -> Report {
     let cause = verdict(&facts);
     Report {
@@ -107,6 +118,7 @@ fn finish(
         today: today.to_string(),
         layout,
         checks,
+        card,
         facts,
         cause,
         cause_words: cause.words(),
@@ -164,7 +176,15 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
                     skip_rest(&mut checks, 2, "no card");
                 }
             }
-            return finish("the reader".into(), today, None, checks, facts, 0);
+            return finish(
+                "the reader".into(),
+                today,
+                None,
+                checks,
+                facts,
+                0,
+                BTreeMap::new(),
+            );
         }
     };
     let reader = transport.name();
@@ -228,7 +248,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
     };
     let Some(parsed) = parsed else {
         skip_rest(&mut checks, 3, "no valid ATR");
-        return finish(reader, today, None, checks, facts, 0);
+        return finish(reader, today, None, checks, facts, 0, BTreeMap::new());
     };
     match &parsed.ssc {
         Some(p) if p.region_is_bcd => checks.push(check(
@@ -261,7 +281,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
         Ok(l) => l,
         Err(e) => {
             skip_rest(&mut checks, 4, &format!("no layout: {e}"));
-            return finish(reader, today, None, checks, facts, 0);
+            return finish(reader, today, None, checks, facts, 0, BTreeMap::new());
         }
     };
     let mut run = Run {
@@ -280,6 +300,13 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
     run.facts.only_6f00 =
         !run.sws.is_empty() && run.sws.iter().all(|&sw| sw == Status::NoPreciseDiagnosis);
     let layout_name = layout.name.clone();
+    // What the card says about itself, for a comparison with the registry.
+    let card = run
+        .values
+        .iter()
+        .filter(|(id, _)| CARD_IDENTITY_FIELDS.contains(&id.as_str()) || *id == ACTIVATION_FIELD)
+        .filter_map(|(id, v)| v.clone().map(|v| (id.clone(), v)))
+        .collect();
     finish(
         reader,
         today,
@@ -287,6 +314,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
         run.checks,
         run.facts,
         refused,
+        card,
     )
 }
 
