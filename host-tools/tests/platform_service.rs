@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,57 +16,6 @@ use sscard_platform::simulate::signed_purchase;
 use sscard_platform::{Client, ClientError};
 
 const CARDS: u32 = 200;
-
-struct Service {
-    child: Child,
-    base: String,
-}
-
-impl Service {
-    /// Starts `sscard platform serve` on a free loopback port and waits (bounded) for its line.
-    fn start(db: &str) -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
-            .args([
-                "--json",
-                "platform",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--db",
-                db,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sscard runs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service says where it listens within 60 s");
-        let ready: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
-        let base = ready["listening"].as_str().expect("listening").to_owned();
-        Service { child, base }
-    }
-
-    fn kill_9(mut self) {
-        // Child::kill is SIGKILL on Unix: no shutdown, no flush, no goodbye.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn card_number(i: u32) -> String {
     format!("K{i:08}")

@@ -248,3 +248,106 @@ fn encode(text: &str) -> String {
     }
     out
 }
+
+/// A terminal's copy of the blacklist: the version it is current to and the listed cards. It is
+/// brought up to date from the back office when it answers, and used as it is when not (the
+/// offline fallback, with the terminal's own lost-list file beside it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct BlacklistCache {
+    pub version: i64,
+    pub listed: std::collections::BTreeSet<String>,
+}
+
+/// Why the cached blacklist could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("the blacklist cache {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the blacklist cache {path} is not one: {source}")]
+    Format {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The largest cache file read (a national blacklist of ten million cards is far below).
+const MAX_CACHE_BYTES: u64 = 512 * 1024 * 1024;
+
+impl BlacklistCache {
+    /// The cache in `path`; empty when the file does not exist yet.
+    pub fn load(path: &std::path::Path) -> Result<BlacklistCache, CacheError> {
+        use std::io::Read;
+        let io = |source| CacheError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(BlacklistCache::default())
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let mut text = Vec::new();
+        file.take(MAX_CACHE_BYTES)
+            .read_to_end(&mut text)
+            .map_err(io)?;
+        serde_json::from_slice(&text).map_err(|source| CacheError::Format {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Writes the cache whole (a temporary file, synced, renamed over the old one).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), CacheError> {
+        use std::io::Write;
+        let io = |source| CacheError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_vec(self).map_err(|source| CacheError::Format {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        file.write_all(&text).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Applies the back office's changes since [`BlacklistCache::version`], page by page.
+    pub fn sync(&mut self, client: &Client) -> Result<usize, ClientError> {
+        let mut applied = 0;
+        // Bounded: a back office that keeps saying "more" cannot hold the terminal forever.
+        for _ in 0..10_000 {
+            let delta = client.blacklist_since(self.version)?;
+            for change in &delta.changes {
+                if change.listed {
+                    self.listed.insert(change.card_number.to_ascii_uppercase());
+                } else {
+                    self.listed.remove(&change.card_number.to_ascii_uppercase());
+                }
+                applied += 1;
+            }
+            if delta.version < self.version {
+                // The back office's list was started again: start again from it.
+                self.listed.clear();
+            }
+            self.version = delta.version;
+            if !delta.more {
+                break;
+            }
+        }
+        Ok(applied)
+    }
+
+    pub fn contains(&self, card_number: &str) -> bool {
+        self.listed.contains(&card_number.to_ascii_uppercase())
+    }
+}

@@ -20,7 +20,7 @@ pub mod store;
 pub mod time;
 
 pub use api::{router, serve, AppState};
-pub use client::{Client, ClientError};
+pub use client::{BlacklistCache, Client, ClientError};
 pub use error::PlatformError;
 pub use server::{db_url, run, runtime, ServeError};
 pub use store::{Backend, Store};

@@ -8,7 +8,7 @@ use host_tools::jobs::diagnose::{self, matrix, Day, Options};
 use host_tools::transport::faults::MATRIX_TODAY;
 
 use super::connect;
-use super::inputs::LayoutArgs;
+use super::inputs::{LayoutArgs, PlatformArgs};
 use super::{CliError, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -30,42 +30,6 @@ pub struct DiagnoseArgs {
     /// With --platform: the card number printed on the card, used when the chip cannot tell it.
     #[arg(long, value_name = "NUMBER", requires = "platform")]
     pub card_number: Option<String>,
-}
-
-/// `--platform URL --platform-token TOKEN`: a terminal's connection to the back office.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PlatformArgs {
-    /// The back office (`sscard platform serve`), e.g. http://127.0.0.1:8620.
-    #[arg(long, value_name = "URL")]
-    pub platform: Option<String>,
-    /// This terminal's credential for the back office.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "SSCARD_PLATFORM_TOKEN",
-        hide_env_values = true,
-        requires = "platform"
-    )]
-    pub platform_token: Option<String>,
-}
-
-impl PlatformArgs {
-    /// The client, when `--platform` is given (bounded by the answer timeout).
-    pub fn client(
-        &self,
-        timeout: std::time::Duration,
-    ) -> Result<Option<sscard_platform::Client>, CliError> {
-        let Some(url) = &self.platform else {
-            return Ok(None);
-        };
-        let token = self.platform_token.as_deref().ok_or_else(|| {
-            CliError::Usage(
-                "--platform needs the terminal's credential: --platform-token or SSCARD_PLATFORM_TOKEN"
-                    .into(),
-            )
-        })?;
-        Ok(Some(sscard_platform::Client::new(url, token, timeout)))
-    }
 }
 
 fn today(args: &DiagnoseArgs) -> Result<Day, CliError> {

@@ -147,6 +147,12 @@ pub enum CliError {
     PlatformClient(#[from] sscard_platform::ClientError),
     #[error(transparent)]
     Serve(#[from] sscard_platform::ServeError),
+    #[error("card {card} is activated, but the registry did not record it ({source}); run the same activation again to record it")]
+    NotRecorded {
+        card: String,
+        #[source]
+        source: sscard_platform::ClientError,
+    },
     #[error("the registry refused {refused} card(s) of the batch (see above)")]
     PlatformRefusedCards { refused: usize },
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
@@ -342,6 +348,7 @@ impl CliError {
             CliError::PlatformClient(e) => platform_client_class(e),
             CliError::Serve(sscard_platform::ServeError::Platform(e)) => platform_class(e),
             CliError::Serve(_) => (ExitClass::Io, "listen_failed"),
+            CliError::NotRecorded { source, .. } => platform_client_class(source),
             CliError::PlatformRefusedCards { .. } => (ExitClass::PlatformRefused, "cards_refused"),
         }
     }
