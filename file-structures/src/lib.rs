@@ -5,10 +5,12 @@
 //! - [`codec`]: field encodings (`an`, GBK, `cn`, `b`, dates, citizen ID, card number, codes).
 //! - [`personalise`]: cardholder records → APDU scripts and card images, one card or a batch.
 //! - [`decode`]: records read from a card → typed values and JSON.
+//! - [`input`]: files read with a size bound, text decoded as UTF-8, GBK or GB18030.
 //! - [`samples`]: the sample cardholder, embedded.
 
 pub mod codec;
 pub mod decode;
+pub mod input;
 pub mod layout;
 pub mod personalise;
 pub mod samples;

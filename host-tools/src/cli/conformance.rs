@@ -17,6 +17,10 @@ pub fn run(global: &Global, command: &ConformanceCommand) -> Result<Outcome, Cli
         result.failure = Some(CliError::NothingChecked(sentence));
     } else if !outcome.passed {
         result.failure = Some(CliError::ConformanceFailed);
+    } else if outcome.vector_errors > 0 {
+        result.failure = Some(CliError::VectorErrors {
+            count: outcome.vector_errors,
+        });
     }
     Ok(result)
 }

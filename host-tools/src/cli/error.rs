@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use file_structures::input::InputError;
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
 use host_tools::card::auth::AuthError;
@@ -50,6 +51,8 @@ pub enum ExitClass {
     ImageReadOnly = 15,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
+    /// A conformance run found vectors that are wrong themselves (and no card failure).
+    VectorErrors = 21,
     /// Activation: the identity document does not match the card.
     IdentityMismatch = 30,
     /// Activation: the card is already activated.
@@ -99,11 +102,6 @@ pub enum CliError {
     },
     #[error("could not write the output: {0}")]
     Output(#[source] std::io::Error),
-    #[error("could not read {path}: {source}")]
-    ReadFile {
-        path: String,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("{invalid} of {total} layout file(s) are invalid")]
@@ -116,6 +114,10 @@ pub enum CliError {
     Perso(#[from] PersoError),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{} output file(s) exist already and --force was not given, so no card was written: {}", .paths.len(), .paths.join(", "))]
+    OutputExists { paths: Vec<String> },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("the card did not answer the SELECT of {what}: {sw}")]
@@ -138,6 +140,8 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    #[error("{count} vector(s) could not be run as written (see the vector errors above): fix the vector files; the card was not judged on them")]
+    VectorErrors { count: usize },
     /// A conformance run in which no vector reached the card: the sentence of the report.
     #[error("{0}")]
     NothingChecked(String),
@@ -194,10 +198,19 @@ fn conformance_class(
 ) -> (ExitClass, &'static str) {
     use host_tools::jobs::conformance::ConformanceError as C;
     match e {
-        C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
+        C::Read(e) => input_class(e),
+        C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
         C::Keys { .. } => (ExitClass::BadInput, "bad_key_file"),
         C::Import { .. } | C::UnknownCard(_) | C::Suite(_) => (ExitClass::BadInput, "bad_vectors"),
+    }
+}
+
+fn input_class(e: &InputError) -> (ExitClass, &'static str) {
+    match e {
+        InputError::Read { .. } => (ExitClass::Io, "io"),
+        InputError::TooLarge { .. } => (ExitClass::BadInput, "input_too_large"),
+        InputError::Decode(_) => (ExitClass::BadInput, "not_text"),
     }
 }
 
@@ -303,13 +316,14 @@ impl CliError {
             CliError::BadApdu { .. } => (ExitClass::BadInput, "bad_apdu"),
             CliError::BadAtr(_) => (ExitClass::BadInput, "bad_atr"),
             CliError::Refused { .. } => (ExitClass::Refused, "card_refused"),
-            CliError::CreateFile { .. } | CliError::Output(_) | CliError::ReadFile { .. } => {
-                (ExitClass::Io, "io")
-            }
+            CliError::CreateFile { .. } | CliError::Output(_) => (ExitClass::Io, "io"),
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
             CliError::PsamImage(e) => psam_image_class(e),
-            CliError::Layout(LayoutError::Read { .. }) => (ExitClass::Io, "io"),
+            CliError::Layout(LayoutError::Read { source, .. }) | CliError::Input(source) => {
+                input_class(source)
+            }
+            CliError::OutputExists { .. } => (ExitClass::Io, "output_exists"),
             CliError::Layout(LayoutError::Invalid { .. }) | CliError::LayoutsInvalid { .. } => {
                 (ExitClass::InvalidLayout, "invalid_layout")
             }
@@ -322,6 +336,13 @@ impl CliError {
                 (ExitClass::BadRecords, "records_rejected")
             }
             CliError::Batch(BatchError::Sink { .. }) => (ExitClass::Io, "io"),
+            CliError::Batch(BatchError::Empty) => (ExitClass::BadRecords, "empty_batch"),
+            CliError::Batch(BatchError::Duplicates { .. }) => {
+                (ExitClass::BadRecords, "duplicate_records")
+            }
+            CliError::Batch(BatchError::TooManyRecords { .. }) => {
+                (ExitClass::BadInput, "input_too_large")
+            }
             CliError::Auth(AuthError::Client(e)) | CliError::Explore(ExploreError::Client(e)) => {
                 CliError::class_of_client(e)
             }
@@ -343,6 +364,7 @@ impl CliError {
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::VectorErrors { .. } => (ExitClass::VectorErrors, "vector_errors"),
             CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
             CliError::Platform(e) => platform_class(e),
             CliError::PlatformClient(e) => platform_client_class(e),
@@ -423,6 +445,7 @@ mod tests {
             ExitClass::BadRecords,
             ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
+            ExitClass::VectorErrors,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,
             ExitClass::CardBlocked,

@@ -15,7 +15,7 @@ use sscard_platform::model::{
 use sscard_platform::registry::{Action, Actor};
 use sscard_platform::{PlatformError, Store};
 
-use super::inputs::{read_batch, KeyArgs};
+use super::inputs::{read_batch, EncodingArg, KeyArgs};
 use super::{CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
@@ -90,6 +90,8 @@ pub struct RegisterArgs {
     /// The card each new card replaces, when the batch is one replacement card.
     #[arg(long, value_name = "CARD_NUMBER")]
     pub supersedes: Option<String>,
+    #[command(flatten)]
+    pub encoding: EncodingArg,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -376,7 +378,7 @@ fn field<'a>(
 
 fn register(args: &RegisterArgs) -> Result<Outcome, CliError> {
     let mut cards = Vec::new();
-    for record in read_batch(&args.batch)? {
+    for record in read_batch(&args.batch, args.encoding.encoding)?.records {
         let record = record.map_err(CliError::Record)?;
         cards.push(CardRegistration {
             card_number: field(&record, "card_number")?.to_owned(),

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use file_structures::input::{self, InputError, TextEncoding};
 use serde_json::{json, Value};
 use test_vectors::import::{from_scriptor, from_trace, ImportError, ImportHeader};
 use test_vectors::runner::VectorResult;
@@ -69,6 +70,9 @@ pub struct RunArgs {
     /// the holder's data run on a reader's card.
     #[arg(long, value_name = "FILE")]
     pub holder: Option<PathBuf>,
+    /// The holder record's text encoding; auto: UTF-8 when valid, otherwise GB18030 (GBK's superset).
+    #[arg(long, value_name = "ENCODING", default_value = "auto", value_parser = parse_encoding)]
+    pub encoding: TextEncoding,
     /// The issuer key file of a reader's card (default: the test issuer keys).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
@@ -117,12 +121,9 @@ pub struct ImportArgs {
 pub enum ConformanceError {
     #[error("the vector suite cannot be used: {0}")]
     Suite(#[from] SuiteError),
-    #[error("could not read {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A holder, key or import file that cannot be read, is past its size limit or is not text.
+    #[error(transparent)]
+    Read(#[from] InputError),
     #[error("could not write {path}: {source}")]
     Write {
         path: String,
@@ -160,19 +161,38 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// Every selected vector passed or was skipped, and the card answered (`run`); always true
-    /// for `import` / `list`.
+    /// The card answered and failed no vector (`run`; vectors that are wrong themselves are
+    /// counted in `vector_errors` instead); always true for `import` / `list`.
     pub passed: bool,
+    /// Vectors that could not be run as written (`run`): the vector file's fault, not the card's.
+    pub vector_errors: usize,
     /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
     /// and none of them reached it (see `Report::nothing_reached_card`).
     pub nothing_checked: Option<String>,
 }
 
+/// A key or import file (UTF-8): at most an import's size, the largest of them.
 fn read(path: &Path) -> Result<String, ConformanceError> {
-    std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(input::read_text_bounded(
+        path,
+        test_vectors::limits::MAX_IMPORT_BYTES,
+        "a key file or an import",
+    )?)
+}
+
+/// A cardholder record, in the encoding asked for.
+fn read_holder(path: &Path, encoding: TextEncoding) -> Result<String, ConformanceError> {
+    let bytes = input::read_bounded(path, MAX_HOLDER_BYTES, "a cardholder record")?;
+    let decoded =
+        input::decode(&path.display().to_string(), &bytes, encoding).map_err(InputError::from)?;
+    Ok(decoded.text)
+}
+
+/// Largest cardholder record file.
+const MAX_HOLDER_BYTES: usize = 1 << 20;
+
+fn parse_encoding(text: &str) -> Result<TextEncoding, String> {
+    text.parse()
 }
 
 fn load_suite(dir: Option<&Path>) -> Result<Suite, ConformanceError> {
@@ -218,7 +238,7 @@ fn run(
                 Some(path) => Some(
                     file_structures::personalise::record_from_json(
                         &path.display().to_string(),
-                        &read(path)?,
+                        &read_holder(path, args.encoding)?,
                     )
                     .map_err(|source| ConformanceError::Holder {
                         path: path.display().to_string(),
@@ -259,7 +279,8 @@ fn run(
     Ok(ConformanceOutcome {
         text: report.to_text(),
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
-        passed: report.success(),
+        passed: report.card_passed(),
+        vector_errors: report.summary.vector_errors,
         nothing_checked: report.nothing_reached_sentence(),
     })
 }
@@ -288,6 +309,7 @@ fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
         json: json!({ "vector_file": vector }),
         text: vector,
         passed: true,
+        vector_errors: 0,
         nothing_checked: None,
     })
 }
@@ -320,6 +342,7 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
         text,
         json: Value::Array(rows),
         passed: true,
+        vector_errors: 0,
         nothing_checked: None,
     })
 }
@@ -353,6 +376,7 @@ mod tests {
             junit: None,
             disposable: false,
             holder: None,
+            encoding: TextEncoding::Auto,
             keys: None,
             suite: None,
         }
