@@ -252,3 +252,97 @@ fn a_damaged_or_missing_image_through_the_cli_is_named_as_such() {
         assert_eq!(json["checks"][1]["outcome"], "fail", "{label}: {json}");
     }
 }
+
+#[test]
+fn every_back_office_fault_gets_the_right_verdict_through_a_real_registry() {
+    use host_tools::jobs::diagnose::matrix::{back_office_cases, run_back_office, BackOfficeFault};
+    let layout = national("3.0").unwrap();
+    let keys = IssuerKeys::test_keys().unwrap();
+    let rows = run_back_office(&layout, &keys, &mut |_| {}).unwrap();
+    let table = matrix::render(&rows);
+    assert!(rows.iter().all(|r| r.ok), "\n{table}");
+    assert_eq!(rows.len(), back_office_cases().len());
+    for fault in BackOfficeFault::ALL {
+        let alone = rows
+            .iter()
+            .find(|r| r.faults.is_empty() && r.back_office == Some(fault))
+            .unwrap_or_else(|| panic!("{fault:?} alone missing"));
+        assert_eq!(alone.verdict, fault.cause());
+    }
+    // A healthy card that the registry agrees with and allows: the rest of the back office.
+    let healthy = rows
+        .iter()
+        .find(|r| r.faults.is_empty() && r.back_office.is_none());
+    assert_eq!(healthy.unwrap().verdict, Cause::BackOffice);
+    // The registry's word goes before the chip's for a blocked card, after it for a dead one.
+    let lost_and_blocked = rows
+        .iter()
+        .find(|r| r.faults == [FaultKind::AppBlocked])
+        .unwrap();
+    assert_eq!(lost_and_blocked.verdict, Cause::ReportedLost);
+    let mute_and_lost = rows.iter().find(|r| r.faults == [FaultKind::Mute]).unwrap();
+    assert_eq!(mute_and_lost.verdict, Cause::DeadChip);
+}
+
+#[test]
+fn the_registry_check_names_the_field_that_differs() {
+    use host_tools::jobs::diagnose::registry::{compare, RegistryAnswer};
+    use sscard_platform::model::*;
+    let layout = national("3.0").unwrap();
+    let keys = IssuerKeys::test_keys().unwrap();
+    let mut options = options();
+    options.layout = Some(layout.clone());
+    let mut report = diagnose(Ok(faulty_card(&layout, &keys, &[]).unwrap()), &options);
+    let card = report.card.clone();
+    let status = CardStatus {
+        card_number: card["card_number"].clone(),
+        card_id_code: card["card_id_code"].clone(),
+        region: "110100".into(),
+        version: "3.0".into(),
+        issue_date: "20240101".into(),
+        expiry_date: "20290101".into(),
+        state: CardState::Activated,
+        ssn: "110105199001010010".into(),
+        name: "张测试".into(),
+        activation: Some(Activation {
+            date: "20240115".into(),
+            outlet: "B".into(),
+            terminal: "T".into(),
+            late: false,
+        }),
+        supersedes: None,
+        superseded_by: None,
+        insurance: Insurance::Paid {
+            through: "202512".into(),
+        },
+        medical_status: MedicalStatus::Normal,
+        online_mode: false,
+        account_balance_fen: 0,
+        purse: PurseView {
+            balance_fen: None,
+            last_serial: None,
+        },
+        today: MATRIX_TODAY.into(),
+        may: Permissions {
+            identify: true,
+            settle: true,
+            activate: false,
+            refusals: Vec::new(),
+        },
+    };
+    compare(&mut report, RegistryAnswer::Status(Box::new(status)));
+    assert_eq!(report.cause, Cause::InformationDiffers);
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.id == CheckId::Registry)
+        .unwrap();
+    assert_eq!(check.outcome, Outcome::Fail);
+    assert!(
+        check
+            .detail
+            .contains("expiry_date (card 20340101, registry 20290101)"),
+        "{}",
+        check.detail
+    );
+}

@@ -16,8 +16,9 @@ use host_tools::jobs::diagnose::Day;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
+use sscard_platform::BlacklistCache;
 
-use super::inputs::{KeyArgs, LayoutArgs};
+use super::inputs::{KeyArgs, LayoutArgs, PlatformArgs};
 use super::{connect, CliError, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +66,10 @@ pub struct ActivateArgs {
         conflicts_with = "pin_from_stdin"
     )]
     pub unsafe_new_pin: Option<String>,
+    /// The back office: its blacklist joins the lost list (cached beside the journal for when
+    /// it does not answer), and the activation is recorded in its registry.
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 /// Today's date (UTC) from the system clock, YYYYMMDD.
@@ -223,13 +228,75 @@ pub fn demo_activation<T: CardTransport>(
     Ok((receipt_text(&receipt), json!(receipt)))
 }
 
+/// The blacklist cache of the terminal whose journal is `journal`: `<journal>.blacklist.json`.
+fn blacklist_cache_path(journal: &std::path::Path) -> PathBuf {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".blacklist.json");
+    PathBuf::from(name)
+}
+
+/// The back office's blacklist, brought up to date when it answers; the cached copy when not
+/// (with a warning on stderr).
+fn platform_blacklist(
+    client: &sscard_platform::Client,
+    journal: &std::path::Path,
+    json: bool,
+) -> Result<BlacklistCache, CliError> {
+    let path = blacklist_cache_path(journal);
+    let mut cache = BlacklistCache::load(&path)?;
+    match cache.sync(client) {
+        Ok(_) => cache.save(&path)?,
+        Err(e) => {
+            if !json {
+                super::output::eprint_line(&format!(
+                    "sscard: warning: the back office's blacklist could not be brought up to date \
+                     ({e}); using the copy of version {}",
+                    cache.version
+                ));
+            }
+        }
+    }
+    Ok(cache)
+}
+
+/// Records the activation in the registry, keyed by the journal's attempt id: a repeat after a
+/// lost answer applies nothing twice.
+fn record_in_registry(
+    client: &sscard_platform::Client,
+    card: &str,
+    attempt: &str,
+    date: &str,
+    outlet: &str,
+    terminal: &str,
+    ssn: &str,
+) -> Result<sscard_platform::model::ActivationOutcome, CliError> {
+    let request = sscard_platform::model::ActivationRequest {
+        date: date.chars().filter(char::is_ascii_digit).collect(),
+        outlet: outlet.into(),
+        terminal: terminal.into(),
+        card_id_code: None,
+        ssn: Some(ssn.into()),
+    };
+    client
+        .record_activation(card, &request, attempt)
+        .map_err(|source| CliError::NotRecorded {
+            card: card.into(),
+            source,
+        })
+}
+
 pub fn run(global: &Global, args: &ActivateArgs) -> Result<Outcome, CliError> {
     let date =
         rules::date(&args.date.clone().unwrap_or_else(today)).map_err(ActivationError::from)?;
-    let lost = match &args.lost_list {
+    let platform = args.platform.client(global.answer_timeout)?;
+    let mut lost = match &args.lost_list {
         Some(path) => LostList::load(path).map_err(ActivationError::from)?,
         None => LostList::default(),
     };
+    if let Some(client) = &platform {
+        let cache = platform_blacklist(client, &args.journal, global.json)?;
+        lost = lost.with(cache.listed);
+    }
     let id_number = args
         .id_number
         .clone()
@@ -251,7 +318,7 @@ pub fn run(global: &Global, args: &ActivateArgs) -> Result<Outcome, CliError> {
         date,
         lost,
     };
-    let receipt = activation::activate(
+    let result = activation::activate(
         &mut client,
         module.as_mut(),
         &layout,
@@ -259,8 +326,68 @@ pub fn run(global: &Global, args: &ActivateArgs) -> Result<Outcome, CliError> {
         &identity,
         &mut pins,
         &mut journal,
-    )?;
+    );
     let _ = client.transport_mut().power_off();
-    let json = json!({ "activated": true, "receipt": receipt, "journal": args.journal.display().to_string() });
-    Ok(Outcome::new(receipt_text(&receipt), json))
+    let Some(platform) = &platform else {
+        let receipt = result?;
+        let json = json!({ "activated": true, "receipt": receipt, "journal": args.journal.display().to_string() });
+        return Ok(Outcome::new(receipt_text(&receipt), json));
+    };
+    match result {
+        Ok(receipt) => {
+            let recorded = record_in_registry(
+                platform,
+                &receipt.card_number,
+                &receipt.attempt,
+                &receipt.activation_date,
+                &receipt.outlet,
+                &receipt.terminal,
+                &id_number,
+            )?;
+            let text = format!(
+                "{}  registry: recorded (event {}){}\n",
+                receipt_text(&receipt),
+                recorded.event_id,
+                if recorded.activation.late {
+                    ", a late activation (past six months)"
+                } else {
+                    ""
+                }
+            );
+            let json = json!({ "activated": true, "receipt": receipt, "registry": recorded,
+                "journal": args.journal.display().to_string() });
+            Ok(Outcome::new(text, json))
+        }
+        // Activated here before, and the registry's answer was lost then: record it now.
+        Err(ActivationError::AlreadyActivated { card, details }) => {
+            let ours = journal
+                .entries()
+                .iter()
+                .rev()
+                .find(|e| e.card == card && e.step == activation::Step::Activated)
+                .cloned();
+            let Some(entry) = ours else {
+                return Err(ActivationError::AlreadyActivated { card, details }.into());
+            };
+            let recorded = record_in_registry(
+                platform,
+                &card,
+                &entry.attempt,
+                &entry.date,
+                &args.outlet,
+                &args.terminal_id,
+                &id_number,
+            )?;
+            let text = format!(
+                "card {} was activated by this terminal (attempt {}); registry: recorded (event {})\n",
+                host_tools::screen::escape(&card),
+                host_tools::screen::escape(&entry.attempt),
+                recorded.event_id
+            );
+            let json = json!({ "activated": true, "resumed": true, "attempt": entry.attempt,
+                "registry": recorded, "journal": args.journal.display().to_string() });
+            Ok(Outcome::new(text, json))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

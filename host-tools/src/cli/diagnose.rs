@@ -3,11 +3,12 @@
 
 use serde_json::json;
 
+use host_tools::jobs::diagnose::registry::{self, RegistryAnswer};
 use host_tools::jobs::diagnose::{self, matrix, Day, Options};
 use host_tools::transport::faults::MATRIX_TODAY;
 
 use super::connect;
-use super::inputs::LayoutArgs;
+use super::inputs::{LayoutArgs, PlatformArgs};
 use super::{CliError, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +22,14 @@ pub struct DiagnoseArgs {
     /// simulated card, diagnose each, and compare the verdict with the cause.
     #[arg(long)]
     pub matrix: bool,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    /// With --platform: the amount (fen) the holder wants to pay, to check the balance.
+    #[arg(long, value_name = "FEN", requires = "platform")]
+    pub amount: Option<i64>,
+    /// With --platform: the card number printed on the card, used when the chip cannot tell it.
+    #[arg(long, value_name = "NUMBER", requires = "platform")]
+    pub card_number: Option<String>,
 }
 
 fn today(args: &DiagnoseArgs) -> Result<Day, CliError> {
@@ -40,7 +49,27 @@ pub fn run(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError> {
     if args.layout.layout.is_some() || args.layout.version.is_some() {
         options.layout = Some(args.layout.load(None)?);
     }
-    let report = diagnose::diagnose(connect::transport(global), &options);
+    let platform = args.platform.client(global.answer_timeout)?;
+    let mut report = diagnose::diagnose(connect::transport(global), &options);
+    if let Some(client) = platform {
+        if let Some(printed) = &args.card_number {
+            report
+                .card
+                .entry("card_number".into())
+                .or_insert_with(|| printed.clone());
+        }
+        let Day { year, month, day } = options.today;
+        let today = format!("{year:04}{month:02}{day:02}");
+        let answer = match report.card.get("card_number") {
+            None => RegistryAnswer::Unavailable("no card number".into()),
+            Some(number) => match client.card_status(number, Some(&today), args.amount) {
+                Ok(status) => RegistryAnswer::Status(Box::new(status)),
+                Err(e) if e.code() == Some("unknown-card") => RegistryAnswer::Unknown,
+                Err(e) => RegistryAnswer::Unavailable(e.to_string()),
+            },
+        };
+        registry::compare(&mut report, answer);
+    }
     let json = serde_json::to_value(&report).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(Outcome::new(report.render(), json))
 }
@@ -53,9 +82,12 @@ fn run_matrix(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError>
     }
     let layout = args.layout.load(None)?;
     let keys = file_structures::personalise::IssuerKeys::test_keys().map_err(CliError::Keys)?;
-    let total = matrix::cases().len();
+    let total = matrix::cases().len() + matrix::back_office_cases().len();
     let bar = super::progress::bar(total, "diagnosing", global.json);
-    let rows = matrix::run(&layout, &keys, &mut |_| bar.inc(1))?;
+    let mut rows = matrix::run(&layout, &keys, &mut |_| bar.inc(1))?;
+    rows.extend(matrix::run_back_office(&layout, &keys, &mut |_| {
+        bar.inc(1)
+    })?);
     bar.finish_and_clear();
     let wrong = rows.iter().filter(|r| !r.ok).count();
     let mut outcome = Outcome::new(

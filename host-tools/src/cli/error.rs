@@ -71,6 +71,12 @@ pub enum ExitClass {
     PinRejected = 36,
     /// Activation: the card is not issued yet.
     NotIssued = 37,
+    /// The back office refused the request (a card's state, a rule, a credential).
+    PlatformRefused = 50,
+    /// The back office (or its database) did not answer.
+    PlatformUnavailable = 51,
+    /// The back office does not know the card (or person).
+    PlatformUnknownCard = 52,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +136,8 @@ pub enum CliError {
     PsamImage(#[from] host_tools::jobs::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
     Fault(#[from] host_tools::transport::faults::FaultError),
+    #[error("the confusion matrix could not be run: {0}")]
+    Matrix(#[from] host_tools::jobs::diagnose::matrix::MatrixError),
     #[error(transparent)]
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
@@ -148,6 +156,22 @@ pub enum CliError {
     /// A conformance run in which no vector reached the card: the sentence of the report.
     #[error("{0}")]
     NothingChecked(String),
+    #[error(transparent)]
+    Platform(#[from] sscard_platform::PlatformError),
+    #[error(transparent)]
+    PlatformClient(#[from] sscard_platform::ClientError),
+    #[error(transparent)]
+    Serve(#[from] sscard_platform::ServeError),
+    #[error("card {card} is activated, but the registry did not record it ({source}); run the same activation again to record it")]
+    NotRecorded {
+        card: String,
+        #[source]
+        source: sscard_platform::ClientError,
+    },
+    #[error(transparent)]
+    BlacklistCache(#[from] sscard_platform::client::CacheError),
+    #[error("the registry refused {refused} card(s) of the batch (see above)")]
+    PlatformRefusedCards { refused: usize },
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
 }
@@ -267,6 +291,36 @@ fn psam_image_class(
     }
 }
 
+fn platform_class(e: &sscard_platform::PlatformError) -> (ExitClass, &'static str) {
+    use sscard_platform::PlatformError as P;
+    match e {
+        P::UnknownCard(_) | P::UnknownPerson(_) => (ExitClass::PlatformUnknownCard, "unknown_card"),
+        P::Invalid { .. } | P::BadUrl(_) => (ExitClass::BadInput, "bad_input"),
+        P::Refused { .. } | P::IdempotencyMismatch | P::Conflict => {
+            (ExitClass::PlatformRefused, "platform_refused")
+        }
+        P::Database(_) | P::Unavailable { .. } | P::Migration { .. } | P::Corrupt(_) => {
+            (ExitClass::PlatformUnavailable, "platform_unavailable")
+        }
+    }
+}
+
+fn platform_client_class(e: &sscard_platform::ClientError) -> (ExitClass, &'static str) {
+    use sscard_platform::ClientError as C;
+    match e {
+        C::Refused { code, .. } if code == "unknown-card" => {
+            (ExitClass::PlatformUnknownCard, "unknown_card")
+        }
+        C::Refused { status, .. } if *status >= 500 => {
+            (ExitClass::PlatformUnavailable, "platform_unavailable")
+        }
+        C::Refused { .. } => (ExitClass::PlatformRefused, "platform_refused"),
+        C::Unreachable { .. } | C::BadAnswer(_) => {
+            (ExitClass::PlatformUnavailable, "platform_unavailable")
+        }
+    }
+}
+
 impl CliError {
     /// The exit class and a stable name for programs.
     pub fn class(&self) -> (ExitClass, &'static str) {
@@ -321,7 +375,7 @@ impl CliError {
             CliError::Vpcd(VpcdError::Silent(_)) => (ExitClass::Service, "vpcd_silent"),
             CliError::Vpcd(VpcdError::Card(e)) => transport_class(e),
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
-            CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),
+            CliError::Fault(_) | CliError::Matrix(_) => (ExitClass::Failure, "fault_injection"),
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
             CliError::Listen { .. } => (ExitClass::Listen, "cannot_listen"),
             CliError::Token(host_tools::services::auth::TokenError::Read { .. }) => {
@@ -333,6 +387,13 @@ impl CliError {
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
             CliError::VectorErrors { .. } => (ExitClass::VectorErrors, "vector_errors"),
             CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
+            CliError::Platform(e) => platform_class(e),
+            CliError::PlatformClient(e) => platform_client_class(e),
+            CliError::Serve(sscard_platform::ServeError::Platform(e)) => platform_class(e),
+            CliError::Serve(_) => (ExitClass::Io, "listen_failed"),
+            CliError::NotRecorded { source, .. } => platform_client_class(source),
+            CliError::BlacklistCache(_) => (ExitClass::Io, "blacklist_cache"),
+            CliError::PlatformRefusedCards { .. } => (ExitClass::PlatformRefused, "cards_refused"),
         }
     }
 
@@ -415,6 +476,9 @@ mod tests {
             ExitClass::FakeCard,
             ExitClass::PinRejected,
             ExitClass::NotIssued,
+            ExitClass::PlatformRefused,
+            ExitClass::PlatformUnavailable,
+            ExitClass::PlatformUnknownCard,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| *c as u8).collect();
         codes.sort_unstable();

@@ -177,3 +177,39 @@ pub fn read_batch(
         note: decoded.note,
     })
 }
+
+/// `--platform URL --platform-token TOKEN`: a terminal's connection to the back office.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformArgs {
+    /// The back office (`sscard platform serve`), e.g. http://127.0.0.1:8620.
+    #[arg(long, value_name = "URL")]
+    pub platform: Option<String>,
+    /// This terminal's credential for the back office.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SSCARD_PLATFORM_TOKEN",
+        hide_env_values = true,
+        requires = "platform"
+    )]
+    pub platform_token: Option<String>,
+}
+
+impl PlatformArgs {
+    /// The client, when `--platform` is given (bounded by the answer timeout).
+    pub fn client(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<sscard_platform::Client>, CliError> {
+        let Some(url) = &self.platform else {
+            return Ok(None);
+        };
+        let token = self.platform_token.as_deref().ok_or_else(|| {
+            CliError::Usage(
+                "--platform needs the terminal's credential: --platform-token or SSCARD_PLATFORM_TOKEN"
+                    .into(),
+            )
+        })?;
+        Ok(Some(sscard_platform::Client::new(url, token, timeout)))
+    }
+}

@@ -15,6 +15,7 @@ mod inputs;
 mod layout;
 pub mod output;
 mod personalise;
+mod platform;
 mod progress;
 mod readers;
 mod services;
@@ -150,6 +151,9 @@ pub enum Command {
     /// The web bridge: browser pages call the national interface over a local WebSocket.
     #[command(subcommand)]
     Bridge(services::BridgeCommand),
+    /// The back office: the card registry every terminal consults (serve it, administer it).
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -176,6 +180,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Conformance(command) => conformance::run(&cli.global, command),
         Command::Hsm(command) => services::run_hsm(&cli.global, command),
         Command::Bridge(command) => services::run_bridge(&cli.global, command),
+        Command::Platform(command) => platform::run(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

@@ -2,8 +2,11 @@
 // Each test file uses part of this module.
 #![allow(dead_code, unused_imports)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
 
@@ -96,4 +99,62 @@ pub fn sample_card(dir: &Path, version: &str) -> PathBuf {
     ]);
     assert_eq!(run.code, 0, "sim new: {}", run.stderr);
     path
+}
+
+/// A running `sscard platform serve` (killed when dropped).
+pub struct Service {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Service {
+    /// Starts `sscard platform serve` on a free loopback port and waits (bounded) for its line.
+    pub fn start(db: &str) -> Service {
+        Service::start_with(db, &[])
+    }
+
+    /// With extra environment variables (e.g. the HSM's token).
+    pub fn start_with(db: &str, env: &[(&str, &str)]) -> Service {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
+            .args([
+                "--json",
+                "platform",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--db",
+                db,
+            ])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sscard runs");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the service says where it listens within 60 s");
+        let ready: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        let base = ready["listening"].as_str().expect("listening").to_owned();
+        Service { child, base }
+    }
+
+    pub fn kill_9(mut self) {
+        // Child::kill is SIGKILL on Unix: no shutdown, no flush, no goodbye.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -125,6 +125,13 @@ impl LostList {
     pub fn contains(&self, card_number: &str) -> bool {
         self.0.contains(&card_number.to_ascii_uppercase())
     }
+
+    /// This list and more card numbers (the back office's blacklist beside the terminal's file).
+    pub fn with(mut self, numbers: impl IntoIterator<Item = String>) -> LostList {
+        self.0
+            .extend(numbers.into_iter().map(|n| n.to_ascii_uppercase()));
+        self
+    }
 }
 
 #[cfg(test)]

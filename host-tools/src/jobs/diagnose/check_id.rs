@@ -19,6 +19,11 @@ pub enum CheckId {
     Activation,
     Pin,
     Stability,
+    /// The back office's check, added after the battery by `diagnose --platform` (not in [`ALL`]:
+    /// the card's own battery does not include it).
+    ///
+    /// [`ALL`]: CheckId::ALL
+    Registry,
 }
 
 impl CheckId {
@@ -53,6 +58,7 @@ impl CheckId {
             CheckId::Activation => "activation",
             CheckId::Pin => "pin",
             CheckId::Stability => "stability",
+            CheckId::Registry => "registry",
         }
     }
 
@@ -71,6 +77,7 @@ impl CheckId {
             CheckId::Activation => "life cycle and activation",
             CheckId::Pin => "PIN tries left",
             CheckId::Stability => "stability and timing",
+            CheckId::Registry => "registry (back office)",
         }
     }
 

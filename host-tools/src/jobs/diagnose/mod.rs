@@ -12,6 +12,7 @@ mod check_id;
 mod checks;
 pub mod guard;
 pub mod matrix;
+pub mod registry;
 mod render;
 pub mod verdict;
 
@@ -21,7 +22,7 @@ use file_structures::layout::Layout;
 use serde::Serialize;
 
 pub use check_id::CheckId;
-pub use checks::diagnose;
+pub use checks::{diagnose, CARD_IDENTITY_FIELDS};
 pub use file_structures::codec::Day;
 pub use guard::{Exchange, ReadOnly};
 pub use verdict::{verdict, Action, Cause, Facts};
@@ -100,6 +101,9 @@ pub struct Report {
     pub today: String,
     pub layout: Option<String>,
     pub checks: Vec<Check>,
+    /// What the card says about itself (the identity fields it let read freely, and the
+    /// activation state), by field id.
+    pub card: std::collections::BTreeMap<String, String>,
     pub facts: Facts,
     pub cause: Cause,
     pub cause_words: &'static str,

@@ -36,6 +36,17 @@ pub struct Facts {
     pub pin_blocked: bool,
     /// Not activated and past the six-month deadline.
     pub not_activated_past_deadline: bool,
+    /// The registry (`--platform`): the card is reported lost (temporarily or formally).
+    pub registry_lost: bool,
+    /// The registry: the card is cancelled or sealed.
+    pub registry_cancelled: bool,
+    /// The registry: what the card says differs from the system (or the system does not know
+    /// the card).
+    pub registry_differs: bool,
+    /// The registry: medical insurance suspended (contributions not paid).
+    pub insurance_suspended: bool,
+    /// The registry: the balance is lower than the amount to pay.
+    pub balance_too_low: bool,
 }
 
 /// The likely cause, from the field's list.
@@ -53,11 +64,21 @@ pub enum Cause {
     DeadChip,
     MemoryDamaged,
     UnstableContact,
+    /// The registry says the card is reported lost.
+    ReportedLost,
+    /// The registry says the card is cancelled (or sealed).
+    Cancelled,
     ApplicationBlocked,
     Expired,
     DataError,
+    /// The card's information differs from the registry's.
+    InformationDiffers,
     PinBlocked,
     NotActivated,
+    /// The registry: medical insurance suspended for unpaid contributions.
+    InsuranceSuspended,
+    /// The registry: not enough balance.
+    BalanceTooLow,
     /// The card is healthy: contributions, balance or a back-office system.
     BackOffice,
 }
@@ -78,6 +99,10 @@ pub enum Action {
     UnblockPin,
     AskInsuranceAgency,
     ReissueDataError,
+    LiftLossOrReplace,
+    CorrectRecords,
+    PayContributions,
+    PayDifference,
 }
 
 impl Cause {
@@ -106,6 +131,15 @@ impl Cause {
             Cause::NotActivated => {
                 "not activated within six months of issue: medical insurance function restricted"
             }
+            Cause::ReportedLost => "the card is reported lost in the registry",
+            Cause::Cancelled => "the card is cancelled in the registry",
+            Cause::InformationDiffers => {
+                "the information on the card differs from the system's (the registry)"
+            }
+            Cause::InsuranceSuspended => {
+                "medical insurance is suspended: contributions not paid (the registry)"
+            }
+            Cause::BalanceTooLow => "the balance is too low for the amount (the registry)",
             Cause::BackOffice => {
                 "the card is healthy: the problem is likely contributions not paid in time (medical \
                  insurance suspended), balance, or a hospital or back-office system"
@@ -128,6 +162,11 @@ impl Cause {
             Cause::DataError => Action::ReissueDataError,
             Cause::PinBlocked => Action::UnblockPin,
             Cause::NotActivated => Action::ActivateAtBank,
+            Cause::ReportedLost => Action::LiftLossOrReplace,
+            Cause::Cancelled => Action::ReplaceCard,
+            Cause::InformationDiffers => Action::CorrectRecords,
+            Cause::InsuranceSuspended => Action::PayContributions,
+            Cause::BalanceTooLow => Action::PayDifference,
         }
     }
 }
@@ -170,13 +209,26 @@ impl Action {
                  balance, card status)"
             }
             Action::ReissueDataError => "card data error: have the card re-issued",
+            Action::LiftLossOrReplace => {
+                "if the holder has the card back, lift the loss report at a service outlet with \
+                 the identity document; otherwise apply for a replacement card"
+            }
+            Action::CorrectRecords => {
+                "have the insurance agency correct the record, or the card re-issued (the \
+                 differing field is named above)"
+            }
+            Action::PayContributions => {
+                "pay the contributions due; medical insurance resumes once the agency records them"
+            }
+            Action::PayDifference => "pay the difference in cash, or top up the medical account",
         }
     }
 }
 
 /// The rule table, most serious first: the first fact that holds names the cause.
 pub fn verdict(f: &Facts) -> Cause {
-    let rules: [(bool, Cause); 16] = [
+    // The same order as `Cause` (the matrix takes the least cause of several faults).
+    let rules: [(bool, Cause); 21] = [
         (f.no_reader, Cause::NoReader),
         (f.system_error, Cause::SystemError),
         (f.reader_busy, Cause::ReaderBusy),
@@ -187,11 +239,16 @@ pub fn verdict(f: &Facts) -> Cause {
         (f.only_6f00 || f.all_unanswered, Cause::DeadChip),
         (f.memory_damaged, Cause::MemoryDamaged),
         (f.some_unanswered || f.slow, Cause::UnstableContact),
+        (f.registry_lost, Cause::ReportedLost),
+        (f.registry_cancelled, Cause::Cancelled),
         (f.app_blocked, Cause::ApplicationBlocked),
         (f.expired, Cause::Expired),
         (f.data_error, Cause::DataError),
+        (f.registry_differs, Cause::InformationDiffers),
         (f.pin_blocked, Cause::PinBlocked),
         (f.not_activated_past_deadline, Cause::NotActivated),
+        (f.insurance_suspended, Cause::InsuranceSuspended),
+        (f.balance_too_low, Cause::BalanceTooLow),
         (true, Cause::BackOffice),
     ];
     rules

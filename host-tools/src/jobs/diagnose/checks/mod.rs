@@ -16,11 +16,21 @@ use std::collections::BTreeMap;
 use super::guard::ReadOnly;
 use super::verdict::{verdict, Facts};
 use super::{Check, CheckId, Day, Options, Outcome, Report};
-use crate::card::info::version_from_atr;
+use crate::card::info::{version_from_atr, ACTIVATION_FIELD};
 use crate::protocol::apdu::Status;
 use crate::protocol::client::Client;
 use crate::transport::{CardTransport, TransportError};
 use session::{skip, Session};
+
+/// The card's fields a diagnosis reports (and `--platform` compares with the registry).
+pub const CARD_IDENTITY_FIELDS: [&str; 6] = [
+    "card_number",
+    "card_id_code",
+    "issue_date",
+    "expiry_date",
+    "name",
+    "ssn",
+];
 
 fn finish(
     reader: String,
@@ -29,6 +39,7 @@ fn finish(
     checks: Vec<Check>,
     facts: Facts,
     refused: usize,
+    card: BTreeMap<String, String>,
 ) -> Report {
     let cause = verdict(&facts);
     Report {
@@ -36,6 +47,7 @@ fn finish(
         today: today.to_string(),
         layout,
         checks,
+        card,
         facts,
         cause,
         cause_words: cause.words(),
@@ -52,7 +64,15 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
         Ok(t) => t,
         Err(e) => {
             let (checks, facts) = opening::failed(e);
-            return finish("the reader".into(), today, None, checks, facts, 0);
+            return finish(
+                "the reader".into(),
+                today,
+                None,
+                checks,
+                facts,
+                0,
+                BTreeMap::new(),
+            );
         }
     };
     let reader = transport.name();
@@ -64,7 +84,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
     let Some((atr, parsed)) = answer_to_reset::atr_check(&mut transport, &mut checks, &mut facts)
     else {
         skip(&mut checks, CheckId::Atr.skips(), "no valid ATR");
-        return finish(reader, today, None, checks, facts, 0);
+        return finish(reader, today, None, checks, facts, 0, BTreeMap::new());
     };
     checks.push(answer_to_reset::profile_check(&parsed));
     let layout = match &options.layout {
@@ -79,7 +99,7 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
                 CheckId::Select.and_later(),
                 &format!("no layout: {e}"),
             );
-            return finish(reader, today, None, checks, facts, 0);
+            return finish(reader, today, None, checks, facts, 0, BTreeMap::new());
         }
     };
     let mut run = Session {
@@ -104,6 +124,13 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
     run.facts.some_unanswered = answered > 0 && unanswered > 0;
     run.facts.only_6f00 =
         !run.sws.is_empty() && run.sws.iter().all(|&sw| sw == Status::NoPreciseDiagnosis);
+    // What the card says about itself, for a comparison with the registry.
+    let card = run
+        .values
+        .iter()
+        .filter(|(id, _)| CARD_IDENTITY_FIELDS.contains(&id.as_str()) || *id == ACTIVATION_FIELD)
+        .filter_map(|(id, v)| v.clone().map(|v| (id.clone(), v)))
+        .collect();
     finish(
         reader,
         today,
@@ -111,5 +138,6 @@ pub fn diagnose<T: CardTransport>(opened: Result<T, TransportError>, options: &O
         run.checks,
         run.facts,
         refused,
+        card,
     )
 }

@@ -1,0 +1,353 @@
+//! The client terminals use (blocking, every call bounded by a timeout): the activation outlet,
+//! the diagnostics counter and the settlement till.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::IDEMPOTENCY_HEADER;
+use crate::model::*;
+
+/// The default bound on one call (connect, send, answer).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read.
+const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Why a call to the back office failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No answer (refused connection, timeout, reset): the request may or may not have been
+    /// applied; repeat it with the same idempotency key.
+    #[error("the back office at {url} did not answer: {detail}")]
+    Unreachable { url: String, detail: String },
+    /// The back office answered with an error: `code` is stable, `reason` one sentence.
+    #[error("the back office refused ({status} {code}): {reason}")]
+    Refused {
+        status: u16,
+        code: String,
+        reason: String,
+    },
+    #[error("the back office's answer is not what was expected: {0}")]
+    BadAnswer(String),
+}
+
+impl ClientError {
+    /// The stable code of a refusal (`reported-lost`, `unknown-card`, ...).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A terminal's connection to the back office.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    authorization: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("authorization", &"Bearer <redacted>")
+            .finish()
+    }
+}
+
+impl Client {
+    /// `base` is the service's URL (`http://127.0.0.1:8620`), `token` the terminal credential.
+    pub fn new(base: &str, token: &str, timeout: Duration) -> Client {
+        Client {
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(timeout)
+                .timeout(timeout)
+                .build(),
+            base: base.trim_end_matches('/').to_owned(),
+            authorization: format!("Bearer {token}"),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/{path}", self.base)
+    }
+
+    fn answer<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        result: Result<ureq::Response, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        use std::io::Read;
+        let read = |response: ureq::Response| -> Result<Vec<u8>, ClientError> {
+            let mut body = Vec::new();
+            response
+                .into_reader()
+                .take(MAX_ANSWER_BYTES)
+                .read_to_end(&mut body)
+                .map_err(|e| ClientError::Unreachable {
+                    url: url.into(),
+                    detail: e.to_string(),
+                })?;
+            Ok(body)
+        };
+        match result {
+            Ok(response) => serde_json::from_slice(&read(response)?)
+                .map_err(|e| ClientError::BadAnswer(e.to_string())),
+            Err(ureq::Error::Status(status, response)) => {
+                let body = read(response)?;
+                let error: ErrorBody =
+                    serde_json::from_slice(&body).unwrap_or_else(|_| ErrorBody {
+                        error: "http-error".into(),
+                        reason: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                    });
+                Err(ClientError::Refused {
+                    status,
+                    code: error.error,
+                    reason: error.reason,
+                })
+            }
+            Err(ureq::Error::Transport(t)) => Err(ClientError::Unreachable {
+                url: url.into(),
+                detail: t.to_string(),
+            }),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = self.url(path);
+        let result = self
+            .agent
+            .get(&url)
+            .set("Authorization", &self.authorization)
+            .call();
+        self.answer(&url, result)
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, ClientError> {
+        let url = self.url(path);
+        let mut request = self
+            .agent
+            .post(&url)
+            .set("Authorization", &self.authorization);
+        if let Some(key) = idempotency_key {
+            request = request.set(IDEMPOTENCY_HEADER, key);
+        }
+        let body = serde_json::to_value(body).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let result = request.send_json(body);
+        self.answer(&url, result)
+    }
+
+    /// The card's status and what it may do (`today` `YYYYMMDD`; `amount` in fen also checks
+    /// the balance). A settlement terminal calls this before paying.
+    pub fn card_status(
+        &self,
+        card_number: &str,
+        today: Option<&str>,
+        amount: Option<i64>,
+    ) -> Result<CardStatus, ClientError> {
+        let mut query = Vec::new();
+        if let Some(today) = today {
+            query.push(format!("today={}", encode(today)));
+        }
+        if let Some(amount) = amount {
+            query.push(format!("amount={amount}"));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        self.get(&format!("cards/{}{query}", encode(card_number)))
+    }
+
+    /// Records an activation; `idempotency_key` = the activation journal's attempt id, so a
+    /// lost answer is repeated safely.
+    pub fn record_activation(
+        &self,
+        card_number: &str,
+        request: &ActivationRequest,
+        idempotency_key: &str,
+    ) -> Result<ActivationOutcome, ClientError> {
+        self.post(
+            &format!("cards/{}/activation", encode(card_number)),
+            request,
+            Some(idempotency_key),
+        )
+    }
+
+    pub fn report_loss(
+        &self,
+        card_number: &str,
+        request: &LossRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<StateChange, ClientError> {
+        self.post(
+            &format!("cards/{}/loss", encode(card_number)),
+            request,
+            idempotency_key,
+        )
+    }
+
+    /// Cancels the card (admin).
+    pub fn cancel(
+        &self,
+        card_number: &str,
+        request: &CancelRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<StateChange, ClientError> {
+        self.post(
+            &format!("cards/{}/cancellation", encode(card_number)),
+            request,
+            idempotency_key,
+        )
+    }
+
+    /// Uploads offline settlement records (at most 1000); each gets its verdict.
+    pub fn upload_settlements(
+        &self,
+        records: &[SettlementRecord],
+        idempotency_key: Option<&str>,
+    ) -> Result<UploadOutcome, ClientError> {
+        self.post(
+            "settlements",
+            &UploadRequest {
+                records: records.to_vec(),
+            },
+            idempotency_key,
+        )
+    }
+
+    /// Blacklist changes after `since`.
+    pub fn blacklist_since(&self, since: i64) -> Result<BlacklistDelta, ClientError> {
+        self.get(&format!("blacklist?since={since}"))
+    }
+
+    pub fn history(&self, card_number: &str) -> Result<Vec<Event>, ClientError> {
+        self.get(&format!("cards/{}/events", encode(card_number)))
+    }
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A terminal's copy of the blacklist: the version it is current to and the listed cards. It is
+/// brought up to date from the back office when it answers, and used as it is when not (the
+/// offline fallback, with the terminal's own lost-list file beside it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct BlacklistCache {
+    pub version: i64,
+    pub listed: std::collections::BTreeSet<String>,
+}
+
+/// Why the cached blacklist could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("the blacklist cache {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the blacklist cache {path} is not one: {source}")]
+    Format {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The largest cache file read (a national blacklist of ten million cards is far below).
+const MAX_CACHE_BYTES: u64 = 512 * 1024 * 1024;
+
+impl BlacklistCache {
+    /// The cache in `path`; empty when the file does not exist yet.
+    pub fn load(path: &std::path::Path) -> Result<BlacklistCache, CacheError> {
+        use std::io::Read;
+        let io = |source| CacheError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(BlacklistCache::default())
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let mut text = Vec::new();
+        file.take(MAX_CACHE_BYTES)
+            .read_to_end(&mut text)
+            .map_err(io)?;
+        serde_json::from_slice(&text).map_err(|source| CacheError::Format {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Writes the cache whole (a temporary file, synced, renamed over the old one).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), CacheError> {
+        use std::io::Write;
+        let io = |source| CacheError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_vec(self).map_err(|source| CacheError::Format {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        file.write_all(&text).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Applies the back office's changes since [`BlacklistCache::version`], page by page.
+    pub fn sync(&mut self, client: &Client) -> Result<usize, ClientError> {
+        let mut applied = 0;
+        // Bounded: a back office that keeps saying "more" cannot hold the terminal forever.
+        for _ in 0..10_000 {
+            let delta = client.blacklist_since(self.version)?;
+            for change in &delta.changes {
+                if change.listed {
+                    self.listed.insert(change.card_number.to_ascii_uppercase());
+                } else {
+                    self.listed.remove(&change.card_number.to_ascii_uppercase());
+                }
+                applied += 1;
+            }
+            if delta.version < self.version {
+                // The back office's list was started again: start again from it.
+                self.listed.clear();
+            }
+            self.version = delta.version;
+            if !delta.more {
+                break;
+            }
+        }
+        Ok(applied)
+    }
+
+    pub fn contains(&self, card_number: &str) -> bool {
+        self.listed.contains(&card_number.to_ascii_uppercase())
+    }
+}
