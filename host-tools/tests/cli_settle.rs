@@ -259,3 +259,46 @@ fn load_credits_the_purse_at_an_outlet() {
     ]);
     assert_eq!(run.code, EXIT_USAGE, "{}", run.stdout);
 }
+
+#[test]
+fn diagnose_with_the_pin_names_a_balance_too_low() {
+    let s = setup("cli-settle-diagnose");
+    let refused = s.settle(&["--amount", "150", "--unsafe-pin", PIN]);
+    assert_eq!(refused.code, 40, "{}", refused.stdout);
+    let diagnose = |extra: &[&str]| {
+        let mut args = vec![
+            "--json", "--card", &s.card, "diagnose", "--today", "20240315",
+        ];
+        args.extend_from_slice(extra);
+        let run = sscard(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()
+    };
+    // Without the holder: a healthy card, the back office.
+    assert_eq!(diagnose(&[])["cause"], "back-office");
+    // The journal's last line: the settlement refused with 9401.
+    let out = diagnose(&["--journal", &s.journal]);
+    assert_eq!(out["cause"], "balance-too-low", "{out}");
+    // With the PIN and an amount above the balance: read from the card.
+    let out = diagnose(&["--pin", "--unsafe-pin", PIN, "--amount", "150"]);
+    assert_eq!(out["cause"], "balance-too-low", "{out}");
+    assert_eq!(out["action"], "load-purse");
+    assert_eq!(out["refused_commands"], 0);
+    let purse = out["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "purse")
+        .unwrap();
+    assert!(
+        purse["detail"]
+            .as_str()
+            .unwrap()
+            .contains("balance 100.00 yuan"),
+        "{purse}"
+    );
+    // Enough balance: the purse is not the cause; nothing was changed by reading it.
+    let out = diagnose(&["--pin", "--unsafe-pin", PIN, "--amount", "50"]);
+    assert_eq!(out["cause"], "back-office", "{out}");
+    assert_eq!(s.purse(), (10000, 0));
+}

@@ -56,8 +56,20 @@ fn sscard(args: &[&str]) -> Output {
 
 fn settle(journal: &str, amount: &str) -> Output {
     sscard(&[
-        "--reader", READER, "--json", "settle", "--psam-reader", SECOND_READER, "--journal",
-        journal, "--time", TIME, "--amount", amount, "--unsafe-pin", NEW_PIN,
+        "--reader",
+        READER,
+        "--json",
+        "settle",
+        "--psam-reader",
+        SECOND_READER,
+        "--journal",
+        journal,
+        "--time",
+        TIME,
+        "--amount",
+        amount,
+        "--unsafe-pin",
+        NEW_PIN,
     ])
 }
 
@@ -73,7 +85,14 @@ fn json(output: &Output) -> Value {
 
 /// The balance (fen) and the number of log records, through pcscd.
 fn purse() -> (u64, usize) {
-    let output = sscard(&["--reader", READER, "--json", "records", "--unsafe-pin", NEW_PIN]);
+    let output = sscard(&[
+        "--reader",
+        READER,
+        "--json",
+        "records",
+        "--unsafe-pin",
+        NEW_PIN,
+    ]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let out = json(&output);
     (
@@ -109,7 +128,9 @@ fn settlements_through_pcscd_a_refusal_for_balance_and_a_card_pulled_after_its_d
     // The card pulled after it ran the DEBIT: the terminal sees it removed (exit 6) ...
     let pulled = settle(journal, "7");
     assert_eq!(pulled.status.code(), Some(6), "{pulled:?}");
-    assert_eq!(json(&pulled)["error"]["kind"], "card_removed");
+    // pcscd reports the vanished card as removed, or as an answer cut short: both class 6.
+    let kind = json(&pulled)["error"]["kind"].clone();
+    assert!(kind == "card_removed" || kind == "short_response", "{kind}");
     // ... it comes back (the serve loop re-inserts it) and the rerun completes the receipt.
     wait_for_card(&ctx, READER, true);
     let rerun = settle(journal, "7");
@@ -118,7 +139,11 @@ fn settlements_through_pcscd_a_refusal_for_balance_and_a_card_pulled_after_its_d
     assert_eq!(receipt["resumed"], true, "{receipt}");
     assert_eq!(receipt["amounts"]["account"], 700, "{receipt}");
     assert_eq!(receipt["tac"].as_str().map(str::len), Some(8), "{receipt}");
-    assert_eq!(purse(), (START_BALANCE - 700, 1), "charged once, one record");
+    assert_eq!(
+        purse(),
+        (START_BALANCE - 700, 1),
+        "charged once, one record"
+    );
 
     // A plain settlement after it: paid once more.
     let plain = settle(journal, "1");

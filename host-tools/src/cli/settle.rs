@@ -40,7 +40,7 @@ pub struct PinArgs {
 }
 
 /// The PIN entry of the command line: asked once, when the card needs it.
-pub struct CliPin(PinArgs);
+pub struct CliPin(pub PinArgs);
 
 impl PinEntry for CliPin {
     fn pin(&mut self) -> Result<Pin, SettleError> {

@@ -85,21 +85,16 @@ pub struct Line {
 /// The settlement journal file.
 pub type SettlementJournal = JsonLines<Line>;
 
-/// The transaction a card left open on this terminal: its intent line, when no line closed it.
+/// The transaction a card left open on this terminal: its intent line, when it is the card's last
+/// line (every run resolves a card's open intent before it writes anything else for that card).
+/// Scans from the end: a long journal costs nothing for a card seen recently.
 pub fn open_transaction<'j>(journal: &'j SettlementJournal, card: &str) -> Option<&'j Line> {
-    let mut open = None;
-    for line in journal.entries().iter().filter(|l| l.card == card) {
-        match line.step {
-            Step::Intent => open = Some(line),
-            Step::Settled | Step::Recovered | Step::NotDone | Step::Disputed => {
-                if open.is_some_and(|o| o.kind == line.kind && o.serial == line.serial) {
-                    open = None;
-                }
-            }
-            Step::Refused => {}
-        }
-    }
-    open
+    journal
+        .entries()
+        .iter()
+        .rev()
+        .find(|l| l.card == card)
+        .filter(|l| l.step == Step::Intent)
 }
 
 #[cfg(test)]
