@@ -131,7 +131,9 @@ fn settlements_through_pcscd_a_refusal_for_balance_and_a_card_pulled_after_its_d
     // pcscd reports the vanished card as removed, or as an answer cut short: both class 6.
     let kind = json(&pulled)["error"]["kind"].clone();
     assert!(kind == "card_removed" || kind == "short_response", "{kind}");
-    // ... it comes back (the serve loop re-inserts it) and the rerun completes the receipt.
+    // ... it comes back (the serve loop re-inserts it ≥ 1 s later) and the rerun completes the
+    // receipt.
+    wait_for_card(&ctx, READER, false);
     wait_for_card(&ctx, READER, true);
     let rerun = settle(journal, "7");
     assert_eq!(rerun.status.code(), Some(0), "{rerun:?}");
