@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The tests through the real PC/SC stack (host-tools/tests/pcsc_*.rs): installs the stack when
-# missing (as root), starts pcscd unless it is already up, runs the tests with SSCARD_PCSC_TESTS=1,
-# and stops the pcscd it started, also on failure. Extra arguments go to `cargo test`.
+# The tests through the real PC/SC stack (host-tools/tests/pcsc_*.rs, each #[ignore = "pcsc: ..."]
+# so that a plain `cargo test` reports them ignored): installs the stack when missing (as root),
+# starts pcscd unless it is already up, runs them with `--ignored`, and
+# stops the pcscd it started, also on failure. Extra arguments go to the test binaries (after
+# `--`), e.g. a test name or `--nocapture`.
 # Exit codes: those of pcsc-stack.sh (3: packages missing and not root), else cargo test's.
 set -euo pipefail
 
@@ -23,4 +25,6 @@ stop_stack() {
 trap stop_stack EXIT
 
 cd "$here/.."
-SSCARD_PCSC_TESTS=1 cargo test -p host-tools --no-fail-fast --test 'pcsc_*' "$@"
+cargo test -p host-tools --no-fail-fast --test 'pcsc_*' -- --ignored "$@"
+# libSSCardDriver through the stack.
+cargo test -p sscard-driver --no-fail-fast --test pcsc_driver -- --ignored "$@"

@@ -10,21 +10,11 @@
 
 mod common;
 use common::secured::*;
-use common::{hex, Storage};
+use common::{hex, snapshot, Storage};
 
 use card_os::crypto::external_cryptogram;
-use card_os::memory_map::{FILE_TABLE_OFFSET, HEADER_SIZE};
 use card_os::testing::{exchange, TearingStorage};
 use card_os::Card;
-
-/// The card's state without the journal and the free space.
-fn snapshot(storage: &Storage) -> Vec<u8> {
-    let bytes = storage.as_bytes();
-    let alloc = u32::from_be_bytes(bytes[32..36].try_into().unwrap()) as usize;
-    let mut state = bytes[..HEADER_SIZE as usize].to_vec();
-    state.extend_from_slice(&bytes[FILE_TABLE_OFFSET as usize..alloc]);
-    state
-}
 
 /// Builds the command on a powered card (after whatever it needs first, e.g. GET CHALLENGE).
 type Build = fn(&mut Card<&mut TearingStorage<&mut Storage>>) -> Vec<u8>;

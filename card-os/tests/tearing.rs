@@ -11,18 +11,8 @@
 mod common;
 use common::*;
 
-use card_os::memory_map::{FILE_TABLE_OFFSET, HEADER_SIZE};
 use card_os::testing::{exchange, TearingStorage};
 use card_os::{Card, Status, Storage as _};
-
-/// What a card holds, without the journal and the free space past the allocation pointer.
-fn snapshot(storage: &Storage) -> Vec<u8> {
-    let bytes = storage.as_bytes();
-    let alloc = u32::from_be_bytes(bytes[32..36].try_into().unwrap()) as usize;
-    let mut state = bytes[..HEADER_SIZE as usize].to_vec();
-    state.extend_from_slice(&bytes[FILE_TABLE_OFFSET as usize..alloc]);
-    state
-}
 
 fn run(storage: &mut Storage, select: &[&str], command: &str) -> Status {
     let mut card = Card::power_on(storage).unwrap();

@@ -1,7 +1,9 @@
 //! Layout loading and validation: the shipped layouts are valid, and every rule an extension can
 //! break is reported with file, line and the rule, all problems at once.
 
-use file_structures::layout::{self, AccessRule, Change, Problem, ReadMode, Structure};
+use file_structures::layout::{
+    self, AccessRule, Change, Clash, Layer, Problem, ReadMode, Structure,
+};
 
 const REGION_A: &str = include_str!("../layouts/local/example-region-a.toml");
 const REGION_B: &str = include_str!("../layouts/local/example-region-b.toml");
@@ -33,6 +35,23 @@ fn assert_one(body: &str, at: &str, says: &str) {
         "{:?} does not say {says:?}",
         found[0].message
     );
+}
+
+/// As [`assert_one`], and the problem names the item it collides with, its layer and its file.
+fn assert_clash(body: &str, at: &str, says: &str, item: &str, layer: Layer) -> Clash {
+    assert_one(body, at, says);
+    let clash = problems(body)[0]
+        .clash
+        .clone()
+        .expect("a clash names the other item");
+    assert_eq!(clash.item, item, "{clash:#?}");
+    assert_eq!(clash.origin.layer, layer, "{clash:#?}");
+    let file = match layer {
+        Layer::National => layout::NATIONAL_FILE,
+        Layer::Extension => "t.toml",
+    };
+    assert_eq!(clash.origin.file, file, "{clash:#?}");
+    *clash
 }
 
 const EF0D: &str = r#"
@@ -120,43 +139,93 @@ fn access_rules_compile_to_the_86_bytes_of_the_contract() {
 #[test]
 fn extension_may_not_redefine_a_national_file() {
     let body = EF0D.replace("EF0D", "EF06").replace("sfi = 13", "sfi = 14");
-    assert_one(
+    let clash = assert_clash(
         &body,
         "fid = \"EF06\"",
         "may not redefine or shadow a national file",
+        "EF SSSE/EF06",
+        Layer::National,
+    );
+    let national = layout::NATIONAL_TOML;
+    let ef06 = national.find("fid = \"EF06\"").unwrap();
+    assert_eq!(
+        clash.origin.line,
+        national[..ef06].matches('\n').count() + 1
     );
 }
 
 #[test]
+fn a_clash_between_two_extension_files_is_no_national_one() {
+    let twice = format!(
+        "{EF0D}\n{}",
+        EF0D.replace("sfi = 13", "sfi = 14")
+            .replace("person_id", "person_id2")
+    );
+    let found = problems(&twice);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("FIDs must be free in their DF"),
+        "{found:#?}"
+    );
+    let clash = found[0].clash.as_ref().unwrap();
+    assert_eq!(clash.item, "EF SSSE/EF0D");
+    assert_eq!(clash.origin.layer, Layer::Extension);
+    assert_eq!(clash.origin.file, "t.toml");
+    assert_eq!(clash.origin.line, line_of(&twice, "fid = \"EF0D\""));
+}
+
+#[test]
 fn extension_may_not_reuse_a_national_sfi() {
-    assert_one(
+    assert_clash(
         &EF0D.replace("sfi = 13", "sfi = 5"),
         "sfi = 5",
         "may not reuse a national SFI",
+        "EF SSSE/EF05",
+        Layer::National,
     );
 }
 
 #[test]
 fn extension_may_not_use_a_national_tag() {
-    assert_one(
+    assert_clash(
         &EF0D.replace("\"EA\"", "\"09\""),
         "tag = \"09\"",
         "claimed by the national layout (SSSE/EF06 name)",
+        "SSSE/EF06 name",
+        Layer::National,
     );
 }
 
 #[test]
 fn extension_may_not_redefine_a_national_df_or_key() {
     let df = "[[df]]\nname = \"DF01\"\nparent = \"MF\"\nfid = \"DF09\"\naid = \"D15600000509\"\n";
-    assert_one(df, "name = \"DF01\"", "may not redefine it");
+    assert_clash(
+        df,
+        "name = \"DF01\"",
+        "may not redefine it",
+        "DF DF01",
+        Layer::National,
+    );
     let key = "[[key]]\ndf = \"DF01\"\nid = \"84\"\nusage = \"external-auth\"\n";
-    assert_one(key, "id = \"84\"", "national key");
+    assert_clash(
+        key,
+        "id = \"84\"",
+        "national key",
+        "key 84 of DF01",
+        Layer::National,
+    );
 }
 
 #[test]
 fn fids_must_be_free_in_their_df() {
     let df = "[[df]]\nname = \"DF05\"\nparent = \"MF\"\nfid = \"DF01\"\naid = \"D15600000504\"\n";
-    assert_one(df, "fid = \"DF01\"", "FIDs must be free in their DF");
+    assert_clash(
+        df,
+        "fid = \"DF01\"",
+        "FIDs must be free in their DF",
+        "DF DF01",
+        Layer::National,
+    );
 }
 
 #[test]
@@ -171,6 +240,9 @@ fn duplicate_tag_in_one_file() {
     let found = problems(&body);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(found[0].message.contains("duplicate tag EA"));
+    let clash = found[0].clash.as_ref().unwrap();
+    assert_eq!(clash.item, "field person_id");
+    assert_eq!(clash.origin.layer, Layer::Extension);
     let text = extension(&body);
     let second = text.rfind("tag = \"EA\"").unwrap();
     assert_eq!(found[0].line, text[..second].matches('\n').count() + 1);
@@ -373,4 +445,70 @@ fn tree_shows_every_field_with_its_tag_and_origin() {
         tree.contains("(a.toml:"),
         "extension items show their origin"
     );
+}
+
+#[test]
+fn layout_files_past_their_limits_are_refused_naming_the_limit() {
+    let big = extension(&format!("# {}\n", "x".repeat(layout::MAX_LAYOUT_BYTES)));
+    let found = layout::validate_str("t.toml", &big, None);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains(&format!(
+            "more than the limit of {}",
+            layout::MAX_LAYOUT_BYTES
+        )),
+        "{found:#?}"
+    );
+    let dfs: String = (0..=layout::MAX_LAYOUT_DFS)
+        .map(|i| format!("[[df]]\nname = \"X{i}\"\nparent = \"MF\"\nfid = \"{:04X}\"\naid = \"D1560000{i:04X}\"\n", 0x1000 + i))
+        .collect();
+    let found = problems(&dfs);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains(&format!(
+            "{} [[df]] tables, more than the limit of {}",
+            layout::MAX_LAYOUT_DFS + 1,
+            layout::MAX_LAYOUT_DFS
+        )),
+        "{found:#?}"
+    );
+    let field = "[[ef.field]]\nrec = 1\ntag = \"EA\"\nid = \"f\"\nlen = 1\nencoding = \"an\"\nmandatory = false\n";
+    let crowded = format!(
+        "{EF0D}{}",
+        field.repeat(layout::MAX_LAYOUT_FIELDS_PER_EF + 1)
+    );
+    let found = problems(&crowded);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("fields in one EF"), "{found:#?}");
+    assert_eq!(found[0].line, line_of(&crowded, "[[ef]]"));
+}
+
+#[test]
+fn deeply_nested_toml_is_a_problem_not_a_crash() {
+    let nested = extension(&format!(
+        "x = {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    ));
+    assert_eq!(layout::validate_str("t.toml", &nested, None).len(), 1);
+}
+
+#[test]
+fn a_layout_file_is_read_with_a_bound_and_as_utf8() {
+    let dir = std::env::temp_dir().join(format!("layout-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.toml");
+    std::fs::write(&big, vec![b'#'; layout::MAX_LAYOUT_BYTES + 1]).unwrap();
+    let e = layout::load(&big, None).unwrap_err();
+    assert!(e.to_string().contains("the limit for a layout file"), "{e}");
+    let gbk = dir.join("gbk.toml");
+    let text = extension("# 地区\n");
+    let (bytes, _, _) = encoding_rs::GBK.encode(&text);
+    std::fs::write(&gbk, &bytes).unwrap();
+    let e = layout::load(&gbk, None).unwrap_err();
+    assert!(
+        e.to_string().contains("not valid utf-8 text at line 6"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use card_os::crypto::diversify::{card_factor, region_factor};
 use card_os::crypto::{diversify_two_level, Algorithm};
-use file_structures::codec::{citizen_id_check_char, encode};
+use file_structures::codec::{card_number_check_char, citizen_id_check_char, encode};
 use file_structures::decode::{decode_ef, to_record};
 use file_structures::layout::{self, ef_path, Layout};
 use file_structures::personalise::*;
@@ -477,4 +477,132 @@ proptest! {
             prop_assert_eq!(decoded.get(id), Some(value));
         }
     }
+}
+
+/// The two good records of the sample batch (lines 2 and 3), then `extra` rows, as a CSV batch.
+fn good_batch_with(extra: &[&str]) -> Vec<Result<CardRecord, RecordError>> {
+    let mut text: String = BATCH_CSV.lines().take(3).collect::<Vec<_>>().join("\n");
+    for row in extra {
+        text.push('\n');
+        text.push_str(row);
+    }
+    records_from_batch("b.csv", &text, BatchFormat::Csv)
+}
+
+/// A valid card number from its first eight characters.
+fn card_number(first8: &str) -> String {
+    format!("{first8}{}", card_number_check_char(first8).unwrap())
+}
+
+/// A valid citizen ID of Dongcheng, born 1985-12-31, with sequence number `seq` (3 digits).
+fn citizen_id(seq: u32) -> String {
+    let first17 = format!("11010519851231{seq:03}");
+    format!("{first17}{}", citizen_id_check_char(&first17).unwrap())
+}
+
+/// Line 2 of the sample batch with its card number, card identification code (last byte) and
+/// citizen ID replaced.
+fn line_2_as(number: &str, code_last_byte: &str, ssn: &str) -> String {
+    BATCH_CSV
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace("T00000028", number)
+        .replace("0000000B,", &format!("000000{code_last_byte},"))
+        .replace("110105198512310029", ssn)
+}
+
+#[test]
+fn a_batch_that_would_make_one_card_twice_is_refused_whole_naming_both_lines() {
+    let layout = v3();
+    let (other_number, other_ssn) = (card_number("T0000005"), citizen_id(4));
+    // A fourth record equal to line 2 in one identifying value, different in the others.
+    let cases = [
+        ("card_number", line_2_as("T00000028", "0F", &other_ssn)),
+        ("card_id_code", line_2_as(&other_number, "0B", &other_ssn)),
+        ("ssn", line_2_as(&other_number, "0F", "110105198512310029")),
+    ];
+    for (field, row) in cases {
+        for allow_partial in [false, true] {
+            let mut made = 0;
+            let options = BatchOptions {
+                output: Output::Script,
+                allow_partial,
+            };
+            let result = personalise_batch(
+                &layout,
+                good_batch_with(&[&row]),
+                &keys(),
+                options,
+                &mut |_| {},
+                &mut |_, _| {
+                    made += 1;
+                    Ok(())
+                },
+            );
+            match result {
+                Err(BatchError::Duplicates { duplicates }) => {
+                    assert_eq!(
+                        duplicates,
+                        [Duplicate {
+                            field: field.into(),
+                            records: vec!["b.csv line 2".into(), "b.csv line 4".into()],
+                        }],
+                        "{field}"
+                    );
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+            assert_eq!(made, 0, "{field}: nothing is made");
+        }
+    }
+    // The same rows with distinct values make every card.
+    let distinct = line_2_as(&other_number, "0F", &other_ssn);
+    let checked = check_batch(&layout, good_batch_with(&[&distinct]), false, &mut |_| {}).unwrap();
+    assert_eq!(checked.records().len(), 3);
+}
+
+#[test]
+fn every_shared_value_is_named_once_with_all_its_records() {
+    let layout = v3();
+    // Lines 2, 4 and 5 share a card number; lines 4 and 6 share a citizen ID.
+    let rows = [
+        line_2_as("T00000028", "0F", &citizen_id(4)),
+        line_2_as("T00000028", "10", &citizen_id(5)),
+        line_2_as(&card_number("T0000006"), "11", &citizen_id(4)),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let e = check_batch(&layout, good_batch_with(&rows), true, &mut |_| {}).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "2 value(s) would make the same card twice, so no card was made: \
+         card_number is the same in b.csv line 2, b.csv line 4, b.csv line 5; \
+         ssn is the same in b.csv line 4, b.csv line 6"
+    );
+}
+
+#[test]
+fn an_empty_batch_is_an_error() {
+    let layout = v3();
+    let header_only = records_from_batch("e.csv", "card_number,name\n", BatchFormat::Csv);
+    for records in [Vec::new(), header_only] {
+        assert!(matches!(
+            check_batch(&layout, records, true, &mut |_| {}),
+            Err(BatchError::Empty)
+        ));
+    }
+}
+
+#[test]
+fn a_batch_past_the_record_limit_is_refused_before_any_record_is_checked() {
+    let layout = v3();
+    let record = holder();
+    let records: Vec<_> = (0..=MAX_BATCH_RECORDS)
+        .map(|_| Ok(record.clone()))
+        .collect();
+    let mut checked = 0;
+    let e = check_batch(&layout, records, true, &mut |_| checked += 1).unwrap_err();
+    assert!(matches!(e, BatchError::TooManyRecords { limit } if limit == MAX_BATCH_RECORDS));
+    assert!(e.to_string().contains("100000 records, the limit"), "{e}");
+    assert_eq!(checked, 0);
 }

@@ -11,25 +11,30 @@ use host_tools::testdir::TestDir;
 
 const ID: &str = "110105199001010010";
 const NAME: &str = "张测试";
+/// The holder's document as the operator types it, and a new PIN.
+const IDENTITY: [&str; 4] = ["--id-number", ID, "--name", NAME];
+const NEW_PIN: [&str; 2] = ["--unsafe-new-pin", "135790"];
+
+/// The outlet's terminal on the day of the sample activations.
+const TERMINAL: [&str; 6] = [
+    "--outlet",
+    "BANK-0001",
+    "--terminal",
+    "T-42",
+    "--date",
+    "20240401",
+];
+
+/// `sscard --card CARD --json activate` by the outlet's terminal with `module` (its security module
+/// options), the journal, and `extra`.
+fn activate_with(card: &str, module: &[&str], journal: &str, extra: &[&str]) -> common::Run {
+    let head = ["--card", card, "--json", "activate"];
+    let args = [&head[..], module, &TERMINAL, &["--journal", journal], extra].concat();
+    sscard(&args)
+}
 
 fn activate(card: &str, journal: &str, extra: &[&str]) -> common::Run {
-    let mut args = vec![
-        "--card",
-        card,
-        "--json",
-        "activate",
-        "--test-keys",
-        "--outlet",
-        "BANK-0001",
-        "--terminal",
-        "T-42",
-        "--journal",
-        journal,
-        "--date",
-        "20240401",
-    ];
-    args.extend_from_slice(extra);
-    sscard(&args)
+    activate_with(card, &["--test-keys"], journal, extra)
 }
 
 #[test]
@@ -42,81 +47,60 @@ fn activate_prints_a_receipt_and_each_refusal_has_its_exit_code() {
     let lost = dir.path().join("lost.txt");
     std::fs::write(&lost, "# lost cards\nX00000019\n").unwrap();
 
-    let wrong_name = activate(
-        card,
-        journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            "李测试",
-            "--unsafe-new-pin",
-            "135790",
-        ],
-    );
-    assert_eq!(wrong_name.code, 30, "{}", wrong_name.stderr);
-    assert_eq!(wrong_name.json()["error"]["kind"], "identity_mismatch");
-    assert!(
-        wrong_name
-            .stderr
-            .contains("name on the document does not match"),
-        "{}",
-        wrong_name.stderr
-    );
+    // Each refusal leaves the card as it was, with its exit code (docs/host-tools.md).
+    // (what is wrong, identity, PIN option, exit code, `--json` error kind, words of the message)
+    type Refusal<'a> = (&'a str, [&'a str; 4], &'a [&'a str], i32, &'a str, &'a str);
+    let refusals: [Refusal; 3] = [
+        (
+            "the name on the document differs",
+            ["--id-number", ID, "--name", "李测试"],
+            &NEW_PIN,
+            30,
+            "identity_mismatch",
+            "name on the document does not match",
+        ),
+        (
+            "an ID number with a wrong check digit",
+            ["--id-number", "110105199001010011", "--name", NAME],
+            &[],
+            10,
+            "",
+            "",
+        ),
+        (
+            "a trivial new PIN",
+            IDENTITY,
+            &["--unsafe-new-pin", "111111"],
+            36,
+            "",
+            "",
+        ),
+    ];
+    for (label, identity, pin, code, kind, says) in refusals {
+        let run = activate(card, journal, &[&identity[..], pin].concat());
+        assert_eq!(run.code, code, "{label}: {}", run.stderr);
+        let error = &run.json()["error"];
+        assert!(kind.is_empty() || error["kind"] == kind, "{label}: {error}");
+        assert!(run.stderr.contains(says), "{label}: {}", run.stderr);
+    }
 
-    let bad_id = activate(
-        card,
-        journal,
-        &["--id-number", "110105199001010011", "--name", NAME],
-    );
-    assert_eq!(bad_id.code, 10, "{}", bad_id.stderr);
-
-    let trivial = activate(
-        card,
-        journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "111111",
-        ],
-    );
-    assert_eq!(trivial.code, 36, "{}", trivial.stderr);
-
+    let lost_list = ["--lost-list", lost.to_str().unwrap()];
     let ok = activate(
         card,
         journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-            "--lost-list",
-            lost.to_str().unwrap(),
-        ],
+        &[&IDENTITY[..], &NEW_PIN, &lost_list].concat(),
     );
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let receipt = &ok.json()["receipt"];
-    assert_eq!(receipt["card_number"], "T0000001X");
-    assert_eq!(receipt["activation_date"], "20240401");
-    assert_eq!(receipt["medical_insurance"], "normal");
+    for (field, expected) in [
+        ("card_number", "T0000001X"),
+        ("activation_date", "20240401"),
+        ("medical_insurance", "normal"),
+    ] {
+        assert_eq!(receipt[field], expected, "receipt {field}: {receipt}");
+    }
 
-    let again = activate(
-        card,
-        journal,
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-        ],
-    );
+    let again = activate(card, journal, &[&IDENTITY[..], &NEW_PIN].concat());
     assert_eq!(again.code, 31, "{}", again.stderr);
 
     // `info` sees the activation.
@@ -178,56 +162,29 @@ fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
         card,
         journal.to_str().unwrap(),
         &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-            "--lost-list",
-            lost.to_str().unwrap(),
-        ],
+            &IDENTITY[..],
+            &NEW_PIN,
+            &["--lost-list", lost.to_str().unwrap()],
+        ]
+        .concat(),
     );
     assert_eq!(run.code, 34, "{}", run.stderr);
     let run = activate(
         card,
         journal.to_str().unwrap(),
-        &[
-            "--id-number",
-            ID,
-            "--name",
-            NAME,
-            "--unsafe-new-pin",
-            "135790",
-        ],
+        &[&IDENTITY[..], &NEW_PIN].concat(),
     );
     assert_eq!(run.code, 32, "{}", run.stderr);
 }
 
 /// `sscard activate` with the security module in a simulated PSAM card image.
 fn activate_with_psam(card: &str, psam: &str, journal: &str) -> common::Run {
-    sscard(&[
-        "--card",
+    activate_with(
         card,
-        "--json",
-        "activate",
-        "--psam-card",
-        psam,
-        "--outlet",
-        "BANK-0001",
-        "--terminal",
-        "T-42",
-        "--journal",
+        &["--psam-card", psam],
         journal,
-        "--date",
-        "20240401",
-        "--id-number",
-        ID,
-        "--name",
-        NAME,
-        "--unsafe-new-pin",
-        "135790",
-    ])
+        &[&IDENTITY[..], &NEW_PIN].concat(),
+    )
 }
 
 #[test]

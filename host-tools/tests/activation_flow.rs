@@ -67,6 +67,16 @@ fn run<T: CardTransport, M: SecurityModule>(
     )
 }
 
+/// [`run`] with the software security module on the day `date`.
+fn run_on<T: CardTransport>(
+    client: &mut Client<T>,
+    layout: &Layout,
+    date: &str,
+    journal: &mut Journal,
+) -> Result<Receipt, ActivationError> {
+    run(client, &mut software(), layout, &terminal(date), journal)
+}
+
 fn sw<T: CardTransport>(client: &mut Client<T>, hex: &str) -> (Vec<u8>, u16) {
     let r = client
         .transmit_raw(&host_tools::protocol::hexstr::parse(hex).unwrap())
@@ -100,14 +110,7 @@ fn a_new_card_is_activated_with_its_record_pin_and_journal() {
     let dir = TestDir::new("activation-ok");
     let mut journal = Journal::open(&dir.path().join("terminal.jsonl")).unwrap();
     let mut c = client(card(&layout, &IssuerKeys::test_keys().unwrap()));
-    let receipt = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap();
+    let receipt = run_on(&mut c, &layout, "20240401", &mut journal).unwrap();
     assert_eq!(receipt.card_number, "T0000001X");
     assert_eq!(receipt.name, NAME);
     assert_eq!(receipt.activation_date, "20240401");
@@ -142,14 +145,7 @@ fn a_new_card_is_activated_with_its_record_pin_and_journal() {
 
     // A second activation is refused and changes nothing.
     let before = c.transport().storage().as_bytes().to_vec();
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240402"),
-        &mut journal,
-    )
-    .unwrap_err();
+    let e = run_on(&mut c, &layout, "20240402", &mut journal).unwrap_err();
     assert!(matches!(e, ActivationError::AlreadyActivated { .. }), "{e}");
     assert!(
         c.transport().storage().as_bytes() == before,
@@ -188,14 +184,7 @@ fn wrong_identity_and_expired_cards_are_refused_and_nothing_is_written() {
             "the card changed"
         );
     }
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20340102"),
-        &mut journal,
-    )
-    .unwrap_err();
+    let e = run_on(&mut c, &layout, "20340102", &mut journal).unwrap_err();
     assert!(
         matches!(e, ActivationError::Expired { ref expiry, .. } if expiry == "20340101"),
         "{e}"
@@ -242,14 +231,7 @@ fn bad_pin_entries_refuse_and_the_pin_stays_initial() {
         assert_eq!(pin_state(&mut c, "123456"), (0x63C6, 0x9000), "{a}");
     }
     // Then a good PIN activates.
-    run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap();
+    run_on(&mut c, &layout, "20240401", &mut journal).unwrap();
 }
 
 #[test]
@@ -264,14 +246,7 @@ fn a_card_on_the_lost_list_is_blocked_and_refused() {
     assert!(matches!(e, ActivationError::Lost { .. }), "{e}");
     // The application is now blocked: a rerun (even without the list) says so.
     c.reset(ResetKind::Cold).unwrap();
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
+    let e = run_on(&mut c, &layout, "20240401", &mut journal).unwrap_err();
     assert!(
         matches!(e, ActivationError::Blocked(ref how) if how.contains("temporarily")),
         "{e}"
@@ -322,66 +297,78 @@ fn a_fake_card_a_wrong_terminal_key_and_a_wrong_mac_are_refused() {
     let layout = national("3.0").unwrap();
     let dir = TestDir::new("activation-fake");
     let mut journal = Journal::open(&dir.path().join("t.jsonl")).unwrap();
-    // A card whose internal-auth key (SSSE 01) is not the issuer's: a fake.
-    let fake_keys = IssuerKeys::from_toml(
-        "fake",
-        &TEST_KEYS_TOML.replace("\"54455354DDF1010", "\"64455354DDF1010"),
-    )
-    .unwrap();
-    let mut c = client(card(&layout, &fake_keys));
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
-    assert!(matches!(e, ActivationError::FakeCard), "{e}");
-    assert_eq!(activation(&mut c, &layout), Activation::NotActivated);
-    assert_eq!(pin_state(&mut c, "123456"), (0x63C6, 0x9000));
-
-    // A card whose activation key (SSSE 0B) differs refuses the terminal.
-    let other = IssuerKeys::from_toml(
-        "other",
-        &TEST_KEYS_TOML.replace("\"54455354DDF10B", "\"64455354DDF10B"),
-    )
-    .unwrap();
-    let mut c = client(card(&layout, &other));
-    let e = run(
-        &mut c,
-        &mut software(),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            ActivationError::Refused {
-                command: "EXTERNAL AUTHENTICATE",
-                ..
-            }
+    let keys_with = |label: &str, from: &str, to: &str| {
+        IssuerKeys::from_toml(label, &TEST_KEYS_TOML.replace(from, to)).unwrap()
+    };
+    let issuer = IssuerKeys::test_keys().unwrap();
+    // (what is wrong, the card's keys, the terminal's MAC wrong, the refusal expected, refused
+    // before the PIN change)
+    type Case<'a> = (
+        &'a str,
+        IssuerKeys,
+        bool,
+        fn(&ActivationError) -> bool,
+        bool,
+    );
+    let cases: [Case; 3] = [
+        (
+            "a fake card: its internal-auth key (SSSE 01) is not the issuer's",
+            keys_with("fake", "\"54455354DDF1010", "\"64455354DDF1010"),
+            false,
+            |e| matches!(e, ActivationError::FakeCard),
+            true,
         ),
-        "{e}"
-    );
-
-    // A wrong MAC on the activation record: 6988, nothing activated.
-    let mut c = client(card(&layout, &IssuerKeys::test_keys().unwrap()));
-    let e = run(
-        &mut c,
-        &mut BadMac(software()),
-        &layout,
-        &terminal("20240401"),
-        &mut journal,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(e, ActivationError::Refused { command: "UPDATE RECORD", sw } if sw.to_u16() == 0x6988),
-        "{e}"
-    );
-    assert_eq!(activation(&mut c, &layout), Activation::NotActivated);
+        (
+            "a card whose activation key (SSSE 0B) differs refuses the terminal",
+            keys_with("other", "\"54455354DDF10B", "\"64455354DDF10B"),
+            false,
+            |e| {
+                matches!(
+                    e,
+                    ActivationError::Refused {
+                        command: "EXTERNAL AUTHENTICATE",
+                        ..
+                    }
+                )
+            },
+            true,
+        ),
+        (
+            "a wrong MAC on the activation record: 6988",
+            issuer,
+            true,
+            |e| matches!(e, ActivationError::Refused { command: "UPDATE RECORD", sw } if sw.to_u16() == 0x6988),
+            false,
+        ),
+    ];
+    for (label, keys, bad_mac, refused, before_pin_change) in cases {
+        let mut c = client(card(&layout, &keys));
+        let result = if bad_mac {
+            run(
+                &mut c,
+                &mut BadMac(software()),
+                &layout,
+                &terminal("20240401"),
+                &mut journal,
+            )
+        } else {
+            run_on(&mut c, &layout, "20240401", &mut journal)
+        };
+        let e = result.expect_err(label);
+        assert!(refused(&e), "{label}: {e}");
+        assert_eq!(
+            activation(&mut c, &layout),
+            Activation::NotActivated,
+            "{label}"
+        );
+        if before_pin_change {
+            assert_eq!(
+                pin_state(&mut c, "123456"),
+                (0x63C6, 0x9000),
+                "{label}: PIN unchanged"
+            );
+        }
+    }
 
     // Real keys are not taken by the software module.
     let real = IssuerKeys::from_toml(
@@ -515,13 +502,7 @@ fn a_cut_at_every_apdu_is_resumed_to_an_activated_card_with_its_tries() {
             };
             let mut c = Client::new(plug);
             let started: bool;
-            let receipt = match run(
-                &mut c,
-                &mut software(),
-                &layout,
-                &terminal("20240401"),
-                &mut journal,
-            ) {
+            let receipt = match run_on(&mut c, &layout, "20240401", &mut journal) {
                 // Cut after the activation was written and journalled: only the receipt's last
                 // line (the medical insurance status) is missing.
                 Ok(receipt) => {
@@ -551,14 +532,8 @@ fn a_cut_at_every_apdu_is_resumed_to_an_activated_card_with_its_tries() {
                         cut: usize::MAX,
                         answer_lost: false,
                     });
-                    run(
-                        &mut c,
-                        &mut software(),
-                        &layout,
-                        &terminal("20240401"),
-                        &mut journal,
-                    )
-                    .unwrap_or_else(|e| panic!("{label}: rerun failed: {e}"))
+                    run_on(&mut c, &layout, "20240401", &mut journal)
+                        .unwrap_or_else(|e| panic!("{label}: rerun failed: {e}"))
                 }
             };
             assert_eq!(receipt.attempt, "T0000001X-1", "{label}");

@@ -16,6 +16,15 @@ const HOLDER_FIELDS: [&str; 9] = [
     "expiry_date",
 ];
 
+/// `sscard --json info` (no keys) on a new sample card of national `version`.
+fn info_json(label: &str, version: &str) -> serde_json::Value {
+    let dir = TestDir::new(label);
+    let card = sample_card(dir.path(), version);
+    let run = sscard(&["--json", "--card", card.to_str().unwrap(), "info"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json()
+}
+
 #[test]
 fn sim_new_then_info_shows_the_sample_holder_as_a_person_reads_it() {
     let dir = TestDir::new("cli-info-table");
@@ -41,11 +50,7 @@ fn sim_new_then_info_shows_the_sample_holder_as_a_person_reads_it() {
 
 #[test]
 fn info_json_gives_the_values_of_the_sample_record() {
-    let dir = TestDir::new("cli-info-json");
-    let card = sample_card(dir.path(), "2.0");
-    let run = sscard(&["--json", "--card", card.to_str().unwrap(), "info"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let out = run.json();
+    let out = info_json("cli-info-json", "2.0");
     let holder = sample_holder();
     for id in HOLDER_FIELDS {
         assert_eq!(out["values"][id], holder[id], "{id}");
@@ -56,11 +61,7 @@ fn info_json_gives_the_values_of_the_sample_record() {
 
 #[test]
 fn info_on_a_3_0_card_without_keys_says_which_fields_need_authentication() {
-    let dir = TestDir::new("cli-info-nokeys");
-    let card = sample_card(dir.path(), "3.0");
-    let run = sscard(&["--json", "--card", card.to_str().unwrap(), "info"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let out = run.json();
+    let out = info_json("cli-info-nokeys", "3.0");
     assert_eq!(out["layout"], "national 3.0", "version from the ATR");
     // Card identification stays free to read; personal data needs key 0A.
     assert_eq!(out["values"]["card_number"], "T0000001X");

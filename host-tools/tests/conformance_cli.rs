@@ -12,6 +12,8 @@ use test_vectors::{Filter, Suite};
 
 /// Exit code of a run in which a vector failed (docs/host-tools.md).
 const EXIT_CONFORMANCE_FAILED: i32 = 20;
+/// Exit code of a run in which a vector was wrong itself, and the card failed nothing.
+const EXIT_VECTOR_ERRORS: i32 = 21;
 
 fn suite() -> Suite {
     Suite::builtin().unwrap_or_else(|e| panic!("the shipped suite does not load: {e}"))
@@ -362,4 +364,80 @@ fn a_card_image_reports_how_many_vectors_reached_it() {
     let passed = summary["passed"].as_u64().unwrap();
     let skipped = summary["skipped"].as_u64().unwrap();
     assert!((passed..=passed + skipped).contains(&reached), "{summary}");
+}
+
+#[test]
+fn a_vector_file_wrong_at_run_time_is_named_as_a_vector_error_with_its_own_exit_code() {
+    let dir = TestDir::new("conformance-vector-error");
+    let vectors = dir.path().join("vectors");
+    std::fs::create_dir_all(&vectors).unwrap();
+    std::fs::write(
+        vectors.join("wrong.toml"),
+        "[suite]\ntitle = \"t\"\ncard = \"demo\"\nreference = \"r\"\n\
+         [[vector]]\nid = \"wrong.length\"\nrequirement = \"SELECT MF\"\n\
+         steps = [{ apdu = \"00 A4 00 0C {lc({repeat(3F, 300)})}\", sw = \"9000\" }]\n\
+         [[vector]]\nid = \"right\"\nrequirement = \"SELECT MF\"\n\
+         steps = [{ apdu = \"00 A4 00 0C 02 3F 00\", sw = \"9000\" }]\n",
+    )
+    .unwrap();
+    let run = sscard(&["conformance", "run", "--suite", path(&vectors)]);
+    assert_eq!(
+        run.code, EXIT_VECTOR_ERRORS,
+        "{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("VECTOR ERROR wrong.length (wrong.toml)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("FAIL wrong.length"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("fix the vector files"),
+        "{}",
+        run.stderr
+    );
+    let json = sscard(&["--json", "conformance", "run", "--suite", path(&vectors)]);
+    assert_eq!(json.code, EXIT_VECTOR_ERRORS);
+    let out = json.json();
+    assert_eq!(out["summary"]["vector_errors"], 1, "{}", json.stdout);
+    assert_eq!(out["summary"]["passed"], 1);
+}
+
+#[test]
+fn a_holder_record_in_gbk_is_read_as_gbk() {
+    let dir = TestDir::new("conformance-gbk-holder");
+    let card = sample_card(dir.path(), "2.0");
+    let text = sample_holder().to_string();
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let holder = dir.path().join("holder.json");
+    std::fs::write(&holder, &gbk).unwrap();
+    let run = |encoding: &str| {
+        sscard(&[
+            "--card",
+            path(&card),
+            "conformance",
+            "run",
+            "--holder",
+            path(&holder),
+            "--encoding",
+            encoding,
+            "--filter",
+            "reader.ef06",
+        ])
+    };
+    let auto = run("auto");
+    assert_eq!(auto.code, 0, "{}\n{}", auto.stdout, auto.stderr);
+    let utf8 = run("utf-8");
+    assert_eq!(
+        utf8.code, EXIT_BAD_INPUT,
+        "{}\n{}",
+        utf8.stdout, utf8.stderr
+    );
+    assert!(
+        utf8.stderr.contains("iconv -f GBK -t UTF-8"),
+        "{}",
+        utf8.stderr
+    );
 }

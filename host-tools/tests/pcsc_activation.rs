@@ -2,7 +2,7 @@
 //! terminal with the card in "Virtual PCD 00 00" and the PSAM in "Virtual PCD 00 01", through the
 //! library and through `sscard activate`; and the card pulled after every step of the activation,
 //! put back, and the activation finished (or reported) by the rerun from the card and the journal.
-//! Runs only with SSCARD_PCSC_TESTS=1 (scripts/pcsc-tests.sh).
+//! Ignored by a plain `cargo test`: scripts/pcsc-tests.sh runs it with `--ignored`.
 
 mod pcsc_support;
 
@@ -13,13 +13,14 @@ use host_tools::card::info::{read_card_info, Activation};
 use host_tools::jobs::activation::{
     ActivationError, GivenPins, InputError, Journal, PinSource, Receipt, Step,
 };
+use host_tools::protocol::apdu::{build, CommandApdu};
 use host_tools::protocol::client::{Client, ClientError};
 use host_tools::testdir::TestDir;
-use host_tools::transport::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
+use host_tools::transport::vpcd::{ServeOptions, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
 use pcsc_support::activation::*;
 use pcsc_support::*;
-use serde_json::Value;
+use serde_json::json;
 
 /// The holder's PIN entries, counting how often the terminal asked for them.
 struct Pins {
@@ -33,12 +34,8 @@ impl PinSource for Pins {
     }
 }
 
-fn sw<T: CardTransport>(client: &mut Client<T>, apdu: &[u8]) -> u16 {
-    client
-        .transmit_raw(apdu)
-        .expect("the card answers")
-        .sw
-        .to_u16()
+fn sw<T: CardTransport>(client: &mut Client<T>, command: &CommandApdu) -> u16 {
+    client.send(command).expect("the card answers").sw.to_u16()
 }
 
 /// What the card in the first reader says, through PC/SC: its activation record, and after a cold
@@ -50,10 +47,9 @@ fn card_state() -> (Activation, u16, u16) {
         .expect("the card reads")
         .activation;
     client.reset(ResetKind::Cold).expect("cold reset");
-    let tries = sw(&mut client, &[0x00, 0x20, 0x00, 0x00, 0x00]);
-    let mut verify = vec![0x00, 0x20, 0x00, 0x00, 0x03];
-    verify.extend(hex::decode(NEW_PIN).unwrap());
-    let verified = sw(&mut client, &verify);
+    let tries = sw(&mut client, &build::verify_tries_left());
+    let new_pin = card_os::crypto::Pin::from_ascii(NEW_PIN.as_bytes()).unwrap();
+    let verified = sw(&mut client, &build::verify(&new_pin));
     (activation, tries, verified)
 }
 
@@ -97,12 +93,8 @@ fn steps(journal: &Journal, attempt: &str) -> Vec<Step> {
 }
 
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_two_reader_terminal_activates_the_card_through_pcscd_with_the_psam_in_the_second_slot() {
-    if !enabled(
-        "a_two_reader_terminal_activates_the_card_through_pcscd_with_the_psam_in_the_second_slot",
-    ) {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let psam_served = ServedCard::start(psam(), SECOND_SLOT_PORT);
     let card_served = ServedCard::start(fresh_card(), FIRST_SLOT_PORT);
@@ -132,10 +124,6 @@ fn a_two_reader_terminal_activates_the_card_through_pcscd_with_the_psam_in_the_s
     // Every command went through vpcd: the card's and the PSAM's.
     assert!(card_served.stop().apdus > 20);
     assert!(psam_served.stop().apdus > 0);
-}
-
-fn sscard(args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_sscard"), args)
 }
 
 /// `sscard --reader CARD --json activate --psam-reader PSAM ...`, the new PIN given, or else read
@@ -169,52 +157,9 @@ fn sscard_activate(journal: &str, new_pin: Option<&str>) -> Output {
     sscard(&args)
 }
 
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "sscard printed no JSON ({e}):\n{}\n{}",
-            stdout(output),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-/// The card, pulled right after the card answers CHANGE PIN (80 5E) with 90 00.
-struct PulledAfterPinChange {
-    card: Box<dyn CardTransport + Send>,
-    control: ServeControl,
-}
-
-impl CardTransport for PulledAfterPinChange {
-    fn name(&self) -> String {
-        self.card.name()
-    }
-    fn atr(&self) -> Vec<u8> {
-        self.card.atr()
-    }
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let response = self.card.transmit(command)?;
-        // The serve loop sends this answer, then finds the card pulled before reading more.
-        if command.get(..2) == Some(&[0x80, 0x5E]) && response.ends_with(&[0x90, 0x00]) {
-            self.control.remove_card();
-        }
-        Ok(response)
-    }
-    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
-        self.card.reset(kind)
-    }
-    fn power_off(&mut self) -> Result<(), TransportError> {
-        self.card.power_off()
-    }
-}
-
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn sscard_activate_with_a_psam_reader_activates_and_resumes_a_card_pulled_after_its_pin_change() {
-    if !enabled(
-        "sscard_activate_with_a_psam_reader_activates_and_resumes_a_card_pulled_after_its_pin_change",
-    ) {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let dir = TestDir::new("pcsc-activation-cli");
     let _psam_served = ServedCard::start(psam(), SECOND_SLOT_PORT);
@@ -231,13 +176,17 @@ fn sscard_activate_with_a_psam_reader_activates_and_resumes_a_card_pulled_after_
         let out = json(&output);
         assert_eq!(out["activated"], true);
         let receipt = &out["receipt"];
-        assert_eq!(receipt["card_number"], "T0000001X");
-        assert_eq!(receipt["name"], NAME);
-        assert_eq!(receipt["activation_date"], DATE);
-        assert_eq!(receipt["outlet"], OUTLET);
-        assert_eq!(receipt["terminal"], TERMINAL);
-        assert_eq!(receipt["medical_insurance"], "normal");
-        assert_eq!(receipt["resumed"], false);
+        for (field, expected) in [
+            ("card_number", json!("T0000001X")),
+            ("name", json!(NAME)),
+            ("activation_date", json!(DATE)),
+            ("outlet", json!(OUTLET)),
+            ("terminal", json!(TERMINAL)),
+            ("medical_insurance", json!("normal")),
+            ("resumed", json!(false)),
+        ] {
+            assert_eq!(receipt[field], expected, "receipt {field}: {receipt}");
+        }
         assert!(
             receipt["security_module"]
                 .as_str()
@@ -251,10 +200,10 @@ fn sscard_activate_with_a_psam_reader_activates_and_resumes_a_card_pulled_after_
     // The card pulled after CHANGE PIN: the PIN is changed, the card not activated.
     let options = ServeOptions::new(FIRST_SLOT_PORT);
     let control = options.control.clone();
-    let card = PulledAfterPinChange {
-        card: fresh_card(),
-        control: control.clone(),
-    };
+    // Pulled right after the card answers CHANGE PIN (80 5E) with 90 00.
+    let card = PulledOnCue::new(fresh_card(), control.clone(), |command, response| {
+        command.get(..2) == Some(&[0x80, 0x5E]) && response.ends_with(&[0x90, 0x00])
+    });
     let _served = ServedCard::start_with(Box::new(card), options);
     wait_for_card(&ctx, READER, true);
     let journal = dir.path().join("pulled.jsonl");
@@ -295,10 +244,8 @@ fn sscard_activate_with_a_psam_reader_activates_and_resumes_a_card_pulled_after_
 }
 
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_card_pulled_after_each_step_through_pcscd_is_finished_by_the_rerun() {
-    if !enabled("a_card_pulled_after_each_step_through_pcscd_is_finished_by_the_rerun") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let dir = TestDir::new("pcsc-activation-pulls");
     let _psam_served = ServedCard::start(psam(), SECOND_SLOT_PORT);

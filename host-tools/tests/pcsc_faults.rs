@@ -1,10 +1,10 @@
 //! Faults through the real PC/SC stack, seen by sscard's PC/SC transport: the card pulled during a
-//! multi-APDU operation, put back, and pcscd restarted. Runs only with SSCARD_PCSC_TESTS=1.
+//! multi-APDU operation, put back, and pcscd restarted. Ignored by a plain `cargo test`: scripts/pcsc-tests.sh runs it with `--ignored`.
 
 mod pcsc_support;
 
-use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
-use host_tools::transport::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT};
+use host_tools::transport::pcsc::PcscTransport;
+use host_tools::transport::vpcd::{ServeOptions, FIRST_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
 use pcsc::ShareMode;
 use pcsc_support::*;
@@ -14,62 +14,21 @@ fn read_ef05(n: u8) -> [u8; 5] {
     [0x00, 0xB2, n, 0x2C, 0x00]
 }
 
-/// A card that is pulled from the reader right after it answers its `pull_after`-th command.
-struct PulledMidway {
-    card: Box<dyn CardTransport + Send>,
-    control: ServeControl,
-    pull_after: usize,
-    answered: usize,
-}
-
-impl CardTransport for PulledMidway {
-    fn name(&self) -> String {
-        self.card.name()
-    }
-    fn atr(&self) -> Vec<u8> {
-        self.card.atr()
-    }
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let response = self.card.transmit(command);
-        self.answered += 1;
-        if self.answered == self.pull_after {
-            self.control.remove_card();
-        }
-        response
-    }
-    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
-        self.card.reset(kind)
-    }
-    fn power_off(&mut self) -> Result<(), TransportError> {
-        self.card.power_off()
-    }
-}
-
 fn open_virtual_reader() -> PcscTransport {
-    PcscTransport::open(&PcscOptions {
-        reader: Some(ReaderChoice::Name(READER.to_string())),
-        wait: STACK_TIMEOUT,
-        answer_timeout: STACK_TIMEOUT,
-        share: ShareMode::Shared,
-    })
-    .expect("sscard opens the served card")
+    open_reader_with(READER, ShareMode::Shared).expect("sscard opens the served card")
 }
 
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_card_pulled_during_a_multi_apdu_operation_is_reported_and_recovered_after_reinsertion() {
-    if !enabled(
-        "a_card_pulled_during_a_multi_apdu_operation_is_reported_and_recovered_after_reinsertion",
-    ) {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let options = ServeOptions::new(FIRST_SLOT_PORT);
-    let card = PulledMidway {
-        card: demo_sim(),
-        control: options.control.clone(),
-        pull_after: 3,
-        answered: 0,
-    };
+    // Pulled right after its third answer.
+    let mut answered = 0;
+    let card = PulledOnCue::new(demo_sim(), options.control.clone(), move |_, _| {
+        answered += 1;
+        answered == 3
+    });
     let served = ServedCard::start_with(Box::new(card), options);
     let ctx = context();
     wait_for_card(&ctx, READER, true);
@@ -121,20 +80,22 @@ fn a_card_pulled_during_a_multi_apdu_operation_is_reported_and_recovered_after_r
     assert_eq!(served.stop().insertions, 2);
 }
 
+/// The served card through sscard's transport: SELECT SSSE and record 1 of EF05 answer 9000.
+fn open_and_read_a_record() -> PcscTransport {
+    let mut transport = open_virtual_reader();
+    assert_eq!(transport.transmit(&select_ssse()).unwrap(), [0x90, 0x00]);
+    let record = transport.transmit(&read_ef05(1)).unwrap();
+    assert!(record.ends_with(&[0x90, 0x00]), "{record:02X?}");
+    transport
+}
+
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_pcscd_restart_is_reported_and_the_served_card_comes_back() {
-    if !enabled("a_pcscd_restart_is_reported_and_the_served_card_comes_back") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let served = ServedCard::start(demo_sim(), FIRST_SLOT_PORT);
     wait_for_card(&context(), READER, true);
-    let mut transport = open_virtual_reader();
-    assert_eq!(transport.transmit(&select_ssse()).unwrap(), [0x90, 0x00]);
-    assert!(transport
-        .transmit(&read_ef05(1))
-        .unwrap()
-        .ends_with(&[0x90, 0x00]));
+    let mut transport = open_and_read_a_record();
 
     stack("restart");
     let error = transport
@@ -154,12 +115,6 @@ fn a_pcscd_restart_is_reported_and_the_served_card_comes_back() {
 
     // The serve loop reconnects to the new pcscd's vpcd by itself.
     wait_for_card(&context(), READER, true);
-    let mut transport = open_virtual_reader();
-    assert_eq!(transport.transmit(&select_ssse()).unwrap(), [0x90, 0x00]);
-    assert!(transport
-        .transmit(&read_ef05(1))
-        .unwrap()
-        .ends_with(&[0x90, 0x00]));
-    drop(transport);
+    drop(open_and_read_a_record());
     assert!(served.stop().insertions >= 2);
 }

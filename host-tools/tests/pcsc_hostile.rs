@@ -261,9 +261,6 @@ fn judge(mode: RogueMode, command: &str, ran: &Ran) -> Vec<String> {
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn every_command_survives_every_rogue_mode() {
-    if !enabled("every_command_survives_every_rogue_mode") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let dir = host_tools::testdir::TestDir::new("pcsc-hostile");
     let holder = dir.path().join("holder.json");
@@ -309,9 +306,6 @@ fn every_command_survives_every_rogue_mode() {
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn the_reader_is_released_after_a_silent_card() {
-    if !enabled("the_reader_is_released_after_a_silent_card") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let silent = serve_rogue(RogueMode::Silence);
     let ran = sscard(&["apdu".into(), "0084000008".into()]);

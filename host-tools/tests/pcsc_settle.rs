@@ -2,7 +2,8 @@
 //! "Virtual PCD 00 00", the PSAM in "Virtual PCD 00 01", `sscard settle --reader --psam-reader`:
 //! a refusal for balance (9401), a card pulled after its DEBIT and before the receipt (the
 //! DEBIT's answer lost) then settled by the rerun exactly once, and a plain settlement; the
-//! balance and the log read back through pcscd. Runs only with SSCARD_PCSC_TESTS=1.
+//! balance and the log read back through pcscd. Ignored unless asked for (`-- --ignored`, with the
+//! stack running: scripts/test.sh).
 
 mod pcsc_support;
 
@@ -104,10 +105,6 @@ fn purse() -> (u64, usize) {
 #[test]
 #[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn settlements_through_pcscd_a_refusal_for_balance_and_a_card_pulled_after_its_debit() {
-    if !enabled("settlements_through_pcscd_a_refusal_for_balance_and_a_card_pulled_after_its_debit")
-    {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let dir = TestDir::new("pcsc-settle");
     let journal = dir.path().join("terminal.jsonl");

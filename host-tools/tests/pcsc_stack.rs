@@ -1,21 +1,16 @@
 //! The served card through the real PC/SC stack, seen by a PC/SC client (the pcsc crate).
-//! Runs only with SSCARD_PCSC_TESTS=1: see scripts/pcsc-tests.sh.
+//! Ignored by a plain `cargo test`: scripts/pcsc-tests.sh runs it with `--ignored`.
 
 mod pcsc_support;
 
-use std::ffi::CString;
-
 use host_tools::transport::vpcd::{EchoCard, ECHO_ATR, FIRST_SLOT_PORT, SECOND_SLOT_PORT};
-use pcsc::{Protocols, ShareMode};
 use pcsc_support::*;
 
 const READ_RECORD: [u8; 5] = [0x00, 0xB2, 0x01, 0x2C, 0x00];
 
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn pcsc_sees_the_virtual_reader_with_the_served_card_and_its_atr() {
-    if !enabled("pcsc_sees_the_virtual_reader_with_the_served_card_and_its_atr") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let served = ServedCard::start(Box::new(EchoCard::new()), FIRST_SLOT_PORT);
     let ctx = context();
@@ -26,13 +21,7 @@ fn pcsc_sees_the_virtual_reader_with_the_served_card_and_its_atr() {
         "{READER} not in {readers:?}"
     );
 
-    let card = ctx
-        .connect(
-            &CString::new(READER).unwrap(),
-            ShareMode::Shared,
-            Protocols::ANY,
-        )
-        .unwrap();
+    let card = connect(&ctx, READER);
     assert_eq!(card.status2_owned().unwrap().atr(), ECHO_ATR);
     let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
     for _ in 0..50 {
@@ -43,21 +32,13 @@ fn pcsc_sees_the_virtual_reader_with_the_served_card_and_its_atr() {
 }
 
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn an_extended_apdu_crosses_the_stack_whole() {
-    if !enabled("an_extended_apdu_crosses_the_stack_whole") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let served = ServedCard::start(Box::new(EchoCard::new()), FIRST_SLOT_PORT);
     let ctx = context();
     wait_for_card(&ctx, READER, true);
-    let card = ctx
-        .connect(
-            &CString::new(READER).unwrap(),
-            ShareMode::Shared,
-            Protocols::ANY,
-        )
-        .unwrap();
+    let card = connect(&ctx, READER);
     // UPDATE BINARY with 2,000 bytes of data: extended Lc.
     let mut command = vec![0x00, 0xD6, 0x00, 0x00, 0x00, 0x07, 0xD0];
     command.extend(std::iter::repeat_n(0x5A, 2000));
@@ -68,23 +49,15 @@ fn an_extended_apdu_crosses_the_stack_whole() {
 }
 
 #[test]
+#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs it)"]
 fn a_second_card_is_served_in_the_second_slot() {
-    if !enabled("a_second_card_is_served_in_the_second_slot") {
-        return;
-    }
     let _lock = ReaderLock::acquire();
     let first = ServedCard::start(Box::new(EchoCard::new()), FIRST_SLOT_PORT);
     let second = ServedCard::start(Box::new(EchoCard::new()), SECOND_SLOT_PORT);
     let ctx = context();
     assert_eq!(wait_for_card(&ctx, READER, true), ECHO_ATR);
     assert_eq!(wait_for_card(&ctx, SECOND_READER, true), ECHO_ATR);
-    let card = ctx
-        .connect(
-            &CString::new(SECOND_READER).unwrap(),
-            ShareMode::Shared,
-            Protocols::ANY,
-        )
-        .unwrap();
+    let card = connect(&ctx, SECOND_READER);
     let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
     assert_eq!(card.transmit(&READ_RECORD, &mut buf).unwrap(), [0x90, 0x00]);
     drop(card);

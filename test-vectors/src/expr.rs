@@ -5,8 +5,17 @@
 //! `{value:ssn}` (the value alone), or a function `{ext_auth(SSSE/04, {challenge})}`. Arguments
 //! are written like templates, except key references (`DF/ID`) and numbers/text. A pattern (an
 //! expected answer) also takes `??` for any one byte and a final `*` for anything that follows.
+//!
+//! Parsing and evaluation are bounded ([`crate::limits`]): the text's length, the nesting depth,
+//! the bytes any part evaluates to and the offsets of `date()`. Past a bound the answer is an
+//! error naming it, never a panic or an allocation the bound does not cover.
 
+pub use crate::eval_error::EvalError;
 use crate::facts::Scope;
+use crate::limits::{
+    MAX_DATE_DAYS, MAX_DATE_MONTHS, MAX_EXPRESSION_BYTES, MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+};
 use file_structures::codec::{self, Day, Encoding};
 
 /// One piece of a template.
@@ -167,17 +176,6 @@ pub struct Pattern {
     text: String,
 }
 
-/// Why an expression could not be evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EvalError {
-    /// The target cannot provide what the expression needs (e.g. the holder of a real card): the
-    /// vector is skipped, not failed.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    Invalid(String),
-}
-
 /// A pattern evaluated for one run: `None` bytes match anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
@@ -260,6 +258,7 @@ impl Pattern {
                         .map(Some),
                 ),
             }
+            within_output_limit(bytes.len())?;
         }
         Ok(Expected {
             bytes,
@@ -270,7 +269,7 @@ impl Pattern {
 
 /// Parses a command template (no `??`, no `*`).
 pub fn parse_template(text: &str) -> Result<Template, String> {
-    let mut parser = Parser::new(text);
+    let mut parser = Parser::new(text)?;
     let terms = parser.terms(false)?;
     parser.end()?;
     Ok(Template {
@@ -281,7 +280,7 @@ pub fn parse_template(text: &str) -> Result<Template, String> {
 
 /// Parses an expected-answer pattern.
 pub fn parse_pattern(text: &str) -> Result<Pattern, String> {
-    let mut parser = Parser::new(text);
+    let mut parser = Parser::new(text)?;
     let terms = parser.terms(true)?;
     parser.skip_ws();
     let open_end = parser.eat('*');
@@ -297,15 +296,24 @@ struct Parser<'t> {
     text: &'t str,
     chars: Vec<char>,
     at: usize,
+    /// How many `{` are open here.
+    depth: usize,
 }
 
 impl<'t> Parser<'t> {
-    fn new(text: &'t str) -> Self {
-        Parser {
+    fn new(text: &'t str) -> Result<Self, String> {
+        let length = text.chars().count();
+        if length > MAX_EXPRESSION_CHARS {
+            return Err(format!(
+                "the expression is {length} characters long, more than the limit of {MAX_EXPRESSION_CHARS}"
+            ));
+        }
+        Ok(Parser {
             text,
             chars: text.chars().collect(),
             at: 0,
-        }
+            depth: 0,
+        })
     }
 
     fn peek(&self) -> Option<char> {
@@ -386,6 +394,18 @@ impl<'t> Parser<'t> {
 
     /// After `{`: a capture, a field or a call, then `}`.
     fn braced(&mut self) -> Result<Term, String> {
+        if self.depth >= MAX_EXPRESSION_DEPTH {
+            return Err(self.error(&format!(
+                "terms are nested more than {MAX_EXPRESSION_DEPTH} deep, the limit"
+            )));
+        }
+        self.depth += 1;
+        let term = self.braced_inner();
+        self.depth -= 1;
+        term
+    }
+
+    fn braced_inner(&mut self) -> Result<Term, String> {
         self.skip_ws();
         let name = self.ident();
         if name.is_empty() {
@@ -475,6 +495,16 @@ impl<'t> Parser<'t> {
     }
 }
 
+/// An error when `len` bytes are more than any part of an expression may evaluate to.
+fn within_output_limit(len: usize) -> Result<(), EvalError> {
+    if len > MAX_EXPRESSION_BYTES {
+        return Err(EvalError::Invalid(format!(
+            "the expression evaluates to more than {MAX_EXPRESSION_BYTES} bytes, the limit"
+        )));
+    }
+    Ok(())
+}
+
 fn eval_terms(terms: &[Term], scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
     let mut out = Vec::new();
     for term in terms {
@@ -489,6 +519,7 @@ fn eval_terms(terms: &[Term], scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             Term::Field { id, value_only } => out.extend(scope.field(id, *value_only)?),
             Term::Call(call) => out.extend(eval_call(call, scope)?),
         }
+        within_output_limit(out.len())?;
     }
     Ok(out)
 }
@@ -533,6 +564,8 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Vec<u8>, EvalError> {
             let n: usize = text(1)?
                 .parse()
                 .map_err(|_| EvalError::Invalid("repeat(X, n): n is a decimal count".into()))?;
+            // Checked before anything is allocated: the count may be any number.
+            within_output_limit(unit.len().saturating_mul(n))?;
             Ok(unit.repeat(n))
         }
         Function::Flip => {
@@ -694,6 +727,8 @@ fn moved_date(date: &[u8], offset: &str) -> Result<Day, EvalError> {
             "the offset is empty; write e.g. +6m or +6m+1d".into(),
         ));
     }
+    // The bounds are on the sums of all terms: many small terms cost as much as one big one.
+    let (mut months, mut days) = (0u32, 0u32);
     while !rest.is_empty() {
         let term = rest
             .strip_prefix('+')
@@ -704,10 +739,21 @@ fn moved_date(date: &[u8], offset: &str) -> Result<Day, EvalError> {
         let count: u32 = term[..unit_at]
             .parse()
             .map_err(|_| invalid(format!("{offset}: each term is +Nm or +Nd")))?;
-        match term[unit_at..].chars().next() {
-            Some('m') => day = day.plus_months(count),
-            Some('d') => (0..count).for_each(|_| day = day.next_day()),
+        let (total, limit, what) = match term[unit_at..].chars().next() {
+            Some('m') => (&mut months, MAX_DATE_MONTHS, "months"),
+            Some('d') => (&mut days, MAX_DATE_DAYS, "days"),
             _ => return Err(invalid(format!("{offset}: the units are m and d"))),
+        };
+        *total = total.saturating_add(count);
+        if *total > limit {
+            return Err(invalid(format!(
+                "{offset}: more than {limit} {what} in all, the limit"
+            )));
+        }
+        if what == "months" {
+            day = day.plus_months(count);
+        } else {
+            (0..count).for_each(|_| day = day.next_day());
         }
         rest = &term[unit_at + 1..];
     }

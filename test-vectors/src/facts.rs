@@ -8,7 +8,7 @@ use file_structures::codec;
 use file_structures::layout::Layout;
 use file_structures::personalise::{CardRecord, IssuerKeys};
 
-use crate::expr::EvalError;
+use crate::eval_error::EvalError;
 
 /// Facts about one card, each possibly unknown (then vectors needing it are skipped).
 #[derive(Debug, Default)]

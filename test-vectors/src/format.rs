@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::expr::{parse_pattern, parse_template, Pattern, Template};
+use crate::limits::{MAX_STEPS_PER_VECTOR, MAX_VECTORS_PER_FILE, MAX_VECTOR_FILE_BYTES};
 
 /// The card a vector needs before its first step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,6 +163,15 @@ pub enum FormatError {
         id: String,
         first: String,
     },
+    /// A size past one of [`crate::limits`].
+    #[error("{file}: {what} is {found}, more than the limit of {limit}")]
+    TooLarge {
+        file: String,
+        /// e.g. "the file's size in bytes", "vector pin.block's step count".
+        what: String,
+        found: usize,
+        limit: usize,
+    },
 }
 
 #[derive(Deserialize)]
@@ -221,12 +231,39 @@ enum OneOrMany {
 
 /// Parses one vector file; `name` is shown in errors and recorded in each vector.
 pub fn parse_file(name: &str, text: &str) -> Result<VectorFile, FormatError> {
+    let too_large = |what: String, found: usize, limit: usize| FormatError::TooLarge {
+        file: name.into(),
+        what,
+        found,
+        limit,
+    };
+    if text.len() > MAX_VECTOR_FILE_BYTES {
+        return Err(too_large(
+            "the file's size in bytes".into(),
+            text.len(),
+            MAX_VECTOR_FILE_BYTES,
+        ));
+    }
     let raw: RawFile = toml::from_str(text).map_err(|source| FormatError::Toml {
         file: name.into(),
         source,
     })?;
+    if raw.vector.len() > MAX_VECTORS_PER_FILE {
+        return Err(too_large(
+            "the number of vectors".into(),
+            raw.vector.len(),
+            MAX_VECTORS_PER_FILE,
+        ));
+    }
     let mut vectors = Vec::with_capacity(raw.vector.len());
     for v in raw.vector {
+        if v.steps.len() > MAX_STEPS_PER_VECTOR {
+            return Err(too_large(
+                format!("vector {}'s number of steps", v.id),
+                v.steps.len(),
+                MAX_STEPS_PER_VECTOR,
+            ));
+        }
         let bad = |message: String| FormatError::Vector {
             file: name.into(),
             vector: v.id.clone(),

@@ -2,6 +2,8 @@
 //! lines, `#` comments, `reset`) and APDU traces (`> command` / `< response` lines, as scriptor
 //! prints them). The output is one vector in the suite's format, ready to review and commit.
 
+use crate::limits::{MAX_IMPORT_BYTES, MAX_STEPS_PER_VECTOR};
+
 /// Why a script or trace could not be imported: the line (1-based) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -30,6 +32,20 @@ enum Imported {
     },
 }
 
+/// An error (at line 0: the whole input) when `text` is larger than an import may be.
+fn within_import_limit(text: &str) -> Result<(), ImportError> {
+    if text.len() > MAX_IMPORT_BYTES {
+        return Err(ImportError {
+            line: 0,
+            message: format!(
+                "the input is {} bytes, more than the limit of {MAX_IMPORT_BYTES}",
+                text.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn hex_of(text: &str, line: usize) -> Result<String, ImportError> {
     let compact: String = text
         .chars()
@@ -55,6 +71,7 @@ fn spaced(bytes: &[u8]) -> String {
 /// A scriptor script: every APDU line becomes a step expecting `9000` and any data (a script
 /// carries no answers: tighten them by hand, or import a trace of a good card instead).
 pub fn from_scriptor(header: &ImportHeader, script: &str) -> Result<String, ImportError> {
+    within_import_limit(script)?;
     let mut steps = Vec::new();
     for (i, raw) in script.lines().enumerate() {
         let line = raw.trim();
@@ -82,6 +99,7 @@ pub fn from_scriptor(header: &ImportHeader, script: &str) -> Result<String, Impo
 /// optional ` : text` after it is ignored); `reset` and `#` comments as in scripts. The answers
 /// become exact expectations.
 pub fn from_trace(header: &ImportHeader, trace: &str) -> Result<String, ImportError> {
+    within_import_limit(trace)?;
     let mut steps = Vec::new();
     let mut pending: Option<(String, usize)> = None;
     for (i, raw) in trace.lines().enumerate() {
@@ -155,6 +173,18 @@ fn render(header: &ImportHeader, steps: &[Imported]) -> Result<String, ImportErr
         return Err(ImportError {
             line: 0,
             message: "no APDU to import".into(),
+        });
+    }
+    let step_count = steps
+        .iter()
+        .filter(|s| !matches!(s, Imported::Comment(_)))
+        .count();
+    if step_count > MAX_STEPS_PER_VECTOR {
+        return Err(ImportError {
+            line: 0,
+            message: format!(
+                "{step_count} steps are more than the limit of {MAX_STEPS_PER_VECTOR} for one vector: split the script"
+            ),
         });
     }
     let mut out = format!(

@@ -2,7 +2,8 @@
 //! them (docs/test-vectors.md).
 //!
 //! - [`format`]: the vector files (TOML), [`expr`]: byte expressions with captures and
-//!   cryptograms, [`kat`]: crypto known answers.
+//!   cryptograms ([`eval_error`]: why one cannot be evaluated), [`kat`]: crypto known answers,
+//!   [`limits`]: the bound of every input.
 //! - [`suite`]: the shipped suite (embedded) and [`expand`]: access vectors generated from the
 //!   national layouts.
 //! - [`target`]: the [`target::CardUnderTest`] a runner talks to and the [`target::Target`] that
@@ -10,12 +11,14 @@
 //! - [`runner`]: verdicts; [`report`]: summary table, JSON, JUnit XML; [`import`]: scriptor
 //!   scripts and APDU traces into vector files.
 
+pub mod eval_error;
 pub mod expand;
 pub mod expr;
 pub mod facts;
 pub mod format;
 pub mod import;
 pub mod kat;
+pub mod limits;
 pub mod report;
 pub mod runner;
 pub mod sim;

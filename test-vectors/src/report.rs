@@ -20,6 +20,8 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub errors: usize,
+    /// Vectors that are wrong themselves (see [`Verdict::VectorError`]).
+    pub vector_errors: usize,
     pub skipped: usize,
     /// Results for the card under test: every one but the crypto known answers.
     pub card_vectors: usize,
@@ -36,6 +38,7 @@ impl Summary {
             Verdict::Pass => self.passed += 1,
             Verdict::Fail { .. } => self.failed += 1,
             Verdict::Error { .. } => self.errors += 1,
+            Verdict::VectorError { .. } => self.vector_errors += 1,
             Verdict::Skip { .. } => self.skipped += 1,
         }
     }
@@ -56,9 +59,15 @@ impl Report {
         }
     }
 
-    /// No failure and no error (skips allowed), and the card answered: a run in which no vector
-    /// reached the card checked nothing about it and is no pass.
+    /// No failure, no error and no vector error (skips allowed), and the card answered: a run in
+    /// which no vector reached the card checked nothing about it and is no pass.
     pub fn success(&self) -> bool {
+        self.card_passed() && self.summary.vector_errors == 0
+    }
+
+    /// The card answered and failed no vector that could be run (vector errors are not the
+    /// card's).
+    pub fn card_passed(&self) -> bool {
         self.summary.failed == 0 && self.summary.errors == 0 && !self.nothing_reached_card()
     }
 
@@ -134,13 +143,13 @@ impl Report {
             .max()
             .unwrap_or(4);
         out.push_str(&format!(
-            "{:<width$}  {:>5}  {:>5}  {:>5}  {:>5}  {:>5}\n",
-            "file", "total", "pass", "fail", "error", "skip"
+            "{:<width$}  {:>5}  {:>5}  {:>5}  {:>5}  {:>6}  {:>5}\n",
+            "file", "total", "pass", "fail", "error", "vector", "skip"
         ));
         let line = |name: &str, s: &Summary| {
             format!(
-                "{name:<width$}  {:>5}  {:>5}  {:>5}  {:>5}  {:>5}\n",
-                s.total, s.passed, s.failed, s.errors, s.skipped
+                "{name:<width$}  {:>5}  {:>5}  {:>5}  {:>5}  {:>6}  {:>5}\n",
+                s.total, s.passed, s.failed, s.errors, s.vector_errors, s.skipped
             )
         };
         for (file, s) in &rows {
@@ -153,10 +162,15 @@ impl Report {
                 self.summary.reached_card, self.summary.card_vectors
             ));
         }
-        for r in self.results.iter().filter(|r| r.failed()) {
+        for r in self
+            .results
+            .iter()
+            .filter(|r| r.failed() || r.vector_error())
+        {
             let (kind, step, message) = match &r.verdict {
                 Verdict::Fail { step, message } => ("FAIL", step, message),
                 Verdict::Error { step, message } => ("ERROR", step, message),
+                Verdict::VectorError { step, message } => ("VECTOR ERROR", step, message),
                 _ => continue,
             };
             out.push_str(&format!(
@@ -174,9 +188,20 @@ impl Report {
                 out.push_str(&format!("  {n:>4} × {why}\n"));
             }
         }
+        let verdict = if self.success() {
+            "PASS"
+        } else if self.card_passed() {
+            // The card failed nothing, but some vectors could not be run as written.
+            "VECTOR ERRORS"
+        } else {
+            "FAIL"
+        };
+        let vector_errors = match self.summary.vector_errors {
+            0 => String::new(),
+            n => format!(", {n} vector errors"),
+        };
         out.push_str(&format!(
-            "\n{}: {} passed, {} failed, {} errors, {} skipped of {}\n",
-            if self.success() { "PASS" } else { "FAIL" },
+            "\n{verdict}: {} passed, {} failed, {} errors{vector_errors}, {} skipped of {}\n",
             self.summary.passed,
             self.summary.failed,
             self.summary.errors,
@@ -201,7 +226,10 @@ impl Report {
         let extra = usize::from(nothing.is_some());
         out.push_str(&format!(
             "<testsuites name=\"sscard conformance\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n",
-            self.summary.total + extra, self.summary.failed + extra, self.summary.errors, self.summary.skipped
+            self.summary.total + extra,
+            self.summary.failed + extra,
+            self.summary.errors + self.summary.vector_errors,
+            self.summary.skipped
         ));
         if let Some(sentence) = &nothing {
             out.push_str(&format!(
@@ -220,7 +248,7 @@ impl Report {
                 xml(file),
                 s.total,
                 s.failed,
-                s.errors,
+                s.errors + s.vector_errors,
                 s.skipped
             ));
             if s.card_vectors > 0 {
@@ -253,6 +281,12 @@ impl Report {
                     )),
                     Verdict::Error { step, message } => out.push_str(&format!(
                         "      <error message=\"step {step}: {}\">{}</error>\n",
+                        xml(message),
+                        xml(&transcript)
+                    )),
+                    Verdict::VectorError { step, message } => out.push_str(&format!(
+                        "      <error type=\"vector-error\" message=\"vector error in {}, step {step}: {}\">{}</error>\n",
+                        xml(&r.file),
                         xml(message),
                         xml(&transcript)
                     )),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::expr::EvalError;
+use crate::eval_error::EvalError;
 use crate::facts::Scope;
 use crate::format::{Step, Vector};
 use crate::target::{CardUnderTest, NotPrepared, Target};
@@ -23,9 +23,16 @@ pub enum Verdict {
     Skip {
         reason: String,
     },
-    /// The card or the vector could not be used (no answer, an expression that cannot be
-    /// computed): counts as a failure.
+    /// The card could not be used (no answer, a broken answer): counts as a failure.
     Error {
+        step: usize,
+        message: String,
+    },
+    /// The vector itself is wrong, found only when it ran (an expression that cannot be
+    /// computed, a capture never made): the vector file's fault, not the card's. The card is not
+    /// judged on it, but the run does not pass.
+    #[serde(rename = "vector-error")]
+    VectorError {
         step: usize,
         message: String,
     },
@@ -63,9 +70,13 @@ impl VectorResult {
     pub fn skipped(&self) -> bool {
         matches!(self.verdict, Verdict::Skip { .. })
     }
-    /// Failed or errored.
+    /// Failed or errored: the card's fault (or the target's), not the vector's.
     pub fn failed(&self) -> bool {
         matches!(self.verdict, Verdict::Fail { .. } | Verdict::Error { .. })
+    }
+    /// The vector itself is wrong.
+    pub fn vector_error(&self) -> bool {
+        matches!(self.verdict, Verdict::VectorError { .. })
     }
     /// A crypto known answer, run without a card.
     pub fn is_known_answer(&self) -> bool {
@@ -175,7 +186,7 @@ fn run_steps(
         let n = i + 1;
         let eval_error = |e: EvalError| match e {
             EvalError::Unavailable(reason) => Verdict::Skip { reason },
-            EvalError::Invalid(message) => Verdict::Error { step: n, message },
+            EvalError::Invalid(message) => Verdict::VectorError { step: n, message },
         };
         let scope = Scope::new(facts, &captures);
         match step {

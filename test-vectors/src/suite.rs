@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::format::{parse_file, FormatError, Vector, VectorFile};
 use crate::kat::{parse_kat_file, run_kats, KatFile};
+use crate::limits::{MAX_SUITE_FILES, MAX_VECTOR_FILE_BYTES};
 use crate::report::Report;
 use crate::runner::{run_vectors, Filter, VectorResult};
 use crate::target::Target;
@@ -82,6 +83,11 @@ pub enum SuiteError {
     },
     #[error("the access vectors could not be generated: {0}")]
     Generate(String),
+    /// A file past its size limit, or not UTF-8.
+    #[error(transparent)]
+    Input(#[from] file_structures::input::InputError),
+    #[error("{dir} holds more than {limit} vector files, the limit")]
+    TooManyFiles { dir: String, limit: usize },
 }
 
 /// Vector files and known-answer files.
@@ -109,10 +115,7 @@ impl Suite {
     /// Every `*.toml` of `dir` (vector files) and of `dir/crypto` (known answers), by name.
     pub fn load_dir(dir: &Path) -> Result<Suite, SuiteError> {
         let read = |path: &PathBuf| {
-            std::fs::read_to_string(path).map_err(|source| SuiteError::Read {
-                path: path.display().to_string(),
-                source,
-            })
+            file_structures::input::read_text_bounded(path, MAX_VECTOR_FILE_BYTES, "a vector file")
         };
         let mut files = Vec::new();
         for path in toml_files(dir)? {
@@ -196,7 +199,14 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .take(MAX_SUITE_FILES + 1)
         .collect();
+    if paths.len() > MAX_SUITE_FILES {
+        return Err(SuiteError::TooManyFiles {
+            dir: dir.display().to_string(),
+            limit: MAX_SUITE_FILES,
+        });
+    }
     paths.sort();
     Ok(paths)
 }

@@ -172,3 +172,57 @@ fn a_disposable_external_card_with_its_holder_runs_everything_for_its_kind() {
         .filter(|r| r.card == "national-2.0")
         .all(|r| r.passed() || r.id == "reader.design-note-example"));
 }
+
+#[test]
+fn a_vector_that_is_wrong_itself_is_a_vector_error_not_the_cards_failure() {
+    // The second step uses a capture no step made: the file's fault, found only at run time.
+    let text = r#"
+[suite]
+title = "t"
+card = "demo"
+reference = "ISO 7816-4"
+
+[[vector]]
+id = "wrong.capture"
+requirement = "the card answers a GET CHALLENGE"
+steps = [
+  { apdu = "00 84 00 00 08", sw = "9000", capture = "challenge" },
+  { apdu = "00 82 00 01 08 {chalenge}", sw = "9000" },
+]
+"#;
+    let file = test_vectors::format::parse_file("wrong.toml", text).unwrap();
+    let mut target = SimulatorTarget::new();
+    let result = run_vector(&mut target, &file.vectors[0]);
+    match &result.verdict {
+        Verdict::VectorError { step, message } => {
+            assert_eq!(*step, 2);
+            assert!(message.contains("\"chalenge\""), "{message}");
+        }
+        other => panic!("expected a vector error, got {other:?}"),
+    }
+    assert!(result.vector_error() && !result.failed());
+    assert_eq!(
+        (result.file.as_str(), result.id.as_str()),
+        ("wrong.toml", "wrong.capture")
+    );
+
+    let report = test_vectors::Report::new("simulator", vec![result]);
+    assert_eq!(report.summary.vector_errors, 1);
+    assert_eq!((report.summary.failed, report.summary.errors), (0, 0));
+    assert!(report.card_passed() && !report.success());
+    let text = report.to_text();
+    assert!(
+        text.contains("VECTOR ERROR wrong.capture (wrong.toml)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("VECTOR ERRORS: 0 passed, 0 failed, 0 errors, 1 vector errors"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["results"][0]["verdict"], "vector-error");
+    assert_eq!(json["results"][0]["file"], "wrong.toml");
+    assert!(report
+        .to_junit()
+        .contains("<error type=\"vector-error\" message=\"vector error in wrong.toml, step 2"));
+}

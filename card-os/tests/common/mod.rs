@@ -1,6 +1,8 @@
-//! Shared by the integration tests: a demo card in a box and hex helpers.
+//! Shared by the integration tests: a demo card in a box, hex helpers, and the snapshot of a card's
+//! state that the power-cut tests compare.
 #![allow(dead_code)]
 
+use card_os::memory_map::{FILE_TABLE_OFFSET, HDR_ALLOC, HEADER_SIZE};
 use card_os::testing::{demo_card, exchange};
 use card_os::{Card, RamStorage, Status};
 
@@ -12,6 +14,17 @@ pub fn hex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
+}
+
+/// What a card holds, without the journal and the free space past the allocation pointer: two
+/// cards in the same state have the same snapshot whatever their journals went through.
+pub fn snapshot(storage: &Storage) -> Vec<u8> {
+    let bytes = storage.as_bytes();
+    let alloc_at = HDR_ALLOC as usize;
+    let alloc = u32::from_be_bytes(bytes[alloc_at..alloc_at + 4].try_into().unwrap()) as usize;
+    let mut state = bytes[..HEADER_SIZE as usize].to_vec();
+    state.extend_from_slice(&bytes[FILE_TABLE_OFFSET as usize..alloc]);
+    state
 }
 
 pub fn demo_storage() -> Box<Storage> {

@@ -12,11 +12,14 @@ pub use access::{AccessRule, AccessRuleError, AccessRules, Condition};
 pub use build::{MAX_FIELD_LEN, MAX_TRANSPARENT_SIZE};
 pub use diff::{diff, diff_text, Change};
 pub use model::{
-    algorithm_name, ef_path, Df, Ef, Field, FieldRef, KeySpec, KeyUsage, Layout, Origin, PinPolicy,
-    PurseSpec, ReadMode, ReadPlan, Structure, PURSE_BALANCE_FIELD,
+    algorithm_name, ef_path, Clash, Df, Ef, Field, FieldRef, KeySpec, KeyUsage, Layer, Layout,
+    Origin, PinPolicy, PurseSpec, ReadMode, ReadPlan, Structure, PURSE_BALANCE_FIELD,
 };
 pub use render::render_tree;
-pub use source::{Problem, Source};
+pub use source::{
+    Problem, Source, MAX_LAYOUT_BYTES, MAX_LAYOUT_DFS, MAX_LAYOUT_EFS, MAX_LAYOUT_FIELDS_PER_EF,
+    MAX_LAYOUT_KEYS,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -30,11 +33,11 @@ pub const NATIONAL_VERSIONS: [&str; 2] = ["2.0", "3.0"];
 /// Why a layout could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
-    #[error("cannot read layout file {path}")]
+    #[error("cannot read the layout file: {source}")]
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::input::InputError,
     },
     #[error("{} has {} problem(s); the first: {}", .file, .problems.len(), .problems.first().map(|p| p.to_string()).unwrap_or_default())]
     Invalid {
@@ -80,10 +83,12 @@ pub fn extended(name: &str, text: &str) -> Result<Layout, LayoutError> {
 
 /// A layout file from disk: an extension, or (kind = "national") a national layout of `version`.
 pub fn load(path: &Path, version: Option<&str>) -> Result<Layout, LayoutError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LayoutError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::input::read_text_bounded(path, MAX_LAYOUT_BYTES, "a layout file").map_err(
+        |source| LayoutError::Read {
+            path: path.to_owned(),
+            source,
+        },
+    )?;
     load_str(&path.display().to_string(), &text, version)
 }
 

@@ -6,11 +6,31 @@ use card_os::crypto::Algorithm;
 use super::access::AccessRules;
 use crate::codec::Encoding;
 
+/// Which of a layout's two files an item comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// The national layout (embedded, or a national file given in its place).
+    National,
+    /// The local extension.
+    Extension,
+}
+
 /// Where an item of a layout was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Origin {
     pub file: String,
     pub line: usize,
+    pub layer: Layer,
+}
+
+/// The item a new one collides with (same name, FID, SFI, DF name, key id, tag or field id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Clash {
+    /// What it is, e.g. "DF SSSE", "EF SSSE/EF05", "key 04 of SSSE", "field card_number".
+    pub item: String,
+    /// Where it was written, and in which layer.
+    pub origin: Origin,
 }
 
 impl std::fmt::Display for Origin {

@@ -8,12 +8,48 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::model::{Clash, Origin};
+
+/// Largest layout file, in bytes (the national layout is about 12 KiB).
+pub const MAX_LAYOUT_BYTES: usize = 1 << 20;
+/// Most `[[df]]` tables in one layout file.
+pub const MAX_LAYOUT_DFS: usize = 64;
+/// Most `[[ef]]` tables in one layout file.
+pub const MAX_LAYOUT_EFS: usize = 1_024;
+/// Most `[[key]]` tables in one layout file (a DF holds at most 8 keys).
+pub const MAX_LAYOUT_KEYS: usize = 512;
+/// Most fields of one EF (record numbers go up to 254).
+pub const MAX_LAYOUT_FIELDS_PER_EF: usize = 254;
+
 /// One problem in a layout file: where it is and the rule it breaks, in one sentence.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// For "already defined" rules: the item this one collides with, and its layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clash: Option<Box<Clash>>,
+}
+
+impl Problem {
+    /// A problem at an item already read, by its origin.
+    pub fn at(origin: &Origin, message: impl Into<String>) -> Self {
+        Problem {
+            file: origin.file.clone(),
+            line: origin.line,
+            message: message.into(),
+            clash: None,
+        }
+    }
+
+    /// The same problem, naming the item it collides with.
+    pub fn clashing_with(self, clash: Clash) -> Self {
+        Problem {
+            clash: Some(Box::new(clash)),
+            ..self
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -57,16 +93,45 @@ impl Source {
             file: self.name.clone(),
             line,
             message: message.into(),
+            clash: None,
         }
     }
 
     /// The file parsed into its raw shape, or the one problem that stops parsing.
     pub(crate) fn parse(&self) -> Result<RawFile, Problem> {
-        toml::from_str::<RawFile>(&self.text).map_err(|e| {
+        let too_many = |line: usize, what: &str, found: usize, limit: usize| {
+            self.problem_on_line(
+                line,
+                format!("the file has {found} {what}, more than the limit of {limit}"),
+            )
+        };
+        if self.text.len() > MAX_LAYOUT_BYTES {
+            return Err(too_many(1, "bytes", self.text.len(), MAX_LAYOUT_BYTES));
+        }
+        let raw = toml::from_str::<RawFile>(&self.text).map_err(|e| {
             let line = e.span().map_or(1, |s| self.line_of(s.start));
             let message = e.message().trim().replace('\n', " ");
             self.problem_on_line(line, format!("not a layout file: {message}"))
-        })
+        })?;
+        let counts = [
+            ("[[df]] tables", raw.df.len(), MAX_LAYOUT_DFS),
+            ("[[ef]] tables", raw.ef.len(), MAX_LAYOUT_EFS),
+            ("[[key]] tables", raw.key.len(), MAX_LAYOUT_KEYS),
+        ];
+        for (what, found, limit) in counts {
+            if found > limit {
+                return Err(too_many(1, what, found, limit));
+            }
+        }
+        for ef in &raw.ef {
+            let fields = ef.get_ref().field.len();
+            if fields > MAX_LAYOUT_FIELDS_PER_EF {
+                let line = self.line_of(ef.span().start);
+                let what = "fields in one EF";
+                return Err(too_many(line, what, fields, MAX_LAYOUT_FIELDS_PER_EF));
+            }
+        }
+        Ok(raw)
     }
 }
 

@@ -1,54 +1,53 @@
-//! The personalisation commands of docs/card-os.md and docs/security.md, as bytes.
+//! The personalisation commands of docs/card-os.md and docs/security.md: the layout's DFs and EFs
+//! as CREATE FILE templates. The commands themselves are built by [`crate::apdu`].
 
+use card_os::crypto::Pin;
 use card_os::fs::fcp::{
-    FCP_TAG, TAG_ACCESS, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID, TAG_LIFE_CYCLE, TAG_PROPRIETARY,
-    TAG_SFI, TAG_SIZE,
+    TAG_ACCESS, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID, TAG_LIFE_CYCLE, TAG_PROPRIETARY, TAG_SFI,
+    TAG_SIZE,
 };
 use card_os::fs::LCS_ACTIVATED;
-use card_os::memory_map::LIFE_CYCLE_ISSUED;
 
+use crate::apdu::{self, SelectReply, TooLong};
 use crate::layout::{AccessRules, Df, Ef, Structure};
 
-pub(super) fn select_mf() -> Vec<u8> {
-    vec![0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]
+/// Why the layout's values cannot make one of its personalisation commands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    TooLong(#[from] TooLong),
+    #[error("the layout's initial PIN is not 4 to 16 digits")]
+    InitialPin,
+}
+
+/// A step's bytes, or why the layout's values cannot be one command.
+pub(super) type Bytes = Result<Vec<u8>, StepError>;
+
+pub(super) fn select_mf() -> Bytes {
+    Ok(apdu::select_mf().to_bytes()?)
 }
 
 /// SELECT by path from the MF (P1 08), no answer data.
-pub(super) fn select_path(path: &[u16]) -> Vec<u8> {
-    let mut apdu = vec![0x00, 0xA4, 0x08, 0x0C, (path.len() * 2) as u8];
-    path.iter()
-        .for_each(|fid| apdu.extend_from_slice(&fid.to_be_bytes()));
-    apdu
+pub(super) fn select_path(path: &[u16]) -> Bytes {
+    Ok(apdu::select_path(path, SelectReply::Nothing).to_bytes()?)
 }
 
-/// One data object of the template; every FCP tag is one byte.
-fn tlv(out: &mut Vec<u8>, tag: u16, value: &[u8]) {
-    out.push(tag as u8);
-    out.push(value.len() as u8);
-    out.extend_from_slice(value);
+/// One data object of an FCP template, in the order given.
+fn tlv(out: &mut Vec<(u16, Vec<u8>)>, tag: u16, value: &[u8]) {
+    out.push((tag, value.to_vec()));
 }
 
-fn create(fcp_body: &[u8]) -> Vec<u8> {
-    let mut apdu = vec![
-        0x00,
-        0xE0,
-        0x00,
-        0x00,
-        (fcp_body.len() + 2) as u8,
-        FCP_TAG as u8,
-        fcp_body.len() as u8,
-    ];
-    apdu.extend_from_slice(fcp_body);
-    apdu
+fn create(fcp_body: &[(u16, Vec<u8>)]) -> Bytes {
+    Ok(apdu::create_file(fcp_body)?.to_bytes()?)
 }
 
-fn common(body: &mut Vec<u8>, access: &AccessRules) {
+fn common(body: &mut Vec<(u16, Vec<u8>)>, access: &AccessRules) {
     tlv(body, TAG_LIFE_CYCLE, &[LCS_ACTIVATED]);
     tlv(body, TAG_ACCESS, &access.to_bytes());
 }
 
-pub(super) fn create_df(df: &Df) -> Vec<u8> {
-    let mut body = Vec::with_capacity(48);
+pub(super) fn create_df(df: &Df) -> Bytes {
+    let mut body = Vec::with_capacity(6);
     tlv(&mut body, TAG_DESCRIPTOR, &[0x38]);
     tlv(&mut body, TAG_FID, &df.fid.to_be_bytes());
     tlv(&mut body, TAG_DF_NAME, &df.df_name);
@@ -63,8 +62,8 @@ pub(super) fn create_df(df: &Df) -> Vec<u8> {
     create(&body)
 }
 
-pub(super) fn create_ef(ef: &Ef) -> Vec<u8> {
-    let mut body = Vec::with_capacity(32);
+pub(super) fn create_ef(ef: &Ef) -> Bytes {
+    let mut body = Vec::with_capacity(6);
     match ef.structure {
         Structure::Transparent { size } => {
             tlv(&mut body, TAG_DESCRIPTOR, &[0x01]);
@@ -98,41 +97,12 @@ pub(super) fn create_ef(ef: &Ef) -> Vec<u8> {
     create(&body)
 }
 
-/// WRITE KEY into the current DF.
-pub(super) fn write_key(
-    id: u8,
-    usage: u8,
-    algorithm: u8,
-    error_limit: u8,
-    key: &[u8; 16],
-) -> Vec<u8> {
-    let mut apdu = vec![
-        0x80,
-        0xD4,
-        0x00,
-        0x00,
-        0x14,
-        id,
-        usage,
-        algorithm,
-        error_limit,
-    ];
-    apdu.extend_from_slice(key);
-    apdu
-}
-
 /// WRITE PIN into the current DF: try limit, then the PIN as packed BCD padded with F.
-pub(super) fn write_pin(tries: u8, digits: &str) -> Vec<u8> {
-    let bcd_len = digits.len().div_ceil(2);
-    let mut apdu = vec![0x80, 0xD4, 0x01, 0x00, (1 + bcd_len) as u8, tries];
-    let nibbles: Vec<u8> = digits.bytes().map(|d| d - b'0').collect();
-    for pair in nibbles.chunks(2) {
-        apdu.push(pair[0] << 4 | pair.get(1).copied().unwrap_or(0x0F));
-    }
-    apdu
+pub(super) fn write_pin(tries: u8, digits: &str) -> Bytes {
+    let pin = Pin::from_ascii(digits.as_bytes()).map_err(|_| StepError::InitialPin)?;
+    Ok(apdu::write_pin(tries, &pin).to_bytes()?)
 }
 
-/// ISSUE CARD: the card life cycle (P1) becomes "issued".
-pub(super) fn issue_card() -> Vec<u8> {
-    vec![0x80, 0xF0, LIFE_CYCLE_ISSUED, 0x00]
+pub(super) fn issue_card() -> Bytes {
+    Ok(apdu::issue_card().to_bytes()?)
 }

@@ -78,6 +78,7 @@ impl IssuerKeys {
                 file: name.into(),
                 line,
                 message: format!("not a key file: {}", e.message().trim()),
+                clash: None,
             })
         })?;
         let mut keys = HashMap::new();

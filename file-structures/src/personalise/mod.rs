@@ -7,8 +7,11 @@ mod keys;
 mod record;
 mod script;
 
+pub use apdu::StepError;
 pub use batch::{
-    personalise_batch, BatchError, BatchOptions, BatchReport, CardOutput, Output, Progress,
+    check_batch, make_batch, personalise_batch, BatchError, BatchOptions, BatchReport, CardOutput,
+    CheckedBatch, Duplicate, Output, Progress, MAX_BATCH_FILE_BYTES, MAX_BATCH_RECORDS,
+    UNIQUE_ENCODINGS,
 };
 pub use image::{
     card_image, format_params, run_script, CardImage, CardStorage, CardSummary, IMAGE_SIZE,

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::batch::MAX_BATCH_RECORDS;
+
 /// One cardholder's values by field id, and where the record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardRecord {
@@ -74,7 +76,8 @@ pub fn record_from_json(label: &str, text: &str) -> Result<CardRecord, RecordErr
     from_json_value(label, value)
 }
 
-/// Every record of a batch, each parsed or failed on its own (`source` names the file).
+/// Every record of a batch, each parsed or failed on its own (`source` names the file). Reading
+/// stops one record past [`MAX_BATCH_RECORDS`], which is enough for the batch to refuse itself.
 pub fn records_from_batch(
     source: &str,
     text: &str,
@@ -85,6 +88,7 @@ pub fn records_from_batch(
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
+            .take(MAX_BATCH_RECORDS + 1)
             .map(|(i, line)| record_from_json(&format!("{source} line {}", i + 1), line))
             .collect(),
         BatchFormat::Csv => csv_records(source, text),
@@ -107,6 +111,7 @@ fn csv_records(source: &str, text: &str) -> Vec<Result<CardRecord, RecordError>>
     };
     reader
         .records()
+        .take(MAX_BATCH_RECORDS + 1)
         .map(|row| {
             let row = row.map_err(|e| {
                 let line = e.position().map_or(0, |p| p.line());

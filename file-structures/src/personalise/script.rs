@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use card_os::crypto::SecretKey;
 
-use super::apdu;
+use super::apdu::{self, StepError};
 use super::keys::{card_key_from_region, IssuerKeys, KeyError};
 use super::record::{CardRecord, RecordError};
 use crate::codec::{self, Encoding};
@@ -85,6 +85,12 @@ pub enum PersoError {
         step: String,
         sw: u16,
     },
+    #[error("the layout cannot be personalised: step \"{step}\": {source}")]
+    Step {
+        step: String,
+        #[source]
+        source: StepError,
+    },
     #[error("{record}: the card could not be formatted ({reason})")]
     Format { record: String, reason: String },
 }
@@ -159,6 +165,8 @@ pub(crate) fn encode_record(
 /// What one step of the plan is: the same bytes on every card, or a card's own key or field.
 enum Part {
     Fixed(Vec<u8>),
+    /// A fixed step the layout's values cannot make (reported by [`Personaliser::script`]).
+    Unbuildable(StepError),
     /// Index into `Personaliser::keys`.
     Key(usize),
     /// Index into the layout's fields (layout order).
@@ -214,6 +222,13 @@ fn starting_balance(purse: &PurseSpec, record: &CardRecord) -> Result<u32, Recor
     }
 }
 
+fn fixed(bytes: apdu::Bytes) -> Part {
+    match bytes {
+        Ok(bytes) => Part::Fixed(bytes),
+        Err(e) => Part::Unbuildable(e),
+    }
+}
+
 /// Region-level keys by (key plan index, region BCD), keyed once for the whole batch.
 type RegionKeys = HashMap<(usize, [u8; 3]), Arc<Diversifier>>;
 
@@ -244,17 +259,14 @@ impl<'a> Personaliser<'a> {
             match df.parent.as_deref().and_then(|p| layout.df(p)) {
                 Some(parent) => step(
                     format!("select {}", parent.name),
-                    Part::Fixed(apdu::select_path(&layout.df_path(parent))),
+                    fixed(apdu::select_path(&layout.df_path(parent))),
                 ),
-                None => step("select MF".into(), Part::Fixed(apdu::select_mf())),
+                None => step("select MF".into(), fixed(apdu::select_mf())),
             }
-            step(
-                format!("create DF {}", df.name),
-                Part::Fixed(apdu::create_df(df)),
-            );
+            step(format!("create DF {}", df.name), fixed(apdu::create_df(df)));
             step(
                 format!("select {}", df.name),
-                Part::Fixed(apdu::select_path(&layout.df_path(df))),
+                fixed(apdu::select_path(&layout.df_path(df))),
             );
             for key in &df.keys {
                 step(
@@ -275,13 +287,13 @@ impl<'a> Personaliser<'a> {
                 let label = format!("write PIN in {} ({} tries)", df.name, layout.pin.tries);
                 step(
                     label,
-                    Part::Fixed(apdu::write_pin(layout.pin.tries, &layout.pin.initial)),
+                    fixed(apdu::write_pin(layout.pin.tries, &layout.pin.initial)),
                 );
             }
             if let Some(purse) = layout.purse.as_ref().filter(|p| p.df == df.name) {
                 step(
                     format!("create the medical purse {PURSE_FID:04X} in {}", df.name),
-                    Part::Fixed(apdu::create_ef(&purse_ef(purse))),
+                    fixed(apdu::create_ef(&purse_ef(purse))),
                 );
                 step(
                     format!("write the medical purse in {}", df.name),
@@ -290,10 +302,7 @@ impl<'a> Personaliser<'a> {
             }
             for ef in &df.efs {
                 let path = ef_path(df, ef);
-                step(
-                    format!("create EF {path}"),
-                    Part::Fixed(apdu::create_ef(ef)),
-                );
+                step(format!("create EF {path}"), fixed(apdu::create_ef(ef)));
                 for field in &ef.fields {
                     step(
                         format!(
@@ -306,7 +315,7 @@ impl<'a> Personaliser<'a> {
                 }
             }
         }
-        step("issue card".into(), Part::Fixed(apdu::issue_card()));
+        step("issue card".into(), fixed(apdu::issue_card()));
         let card_id_field = layout
             .fields()
             .position(|f| f.field.encoding == Encoding::CardIdCode);
@@ -366,6 +375,12 @@ impl<'a> Personaliser<'a> {
         for (label, part) in &self.plan {
             let apdu = match part {
                 Part::Fixed(bytes) => bytes.clone(),
+                Part::Unbuildable(source) => {
+                    return Err(PersoError::Step {
+                        step: label.to_string(),
+                        source: source.clone(),
+                    })
+                }
                 Part::Field(i) => appends
                     .get_mut(*i)
                     .and_then(Option::take)
@@ -377,9 +392,12 @@ impl<'a> Personaliser<'a> {
                             record: record.label.clone(),
                             errors: vec![e],
                         })?;
-                    let mut apdu = vec![0x00, 0xD6, 0x00, 0x00, PURSE_SIZE as u8];
-                    apdu.extend_from_slice(&purse_object(purse, balance));
-                    apdu
+                    crate::apdu::update_binary(0, &purse_object(purse, balance))
+                        .to_bytes()
+                        .map_err(|e| PersoError::Step {
+                            step: label.to_string(),
+                            source: e.into(),
+                        })?
                 }
                 Part::Key(i) => {
                     let key =
@@ -389,13 +407,18 @@ impl<'a> Personaliser<'a> {
                                 source,
                             })?;
                     let spec = &self.key_plans[*i].spec;
-                    apdu::write_key(
+                    crate::apdu::write_key(
                         spec.id,
                         spec.usage.to_byte(),
                         spec.algorithm.to_byte(),
                         spec.error_limit,
                         key.expose_bytes(),
                     )
+                    .to_bytes()
+                    .map_err(|e| PersoError::Step {
+                        step: label.to_string(),
+                        source: e.into(),
+                    })?
                 }
             };
             steps.push(Step {

@@ -5,7 +5,7 @@
 use file_structures::layout::Layout;
 use file_structures::personalise::{IssuerKeys, KeyError};
 
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, Status};
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
@@ -54,10 +54,7 @@ pub fn external_authenticate<T: CardTransport>(
 
 /// GET CHALLENGE of the bytes a terminal asks for.
 pub fn get_challenge<T: CardTransport>(client: &mut Client<T>) -> Result<Vec<u8>, AuthError> {
-    let challenge = client.transmit(&Command {
-        ne: Some(CHALLENGE_LEN),
-        ..apdu::command(0x00, 0x84, 0x00, 0x00)
-    })?;
+    let challenge = client.send(&build::get_challenge(CHALLENGE_LEN))?;
     if challenge.sw != Status::Success {
         return Err(AuthError::Refused {
             command: "GET CHALLENGE",
@@ -74,10 +71,7 @@ pub fn send_cryptogram<T: CardTransport>(
     id: u8,
     cryptogram: &[u8],
 ) -> Result<(), AuthError> {
-    let answer = client.transmit(&Command {
-        data: cryptogram,
-        ..apdu::command(0x00, 0x82, 0x00, id)
-    })?;
+    let answer = client.send(&build::external_authenticate(id, cryptogram))?;
     if answer.sw != Status::Success {
         return Err(AuthError::Refused {
             command: "EXTERNAL AUTHENTICATE",

@@ -2,34 +2,12 @@
 //! layout-backed command (info, explore, demo) sends them. A refusal is an answer with its
 //! status word, not an error; errors are what the transport or the client failed to do.
 
-use crate::protocol::apdu::{self, Command, Response, Status};
+use crate::protocol::apdu::{build, Response, Status};
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
 /// What a SELECT asks the card to answer with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// The file control parameters (`62`), for explore.
-    Fcp,
-    /// Nothing: only the selection.
-    Nothing,
-}
-
-impl Answer {
-    fn p2(self) -> u8 {
-        match self {
-            Answer::Fcp => 0x04,
-            Answer::Nothing => 0x0C,
-        }
-    }
-
-    fn ne(self) -> Option<usize> {
-        match self {
-            Answer::Fcp => Some(256),
-            Answer::Nothing => None,
-        }
-    }
-}
+pub use crate::protocol::apdu::SelectReply as Answer;
 
 /// SELECT by path from the MF (P1 `08`): `df_path` are the FIDs below the MF, as in
 /// `file_structures::layout::ReadPlan::df_path`. An empty path selects the MF.
@@ -38,16 +16,7 @@ pub fn select_df<T: CardTransport>(
     df_path: &[u16],
     answer: Answer,
 ) -> Result<Response, ClientError> {
-    let path: Vec<u8> = if df_path.is_empty() {
-        vec![0x3F, 0x00]
-    } else {
-        df_path.iter().flat_map(|fid| fid.to_be_bytes()).collect()
-    };
-    client.transmit(&Command {
-        data: &path,
-        ne: answer.ne(),
-        ..apdu::command(0x00, 0xA4, 0x08, answer.p2())
-    })
+    client.send(&build::select_path(df_path, answer))
 }
 
 /// SELECT of an EF under the current DF (P1 `02`).
@@ -56,12 +25,7 @@ pub fn select_ef<T: CardTransport>(
     fid: u16,
     answer: Answer,
 ) -> Result<Response, ClientError> {
-    let fid = fid.to_be_bytes();
-    client.transmit(&Command {
-        data: &fid,
-        ne: answer.ne(),
-        ..apdu::command(0x00, 0xA4, 0x02, answer.p2())
-    })
+    client.send(&build::select_ef(fid, answer))
 }
 
 /// READ RECORD `number` of the current EF (the client answers a 6Cxx with the record's length).
@@ -69,10 +33,7 @@ pub fn read_record<T: CardTransport>(
     client: &mut Client<T>,
     number: u8,
 ) -> Result<Response, ClientError> {
-    client.transmit(&Command {
-        ne: Some(256),
-        ..apdu::command(0x00, 0xB2, number, 0x04)
-    })
+    client.send(&build::read_record(number))
 }
 
 /// Records 1..=`count` of the current EF, stopping at the first refusal (returned with the
@@ -102,11 +63,7 @@ pub fn read_binary<T: CardTransport>(
     while data.len() < usize::from(size) {
         let offset = data.len() as u16;
         let want = (usize::from(size) - data.len()).min(256);
-        let [hi, lo] = offset.to_be_bytes();
-        let answer = client.transmit(&Command {
-            ne: Some(want),
-            ..apdu::command(0x00, 0xB0, hi & 0x7F, lo)
-        })?;
+        let answer = client.send(&build::read_binary(offset, want))?;
         let done = answer.sw != Status::Success || answer.data.is_empty();
         data.extend_from_slice(&answer.data);
         if done {

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use file_structures::input::InputError;
 use file_structures::layout::LayoutError;
 use file_structures::personalise::{BatchError, KeyError, PersoError, RecordError};
 use host_tools::card::auth::AuthError;
@@ -48,8 +49,12 @@ pub enum ExitClass {
     BadRecords = 14,
     /// The card image is read-only: sscard does not change it.
     ImageReadOnly = 15,
+    /// A service cannot listen on its address (in use, not permitted).
+    Listen = 16,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
+    /// A conformance run found vectors that are wrong themselves (and no card failure).
+    VectorErrors = 21,
     /// Activation: the identity document does not match the card.
     IdentityMismatch = 30,
     /// Activation: the card is already activated.
@@ -114,11 +119,6 @@ pub enum CliError {
     },
     #[error("could not write the output: {0}")]
     Output(#[source] std::io::Error),
-    #[error("could not read {path}: {source}")]
-    ReadFile {
-        path: String,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("{invalid} of {total} layout file(s) are invalid")]
@@ -131,6 +131,10 @@ pub enum CliError {
     Perso(#[from] PersoError),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{} output file(s) exist already and --force was not given, so no card was written: {}", .paths.len(), .paths.join(", "))]
+    OutputExists { paths: Vec<String> },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("the card did not answer the SELECT of {what}: {sw}")]
@@ -153,6 +157,17 @@ pub enum CliError {
     Conformance(#[from] host_tools::jobs::conformance::ConformanceError),
     #[error("the card failed the conformance suite (see the failed vectors above)")]
     ConformanceFailed,
+    #[error("{count} vector(s) could not be run as written (see the vector errors above): fix the vector files; the card was not judged on them")]
+    VectorErrors { count: usize },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Token(#[from] host_tools::services::auth::TokenError),
+    #[error("{0}")]
+    DriverConfig(String),
     /// A conformance run in which no vector reached the card: the sentence of the report.
     #[error("{0}")]
     NothingChecked(String),
@@ -174,6 +189,7 @@ fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
         // A card that drops mid-APDU shows up as an answer without a status word.
         T::ShortResponse(_) => (ExitClass::CardRemoved, "short_response"),
         T::CardUnresponsive => (ExitClass::CardUnresponsive, "card_unresponsive"),
+        T::UnusableAtr => (ExitClass::CardUnresponsive, "unusable_atr"),
         T::NoAnswer(_) => (ExitClass::CardUnresponsive, "no_answer"),
         T::ServiceNoAnswer(_) => (ExitClass::Service, "service_no_answer"),
         T::CardInUse => (ExitClass::CardBusy, "card_in_use"),
@@ -195,10 +211,19 @@ fn conformance_class(
 ) -> (ExitClass, &'static str) {
     use host_tools::jobs::conformance::ConformanceError as C;
     match e {
-        C::Read { .. } | C::Write { .. } => (ExitClass::Io, "io"),
+        C::Read(e) => input_class(e),
+        C::Write { .. } => (ExitClass::Io, "io"),
         C::Holder { .. } => (ExitClass::BadRecords, "bad_record"),
         C::Keys { .. } => (ExitClass::BadInput, "bad_key_file"),
         C::Import { .. } | C::UnknownCard(_) | C::Suite(_) => (ExitClass::BadInput, "bad_vectors"),
+    }
+}
+
+fn input_class(e: &InputError) -> (ExitClass, &'static str) {
+    match e {
+        InputError::Read { .. } => (ExitClass::Io, "io"),
+        InputError::TooLarge { .. } => (ExitClass::BadInput, "input_too_large"),
+        InputError::Decode(_) => (ExitClass::BadInput, "not_text"),
     }
 }
 
@@ -208,6 +233,7 @@ fn perso_class(e: &PersoError) -> (ExitClass, &'static str) {
         PersoError::Keys { .. } | PersoError::NoCardIdCode { .. } => {
             (ExitClass::BadInput, "bad_key_file")
         }
+        PersoError::Step { .. } => (ExitClass::InvalidLayout, "invalid_layout"),
         // The simulated card refused its own personalisation: a defect, not the user's input.
         PersoError::Card { .. } | PersoError::Format { .. } => {
             (ExitClass::Failure, "personalisation_failed")
@@ -313,14 +339,15 @@ impl CliError {
             CliError::BadApdu { .. } => (ExitClass::BadInput, "bad_apdu"),
             CliError::BadAtr(_) => (ExitClass::BadInput, "bad_atr"),
             CliError::Refused { .. } => (ExitClass::Refused, "card_refused"),
-            CliError::CreateFile { .. } | CliError::Output(_) | CliError::ReadFile { .. } => {
-                (ExitClass::Io, "io")
-            }
+            CliError::CreateFile { .. } | CliError::Output(_) => (ExitClass::Io, "io"),
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
             CliError::Settle(e) => settle_class(e),
             CliError::PsamImage(e) => psam_image_class(e),
-            CliError::Layout(LayoutError::Read { .. }) => (ExitClass::Io, "io"),
+            CliError::Layout(LayoutError::Read { source, .. }) | CliError::Input(source) => {
+                input_class(source)
+            }
+            CliError::OutputExists { .. } => (ExitClass::Io, "output_exists"),
             CliError::Layout(LayoutError::Invalid { .. }) | CliError::LayoutsInvalid { .. } => {
                 (ExitClass::InvalidLayout, "invalid_layout")
             }
@@ -333,6 +360,13 @@ impl CliError {
                 (ExitClass::BadRecords, "records_rejected")
             }
             CliError::Batch(BatchError::Sink { .. }) => (ExitClass::Io, "io"),
+            CliError::Batch(BatchError::Empty) => (ExitClass::BadRecords, "empty_batch"),
+            CliError::Batch(BatchError::Duplicates { .. }) => {
+                (ExitClass::BadRecords, "duplicate_records")
+            }
+            CliError::Batch(BatchError::TooManyRecords { .. }) => {
+                (ExitClass::BadInput, "input_too_large")
+            }
             CliError::Auth(AuthError::Client(e)) | CliError::Explore(ExploreError::Client(e)) => {
                 CliError::class_of_client(e)
             }
@@ -352,8 +386,15 @@ impl CliError {
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
             CliError::Fault(_) => (ExitClass::Failure, "fault_injection"),
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
+            CliError::Listen { .. } => (ExitClass::Listen, "cannot_listen"),
+            CliError::Token(host_tools::services::auth::TokenError::Read { .. }) => {
+                (ExitClass::Io, "io")
+            }
+            CliError::Token(_) => (ExitClass::BadInput, "bad_token"),
+            CliError::DriverConfig(_) => (ExitClass::BadInput, "bad_driver_config"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
+            CliError::VectorErrors { .. } => (ExitClass::VectorErrors, "vector_errors"),
             CliError::NothingChecked(_) => (ExitClass::ConformanceFailed, "nothing_checked"),
         }
     }
@@ -428,6 +469,7 @@ mod tests {
             ExitClass::BadRecords,
             ExitClass::ImageReadOnly,
             ExitClass::ConformanceFailed,
+            ExitClass::VectorErrors,
             ExitClass::IdentityMismatch,
             ExitClass::AlreadyActivated,
             ExitClass::CardBlocked,

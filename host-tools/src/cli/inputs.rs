@@ -2,9 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use file_structures::input::{self, read_bounded, read_text_bounded, TextEncoding};
 use file_structures::layout::{self, Layout, NATIONAL_VERSIONS};
 use file_structures::personalise::{
     record_from_json, records_from_batch, BatchFormat, CardRecord, IssuerKeys, RecordError,
+    MAX_BATCH_FILE_BYTES, MAX_BATCH_RECORDS,
 };
 
 use super::CliError;
@@ -75,11 +77,49 @@ pub fn keys_label(keys: &Keys) -> &'static str {
     }
 }
 
+/// Largest key or layout file read as text.
+pub const MAX_TEXT_FILE_BYTES: usize = 1 << 20;
+/// Largest single cardholder record file.
+pub const MAX_RECORD_FILE_BYTES: usize = 1 << 20;
+
+/// A key or layout file: UTF-8 text of at most [`MAX_TEXT_FILE_BYTES`].
 pub fn read_text(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(read_text_bounded(
+        path,
+        MAX_TEXT_FILE_BYTES,
+        "a key or layout file",
+    )?)
+}
+
+/// `--encoding`, for the commands that read cardholder records.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EncodingArg {
+    /// The records' text encoding; auto: UTF-8 when valid, otherwise GB18030 (GBK's superset), with a note.
+    #[arg(long, value_name = "ENCODING", default_value = "auto", value_parser = parse_encoding)]
+    pub encoding: TextEncoding,
+}
+
+fn parse_encoding(text: &str) -> Result<TextEncoding, String> {
+    text.parse()
+}
+
+/// Records read from a file, and the note to show when their encoding was guessed.
+pub struct ReadRecords<T> {
+    pub records: T,
+    pub encoding: TextEncoding,
+    pub note: Option<String>,
+}
+
+/// The text of a record file, decoded as `encoding` says.
+fn read_records_text(
+    path: &Path,
+    limit: usize,
+    what: &'static str,
+    encoding: TextEncoding,
+) -> Result<input::Decoded, CliError> {
+    let bytes = read_bounded(path, limit, what)?;
+    Ok(input::decode(&path.display().to_string(), &bytes, encoding)
+        .map_err(input::InputError::from)?)
 }
 
 fn file_name(path: &Path) -> String {
@@ -90,24 +130,39 @@ fn file_name(path: &Path) -> String {
 }
 
 /// One cardholder record from a JSON object file.
-pub fn read_record(path: &Path) -> Result<CardRecord, CliError> {
-    record_from_json(&file_name(path), &read_text(path)?).map_err(CliError::Record)
+pub fn read_record(
+    path: &Path,
+    encoding: TextEncoding,
+) -> Result<ReadRecords<CardRecord>, CliError> {
+    let text = read_records_text(path, MAX_RECORD_FILE_BYTES, "a cardholder record", encoding)?;
+    let record = record_from_json(&file_name(path), &text.text).map_err(CliError::Record)?;
+    Ok(ReadRecords {
+        records: record,
+        encoding: text.encoding,
+        note: text.note,
+    })
 }
 
 /// Every record of a batch: `.csv` (header row of field ids), `.jsonl` (one object a line) or
-/// `.json` (one object, or an array of objects), each parsed or failed on its own.
-pub fn read_batch(path: &Path) -> Result<Vec<Result<CardRecord, RecordError>>, CliError> {
-    let text = read_text(path)?;
+/// `.json` (one object, or an array of objects), each parsed or failed on its own. At most
+/// [`MAX_BATCH_FILE_BYTES`] are read; past [`MAX_BATCH_RECORDS`] records the batch refuses itself.
+pub fn read_batch(
+    path: &Path,
+    encoding: TextEncoding,
+) -> Result<ReadRecords<Vec<Result<CardRecord, RecordError>>>, CliError> {
+    let decoded = read_records_text(path, MAX_BATCH_FILE_BYTES, "a batch of records", encoding)?;
+    let text = decoded.text;
     let name = file_name(path);
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    Ok(match extension.as_deref() {
+    let records = match extension.as_deref() {
         Some("csv") => records_from_batch(&name, &text, BatchFormat::Csv),
         Some("jsonl") => records_from_batch(&name, &text, BatchFormat::JsonLines),
         _ => match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(serde_json::Value::Array(items)) => items
                 .iter()
+                .take(MAX_BATCH_RECORDS + 1)
                 .enumerate()
                 .map(|(i, item)| {
                     record_from_json(&format!("{name} record {}", i + 1), &item.to_string())
@@ -115,5 +170,10 @@ pub fn read_batch(path: &Path) -> Result<Vec<Result<CardRecord, RecordError>>, C
                 .collect(),
             _ => vec![record_from_json(&name, &text)],
         },
+    };
+    Ok(ReadRecords {
+        records,
+        encoding: decoded.encoding,
+        note: decoded.note,
     })
 }

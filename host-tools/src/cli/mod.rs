@@ -17,6 +17,7 @@ pub mod output;
 mod personalise;
 mod progress;
 mod readers;
+mod services;
 mod settle;
 mod sim;
 mod table;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use host_tools::jobs::conformance::ConformanceCommand;
+use conformance::ConformanceCommand;
 use host_tools::transport::pcsc::ReaderChoice;
 
 pub use error::CliError;
@@ -150,6 +151,12 @@ pub enum Command {
     /// Conformance: does the card behave like a social security card? (test-vectors suite)
     #[command(subcommand)]
     Conformance(ConformanceCommand),
+    /// The back office's HSM service (持卡库): answers the national interface's HSM Step strings.
+    #[command(subcommand)]
+    Hsm(services::HsmCommand),
+    /// The web bridge: browser pages call the national interface over a local WebSocket.
+    #[command(subcommand)]
+    Bridge(services::BridgeCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -177,6 +184,8 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Records(args) => settle::records(&cli.global, args),
         Command::Diagnose(args) => diagnose::run(&cli.global, args),
         Command::Conformance(command) => conformance::run(&cli.global, command),
+        Command::Hsm(command) => services::run_hsm(&cli.global, command),
+        Command::Bridge(command) => services::run_bridge(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

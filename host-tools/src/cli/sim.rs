@@ -17,7 +17,7 @@ use host_tools::transport::vpcd::{
 };
 use host_tools::transport::CardTransport;
 
-use super::inputs::{keys_label, read_record, KeyArgs, Keys, LayoutArgs};
+use super::inputs::{keys_label, read_record, EncodingArg, KeyArgs, Keys, LayoutArgs};
 use super::{output, CliError, Global, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
@@ -39,6 +39,8 @@ pub struct NewArgs {
     /// The cardholder record (a JSON object of field id to value); default: the sample holder.
     #[arg(long, value_name = "FILE.json")]
     pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub encoding: EncodingArg,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Make a simulated PSAM instead (TEST keys only): the activation terminal's security module,
@@ -103,9 +105,12 @@ pub fn run(global: &Global, command: &SimCommand) -> Result<Outcome, CliError> {
 
 fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let layout = args.layout.load(None)?;
-    let record = match &args.record {
-        Some(path) => read_record(path)?,
-        None => sample_holder(),
+    let (record, note) = match &args.record {
+        Some(path) => {
+            let read = read_record(path, args.encoding.encoding)?;
+            (read.records, read.note)
+        }
+        None => (sample_holder(), None),
     };
     let keys = args
         .keys
@@ -117,7 +122,10 @@ fn new(global: &Global, args: &NewArgs) -> Result<Outcome, CliError> {
     let (storage, summary) = personalised_card(&layout, &record, &keys.keys)?;
     CardImage::create(&args.out, global.wait_image)?.save(storage.as_bytes())?;
     let holder = record.values.get("name").cloned().unwrap_or_default();
-    let mut text = format!(
+    let mut text = note
+        .map(|note| format!("note: {}\n", host_tools::screen::escape(&note)))
+        .unwrap_or_default();
+    text += &format!(
         "Card image written to {}\n",
         host_tools::screen::escape(&args.out.display().to_string())
     );

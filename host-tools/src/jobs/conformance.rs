@@ -3,12 +3,14 @@
 //!
 //! The runner, the vectors and the reports live in `test-vectors`; this module is the thin part:
 //! an adapter that lets the runner talk to any [`CardTransport`] with raw semantics (no 61xx /
-//! 6Cxx handling: the vectors check those), and the command's arguments.
+//! 6Cxx handling: the vectors check those), and the command's three jobs (run, import, list). The
+//! command line's arguments and progress bar are the CLI's (`src/cli/conformance.rs`).
 
 use std::path::{Path, PathBuf};
 
+use file_structures::input::{self, InputError, TextEncoding};
 use serde_json::{json, Value};
-use test_vectors::import::{from_scriptor, from_trace, ImportError, ImportHeader};
+use test_vectors::import::{from_scriptor, ImportError, ImportHeader};
 use test_vectors::runner::VectorResult;
 use test_vectors::suite::SuiteError;
 use test_vectors::{
@@ -39,76 +41,40 @@ impl<T: CardTransport> CardUnderTest for TransportCard<T> {
     }
 }
 
-/// `sscard conformance ...`
-#[derive(Debug, clap::Subcommand)]
-pub enum ConformanceCommand {
-    /// Run the suite against the card of --reader / --card, or against simulated cards when
-    /// neither is given; exit non-zero when a vector fails.
-    Run(RunArgs),
-    /// Turn a scriptor script or an APDU trace (`> command` / `< response` lines) into a
-    /// vector file, printed on stdout.
-    Import(ImportArgs),
-    /// List the vectors (id, card, requirement) the filter selects.
-    List(ListArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// Run only vectors whose id matches (`*` wildcards, or a prefix up to a dot), of this file
-    /// (`select`), or for this card (`national-3.0`); repeat or separate with commas.
-    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+/// What `sscard conformance run` runs, and where its report goes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Vector ids (`*` wildcards, or a prefix up to a dot), files or cards to run; all if empty.
     pub filter: Vec<String>,
-    /// Also write the results as JUnit XML to FILE (one testcase per vector).
-    #[arg(long, value_name = "FILE")]
+    /// Also write the results as JUnit XML here.
     pub junit: Option<PathBuf>,
-    /// The card may be changed for good (PIN blocked, application and card blocked, data
-    /// rewritten): runs the destructive vectors on a reader's card too. Never on a card you keep.
-    #[arg(long)]
+    /// The card may be changed for good: destructive vectors run on a reader's card too.
     pub disposable: bool,
-    /// The cardholder record (JSON) the card was personalised from, so that vectors comparing
-    /// the holder's data run on a reader's card.
-    #[arg(long, value_name = "FILE")]
+    /// The cardholder record (JSON) a reader's card was personalised from.
     pub holder: Option<PathBuf>,
+    /// The holder record's text encoding; auto: UTF-8 when valid, otherwise GB18030 (GBK's superset).
+    pub encoding: TextEncoding,
     /// The issuer key file of a reader's card (default: the test issuer keys).
-    #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
-    /// Vector files from DIR (its *.toml, and crypto/*.toml known answers) instead of the
-    /// shipped suite.
-    #[arg(long, value_name = "DIR")]
+    /// Vector files from this directory instead of the shipped suite.
     pub suite: Option<PathBuf>,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    /// As for `run`.
-    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
-    pub filter: Vec<String>,
-    /// As for `run`.
-    #[arg(long, value_name = "DIR")]
-    pub suite: Option<PathBuf>,
+/// What a run reports as it goes, for a progress display (the CLI draws a bar).
+pub trait Progress {
+    /// The run has `total` vectors.
+    fn start(&mut self, total: usize);
+    /// Vector `id` is done.
+    fn vector_done(&mut self, id: &str);
+    /// The run is over.
+    fn finish(&mut self);
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The script or trace file.
-    pub file: PathBuf,
-    /// The file is an APDU trace with answers (`>` / `<` lines), not a scriptor script. (Not
-    /// `--trace`: that global option logs this run's exchanges.)
-    #[arg(long)]
-    pub from_trace: bool,
-    /// The vector's id.
-    #[arg(long)]
-    pub id: String,
-    /// The requirement it checks, in a sentence.
-    #[arg(long)]
-    pub requirement: String,
-    /// Where the requirement is written.
-    #[arg(long, default_value = "imported")]
-    pub reference: String,
-    /// The card it needs: blank, demo, national-2.0 or national-3.0. (Not `--card`: that global
-    /// option names a card image.)
-    #[arg(long, value_name = "CARD", default_value = "national-2.0")]
-    pub vector_card: String,
+/// No progress display.
+impl Progress for () {
+    fn start(&mut self, _: usize) {}
+    fn vector_done(&mut self, _: &str) {}
+    fn finish(&mut self) {}
 }
 
 /// Why `sscard conformance` could not do its work (a failing vector is not an error: see
@@ -117,12 +83,9 @@ pub struct ImportArgs {
 pub enum ConformanceError {
     #[error("the vector suite cannot be used: {0}")]
     Suite(#[from] SuiteError),
-    #[error("could not read {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A holder, key or import file that cannot be read, is past its size limit or is not text.
+    #[error(transparent)]
+    Read(#[from] InputError),
     #[error("could not write {path}: {source}")]
     Write {
         path: String,
@@ -160,20 +123,35 @@ pub struct ConformanceOutcome {
     pub text: String,
     /// For `--json`.
     pub json: Value,
-    /// Every selected vector passed or was skipped, and the card answered (`run`); always true
-    /// for `import` / `list`.
+    /// The card answered and failed no vector (`run`; vectors that are wrong themselves are
+    /// counted in `vector_errors` instead); always true for `import` / `list`.
     pub passed: bool,
+    /// Vectors that could not be run as written (`run`): the vector file's fault, not the card's.
+    pub vector_errors: usize,
     /// `run`: why the run is no pass although nothing failed: vectors were selected for the card
     /// and none of them reached it (see `Report::nothing_reached_card`).
     pub nothing_checked: Option<String>,
 }
 
+/// A key or import file (UTF-8): at most an import's size, the largest of them.
 fn read(path: &Path) -> Result<String, ConformanceError> {
-    std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(input::read_text_bounded(
+        path,
+        test_vectors::limits::MAX_IMPORT_BYTES,
+        "a key file or an import",
+    )?)
 }
+
+/// A cardholder record, in the encoding asked for.
+fn read_holder(path: &Path, encoding: TextEncoding) -> Result<String, ConformanceError> {
+    let bytes = input::read_bounded(path, MAX_HOLDER_BYTES, "a cardholder record")?;
+    let decoded =
+        input::decode(&path.display().to_string(), &bytes, encoding).map_err(InputError::from)?;
+    Ok(decoded.text)
+}
+
+/// Largest cardholder record file.
+const MAX_HOLDER_BYTES: usize = 1 << 20;
 
 fn load_suite(dir: Option<&Path>) -> Result<Suite, ConformanceError> {
     Ok(match dir {
@@ -182,34 +160,17 @@ fn load_suite(dir: Option<&Path>) -> Result<Suite, ConformanceError> {
     })
 }
 
-/// Runs one `sscard conformance` command. `card`: the transport of --reader / --card, `None` for
-/// the in-process simulator. `progress(total)` makes the progress bar (hidden with --json or
-/// when stderr is not a terminal: the caller decides).
-pub fn run_cli(
-    command: &ConformanceCommand,
+/// `sscard conformance run`: the suite against `card` (the transport of --reader / --card), or
+/// against in-process simulated cards when `card` is `None`.
+pub fn run(
+    args: &RunOptions,
     card: Option<Box<dyn CardTransport>>,
-    progress: &dyn Fn(usize) -> indicatif::ProgressBar,
-) -> Result<ConformanceOutcome, ConformanceError> {
-    match command {
-        ConformanceCommand::Run(args) => run(args, card, progress),
-        ConformanceCommand::Import(args) => import(args),
-        ConformanceCommand::List(args) => list(args),
-    }
-}
-
-fn run(
-    args: &RunArgs,
-    card: Option<Box<dyn CardTransport>>,
-    progress: &dyn Fn(usize) -> indicatif::ProgressBar,
+    progress: &mut dyn Progress,
 ) -> Result<ConformanceOutcome, ConformanceError> {
     let suite = load_suite(args.suite.as_deref())?;
     let filter = Filter::new(args.filter.iter().cloned());
-    let bar = progress(suite.count(&filter));
-    let mut tick = |r: &VectorResult| {
-        // The id comes from a vector file, and the bar draws on the terminal.
-        bar.set_message(crate::screen::escape(&r.id).into_owned());
-        bar.inc(1);
-    };
+    progress.start(suite.count(&filter));
+    let mut tick = |r: &VectorResult| progress.vector_done(&r.id);
     let report = match card {
         None => suite.run(&mut SimulatorTarget::new(), &filter, &mut tick),
         Some(transport) => {
@@ -218,7 +179,7 @@ fn run(
                 Some(path) => Some(
                     file_structures::personalise::record_from_json(
                         &path.display().to_string(),
-                        &read(path)?,
+                        &read_holder(path, args.encoding)?,
                     )
                     .map_err(|source| ConformanceError::Holder {
                         path: path.display().to_string(),
@@ -249,7 +210,7 @@ fn run(
             suite.run(&mut target, &filter, &mut tick)
         }
     };
-    bar.finish_and_clear();
+    progress.finish();
     if let Some(path) = &args.junit {
         std::fs::write(path, report.to_junit()).map_err(|source| ConformanceError::Write {
             path: path.display().to_string(),
@@ -259,42 +220,48 @@ fn run(
     Ok(ConformanceOutcome {
         text: report.to_text(),
         json: serde_json::to_value(&report).unwrap_or(Value::Null),
-        passed: report.success(),
+        passed: report.card_passed(),
+        vector_errors: report.summary.vector_errors,
         nothing_checked: report.nothing_reached_sentence(),
     })
 }
 
-fn import(args: &ImportArgs) -> Result<ConformanceOutcome, ConformanceError> {
-    if test_vectors::CardKind::from_name(&args.vector_card).is_none() {
-        return Err(ConformanceError::UnknownCard(args.vector_card.clone()));
+/// `sscard conformance import`: a scriptor script (or, `from_trace`, an APDU trace with answers)
+/// as a vector file with `header`.
+pub fn import(
+    file: &Path,
+    from_trace: bool,
+    header: &ImportHeader,
+) -> Result<ConformanceOutcome, ConformanceError> {
+    if test_vectors::CardKind::from_name(&header.card).is_none() {
+        return Err(ConformanceError::UnknownCard(header.card.clone()));
     }
-    let header = ImportHeader {
-        id: args.id.clone(),
-        requirement: args.requirement.clone(),
-        reference: args.reference.clone(),
-        card: args.vector_card.clone(),
-    };
-    let text = read(&args.file)?;
-    let vector = if args.from_trace {
-        from_trace(&header, &text)
+    let text = read(file)?;
+    let vector = if from_trace {
+        test_vectors::import::from_trace(header, &text)
     } else {
-        from_scriptor(&header, &text)
+        from_scriptor(header, &text)
     }
     .map_err(|source| ConformanceError::Import {
-        path: args.file.display().to_string(),
+        path: file.display().to_string(),
         source,
     })?;
     Ok(ConformanceOutcome {
         json: json!({ "vector_file": vector }),
         text: vector,
         passed: true,
+        vector_errors: 0,
         nothing_checked: None,
     })
 }
 
-fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
-    let suite = load_suite(args.suite.as_deref())?;
-    let filter = Filter::new(args.filter.iter().cloned());
+/// `sscard conformance list`: the vectors `filter` selects, from `suite` or the shipped suite.
+pub fn list(
+    filter: &[String],
+    suite: Option<&Path>,
+) -> Result<ConformanceOutcome, ConformanceError> {
+    let suite = load_suite(suite)?;
+    let filter = Filter::new(filter.iter().cloned());
     let mut text = String::new();
     let mut rows = Vec::new();
     for v in suite.vectors().filter(|v| filter.matches(v)) {
@@ -320,6 +287,7 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
         text,
         json: Value::Array(rows),
         passed: true,
+        vector_errors: 0,
         nothing_checked: None,
     })
 }
@@ -328,12 +296,6 @@ fn list(args: &ListArgs) -> Result<ConformanceOutcome, ConformanceError> {
 mod tests {
     use super::*;
     use crate::transport::sim::SimTransport;
-
-    fn hidden(total: usize) -> indicatif::ProgressBar {
-        let bar = indicatif::ProgressBar::hidden();
-        bar.set_length(total as u64);
-        bar
-    }
 
     fn national_card() -> SimTransport {
         let layout = file_structures::layout::national("2.0").unwrap();
@@ -347,22 +309,17 @@ mod tests {
         SimTransport::in_memory(storage).unwrap()
     }
 
-    fn run_args(filter: &[&str]) -> RunArgs {
-        RunArgs {
+    fn run_args(filter: &[&str]) -> RunOptions {
+        RunOptions {
             filter: filter.iter().map(|f| f.to_string()).collect(),
-            junit: None,
-            disposable: false,
-            holder: None,
-            keys: None,
-            suite: None,
+            ..RunOptions::default()
         }
     }
 
     #[test]
     fn the_suite_runs_through_a_transport_and_skips_what_it_cannot_establish() {
-        let command =
-            ConformanceCommand::Run(run_args(&["record", "data", "pin.block.after-limit"]));
-        let outcome = run_cli(&command, Some(Box::new(national_card())), &hidden).unwrap();
+        let args = run_args(&["record", "data", "pin.block.after-limit"]);
+        let outcome = run(&args, Some(Box::new(national_card())), &mut ()).unwrap();
         assert!(outcome.passed, "{}", outcome.text);
         assert!(outcome.json["summary"]["passed"].as_u64().unwrap() > 0);
         assert!(outcome.json["summary"]["skipped"].as_u64().unwrap() > 0);
@@ -384,12 +341,7 @@ mod tests {
         let mut args = run_args(&[]);
         args.suite = Some(dir.path().to_path_buf());
         args.junit = Some(junit.clone());
-        let outcome = run_cli(
-            &ConformanceCommand::Run(args),
-            Some(Box::new(national_card())),
-            &hidden,
-        )
-        .unwrap();
+        let outcome = run(&args, Some(Box::new(national_card())), &mut ()).unwrap();
         assert!(!outcome.passed);
         let xml = std::fs::read_to_string(junit).unwrap();
         assert!(xml.contains("expected 03"), "{xml}");
@@ -407,12 +359,7 @@ mod tests {
         let junit = dir.path().join("junit.xml");
         let mut args = run_args(&[]);
         args.junit = Some(junit.clone());
-        let outcome = run_cli(
-            &ConformanceCommand::Run(args),
-            Some(Box::new(mute)),
-            &hidden,
-        )
-        .unwrap();
+        let outcome = run(&args, Some(Box::new(mute)), &mut ()).unwrap();
         assert!(!outcome.passed, "{}", outcome.text);
         let sentence = outcome
             .nothing_checked

@@ -5,6 +5,9 @@
 pub use card_os::apdu::Command;
 use card_os::instructions::{self, Instruction, INSTRUCTIONS};
 pub use card_os::sw::Status;
+/// The one builder of the commands the host sends (file-structures', shared with personalisation).
+pub use file_structures::apdu as build;
+pub use file_structures::apdu::{CommandApdu, SelectReply};
 
 /// Why bytes or fields are not a command APDU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -88,6 +88,11 @@ impl<T: CardTransport> Client<T> {
         Ok(Response::from_bytes(bytes).ok_or(TransportError::ShortResponse(len))?)
     }
 
+    /// Sends a built command (see [`apdu::build`]) as [`Client::transmit`] does.
+    pub fn send(&mut self, command: &apdu::CommandApdu) -> Result<Response, ClientError> {
+        self.transmit(&command.command())
+    }
+
     /// Sends a command and returns the complete answer: all 61xx data collected, a 6Cxx answered
     /// with the right Le, long data chained or extended. The status word is the card's last one;
     /// a refusal is a response, not an error.

@@ -13,7 +13,13 @@ pub enum HexErrorKind {
     SplitByte(char),
     /// The last byte has only one digit.
     OddDigit,
+    /// The input is longer than [`MAX_HEX_INPUT_CHARS`]; `position` is the first character past it.
+    TooLong,
 }
+
+/// Longest hex input, in characters: room for the largest extended APDU (65,544 bytes) written
+/// with a separator after every byte.
+pub const MAX_HEX_INPUT_CHARS: usize = 3 * 65_544;
 
 /// A hex string that is not bytes, with the character position (0-based, in `char`s) at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,11 +43,18 @@ impl HexError {
             HexErrorKind::OddDigit => {
                 format!("character {column} is a lone hex digit: the last byte needs two digits")
             }
+            HexErrorKind::TooLong => format!(
+                "the input is longer than {MAX_HEX_INPUT_CHARS} characters, the limit (the largest extended APDU written with spaces)"
+            ),
         }
     }
 
     /// The input and a caret line pointing at the offending character.
     pub fn caret(&self) -> String {
+        if self.kind == HexErrorKind::TooLong {
+            // Not the whole input again: its start is enough to recognise it.
+            return format!("  {}...", self.input);
+        }
         // Widths in chars: the input may hold any Unicode, but a terminal shows most of it one column wide.
         format!("  {}\n  {}^", self.input, " ".repeat(self.position))
     }
@@ -57,8 +70,16 @@ fn is_separator(c: char) -> bool {
     c == ' ' || c == ':' || c == '\t'
 }
 
-/// Parses hex digits (either case) into bytes; separators may stand between bytes.
+/// Parses hex digits (either case) into bytes; separators may stand between bytes. Input longer
+/// than [`MAX_HEX_INPUT_CHARS`] is refused before it is parsed.
 pub fn parse(input: &str) -> Result<Vec<u8>, HexError> {
+    if input.chars().nth(MAX_HEX_INPUT_CHARS).is_some() {
+        return Err(HexError {
+            input: input.chars().take(32).collect(),
+            position: MAX_HEX_INPUT_CHARS,
+            kind: HexErrorKind::TooLong,
+        });
+    }
     let error = |position, kind| HexError {
         input: input.to_string(),
         position,
@@ -129,6 +150,23 @@ mod tests {
     }
 
     #[test]
+    fn input_longer_than_the_limit_is_refused_without_echoing_it() {
+        let longest = "00 ".repeat(MAX_HEX_INPUT_CHARS / 3);
+        assert_eq!(parse(&longest).unwrap().len(), 65_544);
+        let e = parse(&format!("{longest}0")).unwrap_err();
+        assert_eq!(
+            (e.position, e.kind),
+            (MAX_HEX_INPUT_CHARS, HexErrorKind::TooLong)
+        );
+        assert!(
+            e.sentence().contains("196632 characters, the limit"),
+            "{}",
+            e.sentence()
+        );
+        assert!(e.caret().len() < 64, "{}", e.caret());
+    }
+
+    #[test]
     fn points_at_a_split_byte_and_a_lone_digit() {
         let e = parse("0 0").unwrap_err();
         assert_eq!((e.position, e.kind), (1, HexErrorKind::SplitByte(' ')));
@@ -162,6 +200,7 @@ mod tests {
                 match e.kind {
                     HexErrorKind::NotHexDigit(c) | HexErrorKind::SplitByte(c) => prop_assert_eq!(c, at),
                     HexErrorKind::OddDigit => prop_assert!(at.is_ascii_hexdigit()),
+                    HexErrorKind::TooLong => prop_assert!(s.chars().count() > MAX_HEX_INPUT_CHARS),
                 }
             }
         }

@@ -38,6 +38,10 @@ pub enum TransportError {
     NoCard,
     #[error("the card does not answer (no ATR): the chip may be dead or its contacts dirty")]
     CardUnresponsive,
+    #[error(
+        "the card's answer to reset (ATR) cannot be used to talk to it: the chip may be damaged"
+    )]
+    UnusableAtr,
     #[error("the card does not answer: nothing came back within {0} ms (--answer-timeout)")]
     NoAnswer(u64),
     #[error("the PC/SC service does not answer within {0} ms: pcscd may be hung (restart it)")]

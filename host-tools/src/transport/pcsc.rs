@@ -73,6 +73,9 @@ pub fn map_error(error: ::pcsc::Error) -> TransportError {
         }
         E::ReaderUnavailable | E::UnknownReader | E::CommError => TransportError::ReaderGone,
         E::SharingViolation => TransportError::CardInUse,
+        // pcscd cannot agree a protocol with a card whose ATR is garbage: the card is there, its
+        // answer to reset is unusable.
+        E::ProtoMismatch | E::InvalidAtr => TransportError::UnusableAtr,
         other => TransportError::Pcsc(other),
     }
 }

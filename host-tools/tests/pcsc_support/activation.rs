@@ -9,12 +9,11 @@ use host_tools::jobs::activation::{
     PsamModule, Receipt, Terminal,
 };
 use host_tools::protocol::client::Client;
-use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
+use host_tools::transport::pcsc::PcscTransport;
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
 use host_tools::transport::simcard::{personalised_card, sample_holder};
 use host_tools::transport::CardTransport;
-
-use super::STACK_TIMEOUT;
+use pcsc::ShareMode;
 
 /// The sample holder's document, as the operator types it.
 pub const ID: &str = "110105199001010010";
@@ -64,12 +63,8 @@ pub fn terminal() -> Terminal {
 
 /// sscard's own PC/SC transport to the card in `reader` (held exclusively, as `sscard` does).
 pub fn open_reader(reader: &str) -> PcscTransport {
-    PcscTransport::open(&PcscOptions {
-        reader: Some(ReaderChoice::Name(reader.to_string())),
-        wait: STACK_TIMEOUT,
-        ..PcscOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("sscard cannot open {reader}: {e}"))
+    super::open_reader_with(reader, ShareMode::Exclusive)
+        .unwrap_or_else(|e| panic!("sscard cannot open {reader}: {e}"))
 }
 
 /// One run of the terminal, as `sscard activate --reader CARD --psam-reader PSAM` does it: both

@@ -1,5 +1,10 @@
 //! Shared by the tests through the real PC/SC stack (pcscd + vpcd, see docs/pcsc.md) and by the
-//! pcsc_bench example: the gate, the reader lock, a served card, and process guards.
+//! pcsc_bench example: the reader lock, a served card, a card pulled on cue, opening the virtual
+//! reader, running the `sscard` binary, and process guards.
+//!
+//! Every test through the stack is `#[ignore = "pcsc: needs pcscd and vpcd (scripts/test.sh runs
+//! it)"]`, so that a plain `cargo test` reports it ignored, not passed; scripts/pcsc-tests.sh and
+//! scripts/test.sh run them with `--ignored` once the stack is up.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod activation;
@@ -12,30 +17,18 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
 use host_tools::transport::vpcd::{
     self, ServeControl, ServeOptions, ServeSummary, VpcdError, MIN_REINSERT_DELAY,
 };
-use host_tools::transport::CardTransport;
-use pcsc::{Context, ReaderState, Scope, State};
+use host_tools::transport::{CardTransport, ResetKind, TransportError};
+use pcsc::{Card, Context, Protocols, ReaderState, Scope, ShareMode, State};
 
 pub const READER: &str = "Virtual PCD 00 00";
 pub const SECOND_READER: &str = "Virtual PCD 00 01";
 /// Safety net for waits on the stack; a healthy stack answers in well under a second.
 pub const STACK_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Whether the real-stack tests run: only with SSCARD_PCSC_TESTS=1 (scripts/pcsc-tests.sh sets it).
-/// Otherwise prints why the test is skipped.
-pub fn enabled(test: &str) -> bool {
-    let on = std::env::var("SSCARD_PCSC_TESTS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!(
-            "skipped {test}: needs pcscd with vsmartcard-vpcd; run scripts/pcsc-tests.sh \
-             (or set SSCARD_PCSC_TESTS=1 with the stack started by scripts/pcsc-stack.sh start)"
-        );
-    }
-    on
-}
 
 /// One virtual reader for all test processes: an exclusive flock, released when dropped (or when
 /// the process dies).
@@ -107,6 +100,104 @@ impl Drop for ServedCard {
             let _ = self.finish();
         }
     }
+}
+
+/// Starts serving `card` in the first slot and waits until PC/SC sees it; returns the served card
+/// and the PC/SC context.
+pub fn serve_in_first_reader(card: Box<dyn CardTransport + Send>) -> (ServedCard, Context) {
+    let served = ServedCard::start(card, vpcd::FIRST_SLOT_PORT);
+    let ctx = context();
+    wait_for_card(&ctx, READER, true);
+    (served, ctx)
+}
+
+/// A served card that is pulled from the reader right after an answer `pull` picks (given the
+/// command and the response); the serve loop sends that answer first.
+pub struct PulledOnCue {
+    card: Box<dyn CardTransport + Send>,
+    control: ServeControl,
+    pull: Cue,
+}
+
+/// Given a command and its response: whether to pull the card now.
+type Cue = Box<dyn FnMut(&[u8], &[u8]) -> bool + Send>;
+
+impl PulledOnCue {
+    pub fn new(
+        card: Box<dyn CardTransport + Send>,
+        control: ServeControl,
+        pull: impl FnMut(&[u8], &[u8]) -> bool + Send + 'static,
+    ) -> Self {
+        PulledOnCue {
+            card,
+            control,
+            pull: Box::new(pull),
+        }
+    }
+}
+
+impl CardTransport for PulledOnCue {
+    fn name(&self) -> String {
+        self.card.name()
+    }
+    fn atr(&self) -> Vec<u8> {
+        self.card.atr()
+    }
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let response = self.card.transmit(command)?;
+        if (self.pull)(command, &response) {
+            self.control.remove_card();
+        }
+        Ok(response)
+    }
+    fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
+        self.card.reset(kind)
+    }
+    fn power_off(&mut self) -> Result<(), TransportError> {
+        self.card.power_off()
+    }
+}
+
+/// sscard's PC/SC transport on the card in `reader`, waiting for it up to [`STACK_TIMEOUT`].
+pub fn open_reader_with(reader: &str, share: ShareMode) -> Result<PcscTransport, TransportError> {
+    PcscTransport::open(&PcscOptions {
+        reader: Some(ReaderChoice::Name(reader.to_string())),
+        wait: STACK_TIMEOUT,
+        answer_timeout: STACK_TIMEOUT,
+        share,
+    })
+}
+
+/// A raw PC/SC connection (the pcsc crate, shared) to the card in `reader`.
+pub fn connect(ctx: &Context, reader: &str) -> Card {
+    ctx.connect(
+        &CString::new(reader).expect("reader names have no NUL"),
+        ShareMode::Shared,
+        Protocols::ANY,
+    )
+    .unwrap_or_else(|e| panic!("cannot connect to the card in {reader:?}: {e}"))
+}
+
+/// Runs the `sscard` binary under the stack's timeout (tests only: cargo names the binary to
+/// tests, not to the examples that share this module).
+#[cfg(test)]
+pub fn sscard(args: &[&str]) -> Output {
+    // option_env: the driver's tests share this module and have no sscard binary of their own.
+    let Some(binary) = option_env!("CARGO_BIN_EXE_sscard") else {
+        panic!("sscard is host-tools' binary: only host-tools' tests run it")
+    };
+    run(binary, args)
+}
+
+/// What `sscard --json` printed.
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "sscard printed no JSON ({e}):\n{}\n{}",
+            stdout(output),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// Bytes of card memory for the demo card.
@@ -222,6 +313,17 @@ pub fn opensc_reader_number() -> String {
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(fields.get(1), Some(&"Yes"), "no card in {READER}: {line}");
     fields[0].to_string()
+}
+
+/// What `opensc-tool` prints sending `apdus` (colon-separated hex) to the card in the virtual
+/// reader.
+pub fn opensc_send(apdus: &[&str]) -> String {
+    let reader = opensc_reader_number();
+    let mut args = vec!["-r", reader.as_str(), "-c", "default"];
+    for apdu in apdus {
+        args.extend(["-s", apdu]);
+    }
+    stdout(&run("opensc-tool", &args))
 }
 
 /// The responses in scriptor's output, each as bytes with its status word: a response starts

@@ -4,15 +4,15 @@
 //! the region key of the purse's purchase key (DPK) and the purchase files 0016, 0019 and
 //! 001A..001C, for INIT SAM / CREDIT SAM FOR PURCHASE (docs/settlement.md). TEST keys only.
 
-use card_os::crypto::KEY_LEN;
-use card_os::fs::fcp::{FCP_TAG, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID};
+use card_os::fs::fcp::{TAG_ACCESS, TAG_DESCRIPTOR, TAG_DF_NAME, TAG_FID, TAG_SIZE};
 use card_os::fs::FileKind;
-use card_os::memory_map::LIFE_CYCLE_ISSUED;
 use card_os::{Card, FormatParams};
 use file_structures::layout::{KeySpec, KeyUsage, Layout};
 use file_structures::personalise::{IssuerKeys, KeyError};
+use zeroize::Zeroize;
 
 use super::security::PSAM_AID;
+use crate::protocol::apdu::{build, CommandApdu, SelectReply};
 use crate::transport::sim::MemoryStorage;
 
 /// Bytes of memory of a simulated PSAM.
@@ -84,12 +84,18 @@ pub fn psam_image(
         step: format!("power-on ({})", f.error),
         sw: 0x6F00,
     })?;
-    let mut run = |step: String, apdu: Vec<u8>| {
+    let mut run = |step: String, command: CommandApdu| {
         let mut response = [0u8; card_os::MAX_RESPONSE];
-        let n = card.process(&apdu, &mut response);
-        let sw = match response.get(..n) {
-            Some([.., a, b]) => u16::from_be_bytes([*a, *b]),
-            _ => 0x6F00,
+        let sw = match command.to_bytes() {
+            Ok(mut apdu) => {
+                let n = card.process(&apdu, &mut response);
+                apdu.zeroize();
+                match response.get(..n) {
+                    Some([.., a, b]) => u16::from_be_bytes([*a, *b]),
+                    _ => 0x6F00,
+                }
+            }
+            Err(_) => 0x6700,
         };
         if sw == 0x9000 {
             Ok(())
@@ -97,57 +103,45 @@ pub fn psam_image(
             Err(PsamImageError::Command { step, sw })
         }
     };
-    // FCP tags are one byte each.
-    let mut template = vec![TAG_DESCRIPTOR as u8, 0x01, FileKind::Df.descriptor_byte()];
-    template.extend_from_slice(&[TAG_FID as u8, 0x02, PSAM_FID[0], PSAM_FID[1]]);
-    template.extend_from_slice(&[TAG_DF_NAME as u8, PSAM_AID.len() as u8]);
-    template.extend_from_slice(&PSAM_AID);
-    let mut create = vec![
-        0x00,
-        0xE0,
-        0x00,
-        0x00,
-        template.len() as u8 + 2,
-        FCP_TAG as u8,
-    ];
-    create.push(template.len() as u8);
-    create.extend_from_slice(&template);
-    run("CREATE FILE (PSAM application)".into(), create)?;
-    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, PSAM_AID.len() as u8];
-    select.extend_from_slice(&PSAM_AID);
-    run("SELECT (PSAM application)".into(), select.clone())?;
+    let application = build::create_file(&[
+        (TAG_DESCRIPTOR, vec![FileKind::Df.descriptor_byte()]),
+        (TAG_FID, PSAM_FID.to_vec()),
+        (TAG_DF_NAME, PSAM_AID.to_vec()),
+    ])
+    .map_err(|_| PsamImageError::Command {
+        step: "CREATE FILE (PSAM application)".into(),
+        sw: 0x6700,
+    })?;
+    run("CREATE FILE (PSAM application)".into(), application)?;
+    run(
+        "SELECT (PSAM application)".into(),
+        build::select_name(&PSAM_AID, SelectReply::Nothing),
+    )?;
     for spec in &df.keys {
         let region_key = keys
             .region_key(&df.name, spec.id, spec.algorithm, region_bcd)
             .map_err(PsamImageError::Key)?;
-        let mut write = vec![0x80, 0xD4, 0x00, 0x00, 4 + KEY_LEN as u8];
-        write.extend_from_slice(&[
+        let write = build::write_key(
             spec.id,
             spec.usage.to_byte(),
             spec.algorithm.to_byte(),
             spec.error_limit,
-        ]);
-        write.extend_from_slice(region_key.expose_bytes());
-        let step = format!("WRITE KEY {:02X}", spec.id);
-        let result = run(step, write.clone());
-        zeroize::Zeroize::zeroize(&mut write);
-        result?;
+            region_key.expose_bytes(),
+        );
+        run(format!("WRITE KEY {:02X}", spec.id), write)?;
     }
     if let Some(dpk) = purse_purchase_key(layout) {
         let region_key = keys
             .region_key(&dpk.0, dpk.1.id, dpk.1.algorithm, region_bcd)
             .map_err(PsamImageError::Key)?;
-        let mut write = vec![0x80, 0xD4, 0x00, 0x00, 4 + KEY_LEN as u8];
-        write.extend_from_slice(&[
+        let write = build::write_key(
             dpk.1.id,
             dpk.1.usage.to_byte(),
             dpk.1.algorithm.to_byte(),
             dpk.1.error_limit,
-        ]);
-        write.extend_from_slice(region_key.expose_bytes());
-        let result = run(format!("WRITE KEY {:02X} (DPK)", dpk.1.id), write.clone());
-        zeroize::Zeroize::zeroize(&mut write);
-        result?;
+            region_key.expose_bytes(),
+        );
+        run(format!("WRITE KEY {:02X} (DPK)", dpk.1.id), write)?;
         // The purchase files (docs/settlement.md, "The PSAM's side"): terminal number (the
         // region, then 000001), terminal serial (counted by the PSAM, never written from
         // outside), and the purchase key's index per diversification level (this PSAM holds the
@@ -167,38 +161,36 @@ pub fn psam_image(
             (0x001B, &[0x00][..]),
             (0x001C, &[0x00][..]),
         ] {
-            run("SELECT (PSAM application)".into(), select.clone())?;
-            let [f1, f2] = u16::to_be_bytes(fid);
-            let mut template = vec![
-                TAG_DESCRIPTOR as u8,
-                0x01,
-                FileKind::Transparent.descriptor_byte(),
-            ];
-            template.extend_from_slice(&[TAG_FID as u8, 0x02, f1, f2]);
-            template.extend_from_slice(&[0x80, 0x02, 0x00, content.len() as u8]);
-            // Read free, update / append never, admin free.
-            template
-                .extend_from_slice(&[0x86, 0x08, 0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x00, 0x00]);
-            let mut create = vec![
-                0x00,
-                0xE0,
-                0x00,
-                0x00,
-                template.len() as u8 + 2,
-                FCP_TAG as u8,
-            ];
-            create.push(template.len() as u8);
-            create.extend_from_slice(&template);
+            run(
+                "SELECT (PSAM application)".into(),
+                build::select_name(&PSAM_AID, SelectReply::Nothing),
+            )?;
+            let size = u16::try_from(content.len()).unwrap_or(u16::MAX);
+            let create = build::create_file(&[
+                (
+                    TAG_DESCRIPTOR,
+                    vec![FileKind::Transparent.descriptor_byte()],
+                ),
+                (TAG_FID, fid.to_be_bytes().to_vec()),
+                (TAG_SIZE, size.to_be_bytes().to_vec()),
+                // Read free, update / append never, admin free.
+                (
+                    TAG_ACCESS,
+                    vec![0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x00, 0x00],
+                ),
+            ])
+            .map_err(|_| PsamImageError::Command {
+                step: format!("CREATE FILE {fid:04X}"),
+                sw: 0x6700,
+            })?;
             run(format!("CREATE FILE {fid:04X}"), create)?;
-            let mut update = vec![0x00, 0xD6, 0x00, 0x00, content.len() as u8];
-            update.extend_from_slice(content);
-            run(format!("UPDATE BINARY {fid:04X}"), update)?;
+            run(
+                format!("UPDATE BINARY {fid:04X}"),
+                build::update_binary(0, content),
+            )?;
         }
     }
-    run(
-        "ISSUE CARD".into(),
-        vec![0x80, 0xF0, LIFE_CYCLE_ISSUED, 0x00],
-    )?;
+    run("ISSUE CARD".into(), build::issue_card())?;
     Ok(card.into_storage())
 }
 

@@ -7,7 +7,7 @@ use card_os::crypto::{self, Algorithm, SecretKey};
 use card_os::security::Usage;
 use file_structures::personalise::{IssuerKeys, KeyError};
 
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, CommandApdu, SelectReply, Status};
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 
@@ -149,11 +149,7 @@ impl<T: CardTransport> PsamModule<T> {
     pub fn open(transport: T) -> Result<Self, SecurityError> {
         let mut client = Client::new(transport);
         let answer = client
-            .transmit(&Command {
-                data: &PSAM_AID,
-                ne: Some(256),
-                ..apdu::command(0x00, 0xA4, 0x04, 0x00)
-            })
+            .send(&build::select_name(&PSAM_AID, SelectReply::Fci))
             .map_err(SecurityError::PsamLink)?;
         if answer.sw != Status::Success {
             return Err(SecurityError::PsamRefused {
@@ -174,12 +170,9 @@ impl<T: CardTransport> PsamModule<T> {
     fn call(
         &mut self,
         command: &'static str,
-        apdu: &Command<'_>,
+        apdu: &CommandApdu,
     ) -> Result<Vec<u8>, SecurityError> {
-        let answer = self
-            .client
-            .transmit(apdu)
-            .map_err(SecurityError::PsamLink)?;
+        let answer = self.client.send(apdu).map_err(SecurityError::PsamLink)?;
         if answer.sw != Status::Success {
             return Err(SecurityError::PsamRefused {
                 command,
@@ -196,18 +189,9 @@ impl<T: CardTransport> PsamModule<T> {
         self.delivered = None;
         self.call(
             "SELECT (PSAM file)",
-            &Command {
-                data: &fid.to_be_bytes(),
-                ..apdu::command(0x00, 0xA4, 0x02, 0x0C)
-            },
+            &build::select_ef(fid, SelectReply::Nothing),
         )?;
-        self.call(
-            "READ BINARY (PSAM file)",
-            &Command {
-                ne: Some(len),
-                ..apdu::command(0x00, 0xB0, 0x00, 0x00)
-            },
-        )
+        self.call("READ BINARY (PSAM file)", &build::read_binary(0, len))
     }
 
     /// INIT SAM FOR PURCHASE `80 70 01 00`: the PSAM's terminal serial and MAC1 for `input`
@@ -216,11 +200,7 @@ impl<T: CardTransport> PsamModule<T> {
         self.delivered = None;
         let answer = self.call(
             "INIT SAM FOR PURCHASE",
-            &Command {
-                data: input,
-                ne: Some(8),
-                ..apdu::command(0x80, 0x70, 0x01, 0x00)
-            },
+            &build::init_sam_for_purchase(input),
         )?;
         answer.try_into().map_err(|_| SecurityError::PsamRefused {
             command: "INIT SAM FOR PURCHASE",
@@ -233,10 +213,7 @@ impl<T: CardTransport> PsamModule<T> {
         self.delivered = None;
         self.call(
             "CREDIT SAM FOR PURCHASE",
-            &Command {
-                data: mac2,
-                ..apdu::command(0x80, 0x72, 0x00, 0x00)
-            },
+            &build::credit_sam_for_purchase(mac2),
         )
         .map(drop)
     }
@@ -251,10 +228,7 @@ impl<T: CardTransport> PsamModule<T> {
         let factor = crypto::diversify::card_factor(code).map_err(SecurityError::Crypto)?;
         self.call(
             "DELIVER KEY",
-            &Command {
-                data: &factor,
-                ..apdu::command(0x80, 0x1A, key.usage as u8, key.id)
-            },
+            &build::deliver_key(key.usage as u8, key.id, &factor),
         )?;
         self.delivered = Some(wanted);
         Ok(())
@@ -273,14 +247,7 @@ impl<T: CardTransport> SecurityModule for PsamModule<T> {
         data: &[u8],
     ) -> Result<Vec<u8>, SecurityError> {
         self.deliver(key, card_id_code)?;
-        self.call(
-            "CIPHER DATA",
-            &Command {
-                data,
-                ne: Some(256),
-                ..apdu::command(0x80, 0xFA, 0x00, 0x00)
-            },
-        )
+        self.call("CIPHER DATA", &build::cipher_data(0x00, data))
     }
 
     fn command_mac(
@@ -296,14 +263,7 @@ impl<T: CardTransport> SecurityModule for PsamModule<T> {
         input.extend_from_slice(challenge);
         input.extend_from_slice(&header);
         input.extend_from_slice(data);
-        let mac = self.call(
-            "CIPHER DATA (MAC)",
-            &Command {
-                data: &input,
-                ne: Some(256),
-                ..apdu::command(0x80, 0xFA, 0x05, 0x00)
-            },
-        )?;
+        let mac = self.call("CIPHER DATA (MAC)", &build::cipher_data(0x05, &input))?;
         mac.try_into().map_err(|_| SecurityError::PsamRefused {
             command: "CIPHER DATA (MAC)",
             sw: Status::Success,

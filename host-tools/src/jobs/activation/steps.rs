@@ -18,7 +18,8 @@ use super::{ActivationError, Receipt, Terminal};
 use crate::card::auth::{self, AuthError};
 use crate::card::files::{self, Answer};
 use crate::card::info::{self, Activation};
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, CommandApdu, Status};
+
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
@@ -102,11 +103,7 @@ pub(crate) fn check_blocking<T: CardTransport>(
     client: &mut Client<T>,
     plan: &Plan<'_>,
 ) -> Result<(), ActivationError> {
-    let [p1, p2] = data_tags::CARD_LIFE_CYCLE.to_be_bytes();
-    let life = client.transmit(&Command {
-        ne: Some(256),
-        ..apdu::command(0x00, 0xCA, p1, p2)
-    })?;
+    let life = client.send(&build::get_data(data_tags::CARD_LIFE_CYCLE, 256))?;
     match (life.sw, life.data.as_slice()) {
         (Status::Success, [LIFE_CYCLE_PERSONALISATION]) => return Err(ActivationError::NotIssued),
         (Status::Success, [LIFE_CYCLE_CARD_BLOCKED]) => {
@@ -336,11 +333,7 @@ pub(crate) fn internal_authenticate<T: CardTransport, M: SecurityModule + ?Sized
 ) -> Result<(), ActivationError> {
     let data = random_bytes();
     let key = &plan.internal_key;
-    let answer = client.transmit(&Command {
-        data: &data,
-        ne: Some(256),
-        ..apdu::command(0x00, 0x88, 0x00, key.id)
-    })?;
+    let answer = client.send(&build::internal_authenticate(key.id, &data))?;
     succeeded("INTERNAL AUTHENTICATE", answer.sw)?;
     let expected = module.encrypt(key, code, &data)?;
     if expected != answer.data {
@@ -387,10 +380,9 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
         let mut body = data.to_vec();
         body.extend_from_slice(&mac);
         let [cla, ins, p1, p2] = header;
-        let answer = self.client.transmit(&Command {
-            data: &body,
-            ..apdu::command(cla, ins, p1, p2)
-        })?;
+        let answer = self
+            .client
+            .send(&CommandApdu::new(cla, ins, p1, p2).with_data(body))?;
         succeeded(command, answer.sw)
     }
 
@@ -417,20 +409,11 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
     /// which also gives back the try the CHANGE PIN spent.
     pub(super) fn change_pin(&mut self, initial: &str, pin: &Pin) -> Result<(), ActivationError> {
         let initial = Pin::from_ascii(initial.as_bytes()).map_err(|_| InputError::PinForm)?;
-        let mut data = zeroize::Zeroizing::new(initial.as_bcd().to_vec());
-        data.push(0xFF);
-        data.extend_from_slice(pin.as_bcd());
-        let answer = self.client.transmit(&Command {
-            data: &data,
-            ..apdu::command(0x80, 0x5E, 0x01, 0x00)
-        })?;
+        let answer = self.client.send(&build::change_pin(&initial, pin))?;
         match answer.sw {
             Status::Success => Ok(()),
             Status::Counter(_) => {
-                let verify = self.client.transmit(&Command {
-                    data: pin.as_bcd(),
-                    ..apdu::command(0x00, 0x20, 0x00, 0x00)
-                })?;
+                let verify = self.client.send(&build::verify(pin))?;
                 match verify.sw {
                     Status::Success => Ok(()),
                     Status::Counter(_) => Err(ActivationError::PinAlreadyChanged),
@@ -485,15 +468,10 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
     fn medical_status(&mut self) -> Result<String, ActivationError> {
         let date = codec::encode(Encoding::Date, 4, &self.terminal.date)
             .map_err(|e| InputError::Field("date".into(), e))?;
-        let set = self.client.transmit(&Command {
-            data: &date,
-            ..apdu::command(0x80, 0xDA, 0x00, 0x00)
-        })?;
-        let [p1, p2] = data_tags::MEDICAL_STATUS.to_be_bytes();
-        let status = self.client.transmit(&Command {
-            ne: Some(256),
-            ..apdu::command(0x00, 0xCA, p1, p2)
-        })?;
+        let set = self.client.send(&build::set_date(&date))?;
+        let status = self
+            .client
+            .send(&build::get_data(data_tags::MEDICAL_STATUS, 256))?;
         Ok(match (set.sw, status.sw, status.data.as_slice()) {
             (Status::Success, Status::Success, [STATUS_NORMAL]) => "normal".into(),
             (Status::Success, Status::Success, [STATUS_GRACE]) => {

@@ -8,6 +8,7 @@
 //! [`guard::ReadOnly`], which refuses anything that could change the card; the PIN is only asked
 //! for its tries left (VERIFY without data), which spends none.
 
+mod check_id;
 mod checks;
 pub mod guard;
 pub mod matrix;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use file_structures::layout::Layout;
 use serde::Serialize;
 
+pub use check_id::CheckId;
 pub use checks::diagnose;
 pub use file_structures::codec::Day;
 pub use guard::{Exchange, ReadOnly};
@@ -68,15 +70,28 @@ pub enum Outcome {
 /// One check of the battery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// Stable id: `reader`, `card`, `atr`, `profile`, `select`, `read`, `integrity`, `data`,
-    /// `dates`, `activation`, `pin`, `stability`.
-    pub id: &'static str,
+    /// Which check (its stable id in `--json`: `reader`, `card`, ... `stability`).
+    pub id: CheckId,
+    /// `id`'s title, for people.
     pub title: &'static str,
     pub outcome: Outcome,
     /// What was found, in one or more sentences.
     pub detail: String,
     /// The exchanges the check made.
     pub evidence: Vec<Exchange>,
+}
+
+impl Check {
+    /// A check's outcome without evidence.
+    pub fn new(id: CheckId, outcome: Outcome, detail: impl Into<String>) -> Self {
+        Check {
+            id,
+            title: id.title(),
+            outcome,
+            detail: detail.into(),
+            evidence: Vec::new(),
+        }
+    }
 }
 
 /// Everything a diagnosis found and concluded.

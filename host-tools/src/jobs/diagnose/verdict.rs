@@ -7,6 +7,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Facts {
     pub no_reader: bool,
+    /// The PC/SC service or the system failed in a way that says nothing about the card.
+    pub system_error: bool,
+    /// The card is held by another program (PC/SC sharing violation, or reset by another program).
+    pub reader_busy: bool,
+    /// The card image file is missing, or cannot be read or written.
+    pub image_missing: bool,
+    /// The card image file is damaged, or the card in it does not start.
+    pub image_damaged: bool,
     pub no_card: bool,
     /// Inserted, no ATR (or only errors when asked for one).
     pub no_atr: bool,
@@ -38,8 +46,13 @@ pub struct Facts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
-    /// No reader, or no card in it: not the card's fault.
+    /// No reader, a failing PC/SC service, a busy reader, no card image or no card in the
+    /// reader: not the chip's fault.
     NoReader,
+    SystemError,
+    ReaderBusy,
+    ImageMissing,
+    ImageDamaged,
     NoCard,
     DeadChip,
     MemoryDamaged,
@@ -60,6 +73,10 @@ pub enum Cause {
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     ConnectReader,
+    RestartServiceRetry,
+    CloseOtherProgram,
+    CheckImagePath,
+    RestoreImage,
     InsertCard,
     CleanContactsRetry,
     ReplaceCard,
@@ -75,6 +92,12 @@ impl Cause {
     pub fn words(self) -> &'static str {
         match self {
             Cause::NoReader => "no card reader: nothing can be said about the card",
+            Cause::SystemError => {
+                "the PC/SC service or the system failed: nothing can be said about the card"
+            }
+            Cause::ReaderBusy => "the card is held by another program (the reader is busy)",
+            Cause::ImageMissing => "the card image file is missing or cannot be used",
+            Cause::ImageDamaged => "the card image file is damaged: the simulated card cannot start",
             Cause::NoCard => "no card in the reader",
             Cause::DeadChip => "chip damaged or \"demagnetised\": it gives no usable answer",
             Cause::MemoryDamaged => "chip memory damaged: some data can no longer be read intact",
@@ -104,6 +127,10 @@ impl Cause {
     pub fn action(self) -> Action {
         match self {
             Cause::NoReader => Action::ConnectReader,
+            Cause::SystemError => Action::RestartServiceRetry,
+            Cause::ReaderBusy => Action::CloseOtherProgram,
+            Cause::ImageMissing => Action::CheckImagePath,
+            Cause::ImageDamaged => Action::RestoreImage,
             Cause::NoCard => Action::InsertCard,
             Cause::DeadChip | Cause::UnstableContact => Action::CleanContactsRetry,
             Cause::MemoryDamaged | Cause::Expired => Action::ReplaceCard,
@@ -121,6 +148,21 @@ impl Action {
         match self {
             Action::ConnectReader => {
                 "connect a card reader (and start the PC/SC service), then retry"
+            }
+            Action::RestartServiceRetry => {
+                "restart the PC/SC service (pcscd) and retry; if it fails again, report the error \
+                 shown above"
+            }
+            Action::CloseOtherProgram => {
+                "close the other program that uses the card (or wait until it has finished), then \
+                 retry"
+            }
+            Action::CheckImagePath => {
+                "check the card image's path and permissions (or make the image again), then retry"
+            }
+            Action::RestoreImage => {
+                "restore the card image from a copy, or make it again; the chip itself is not \
+                 involved"
             }
             Action::InsertCard => "insert the card chip first, contacts up, and retry",
             Action::CleanContactsRetry => {
@@ -159,8 +201,12 @@ pub fn cause_of_refusal(sw: u16) -> Option<Cause> {
 
 /// The rule table, most serious first: the first fact that holds names the cause.
 pub fn verdict(f: &Facts) -> Cause {
-    let rules: [(bool, Cause); 13] = [
+    let rules: [(bool, Cause); 17] = [
         (f.no_reader, Cause::NoReader),
+        (f.system_error, Cause::SystemError),
+        (f.reader_busy, Cause::ReaderBusy),
+        (f.image_missing, Cause::ImageMissing),
+        (f.image_damaged, Cause::ImageDamaged),
         (f.no_card, Cause::NoCard),
         (f.no_atr || f.bad_atr, Cause::DeadChip),
         (f.only_6f00 || f.all_unanswered, Cause::DeadChip),

@@ -3,6 +3,7 @@
 //! record rewrites with the TEST issuer keys, personalisation with altered holder data), and by
 //! changing its memory behind its back where only worn memory gets there.
 
+use card_os::crypto::Pin;
 use card_os::fs::{Descriptor, FileKind};
 use card_os::memory_map::MAX_FILES;
 use card_os::Storage as _;
@@ -12,7 +13,7 @@ use file_structures::personalise::{CardRecord, IssuerKeys, KeyError, PersoError}
 use super::{FaultKind, FaultyTransport, TransportFaults};
 use crate::card::auth::{self, AuthError};
 use crate::card::files::{self, Answer};
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, Status};
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::sim::{MemoryStorage, SimTransport};
 use crate::transport::simcard::{personalised_card, sample_holder};
@@ -188,21 +189,17 @@ fn rewrite_ef05<T: CardTransport>(
         auth::external_authenticate(client, layout, keys, DF, id, card_id_code)
             .map_err(FaultError::Auth)?;
     }
-    let answer = client.transmit(&Command {
-        data: record,
-        ..apdu::command(0x00, 0xDC, tag, sfi << 3)
-    })?;
+    let answer = client.send(&build::update_record_by_tag(sfi, tag, record.to_vec()))?;
     checked("UPDATE RECORD", answer.sw)
 }
 
 /// Wrong VERIFYs until the card says the PIN is blocked.
 fn block_pin<T: CardTransport>(client: &mut Client<T>, layout: &Layout) -> Result<(), FaultError> {
     select_ssse(client, layout)?;
+    // A PIN that is not the sample holder's.
+    let wrong = build::verify(&Pin::from_ascii(b"999998").map_err(FaultError::Crypto)?);
     for _ in 0..=u8::MAX {
-        let answer = client.transmit(&Command {
-            data: &[0x99, 0x99, 0x98],
-            ..apdu::command(0x00, 0x20, 0x00, 0x00)
-        })?;
+        let answer = client.send(&wrong)?;
         match answer.sw {
             Status::Counter(_) => continue,
             Status::AuthenticationMethodBlocked => return Ok(()),
@@ -234,18 +231,13 @@ fn block_application<T: CardTransport>(
         .card_key(DF, spec.id, spec.algorithm, card_id_code)
         .map_err(FaultError::Key)?;
     select_ssse(client, layout)?;
-    let challenge = client.transmit(&Command {
-        ne: Some(8),
-        ..apdu::command(0x00, 0x84, 0x00, 0x00)
-    })?;
+    let challenge = client.send(&build::get_challenge(8))?;
     checked("GET CHALLENGE", challenge.sw)?;
-    let header = [0x84, 0x1E, 0x00, 0x01];
+    let block = build::application_block(true, &[]);
+    let header = [block.cla, block.ins, block.p1, block.p2];
     let mac = card_os::crypto::sm::command_mac(&card_key, &challenge.data, header, &[])
         .map_err(FaultError::Crypto)?;
-    let answer = client.transmit(&Command {
-        data: &mac,
-        ..apdu::command(header[0], header[1], header[2], header[3])
-    })?;
+    let answer = client.send(&build::application_block(true, &mac))?;
     checked("APPLICATION BLOCK", answer.sw)
 }
 
