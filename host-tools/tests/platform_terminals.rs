@@ -277,8 +277,8 @@ fn diagnose_with_the_registry_names_the_back_office_cause() {
         &desk.db,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(diagnose(&["--amount", "100"])["cause"], "balance-too-low");
-    assert_eq!(diagnose(&["--amount", "50"])["cause"], "back-office");
+    assert_eq!(diagnose(&["--amount", "1.00"])["cause"], "balance-too-low");
+    assert_eq!(diagnose(&["--amount", "0.50"])["cause"], "back-office");
     let run = sscard(&[
         "platform",
         "loss",

@@ -18,15 +18,30 @@ pub struct DiagnoseArgs {
     pub today: Option<String>,
     #[command(flatten)]
     pub layout: LayoutArgs,
+    /// The holder is present and gives the PIN (asked hidden): also read the medical purse's
+    /// balance and last settlements (VERIFY, GET BALANCE and READ RECORD of EF08 only).
+    #[arg(long)]
+    pub pin: bool,
+    /// With --pin: read the PIN from standard input (one line) instead of asking.
+    #[arg(long, requires = "pin")]
+    pub pin_from_stdin: bool,
+    /// UNSAFE, for tests only: the PIN on the command line.
+    #[arg(long, value_name = "PIN", hide = true, requires = "pin")]
+    pub unsafe_pin: Option<String>,
+    /// With --pin or --platform: the settlement's account amount in yuan; a balance (the purse's,
+    /// or the back office's medical account) below it is the cause.
+    #[arg(long, value_name = "YUAN")]
+    pub amount: Option<String>,
+    /// The settlement terminal's journal: a last settlement refused names its cause (9401
+    /// balance, 9303 blocked, 6983 PIN).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<std::path::PathBuf>,
     /// Instead of a card: inject every fault of the catalogue (alone and in pairs) into a healthy
     /// simulated card, diagnose each, and compare the verdict with the cause.
     #[arg(long)]
     pub matrix: bool,
     #[command(flatten)]
     pub platform: PlatformArgs,
-    /// With --platform: the amount (fen) the holder wants to pay, to check the balance.
-    #[arg(long, value_name = "FEN", requires = "platform")]
-    pub amount: Option<i64>,
     /// With --platform: the card number printed on the card, used when the chip cannot tell it.
     #[arg(long, value_name = "NUMBER", requires = "platform")]
     pub card_number: Option<String>,
@@ -62,7 +77,7 @@ pub fn run(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError> {
         let today = format!("{year:04}{month:02}{day:02}");
         let answer = match report.card.get("card_number") {
             None => RegistryAnswer::Unavailable("no card number".into()),
-            Some(number) => match client.card_status(number, Some(&today), args.amount) {
+            Some(number) => match client.card_status(number, Some(&today), amount_fen(args)?) {
                 Ok(status) => RegistryAnswer::Status(Box::new(status)),
                 Err(e) if e.code() == Some("unknown-card") => RegistryAnswer::Unknown,
                 Err(e) => RegistryAnswer::Unavailable(e.to_string()),
@@ -70,8 +85,95 @@ pub fn run(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError> {
         };
         registry::compare(&mut report, answer);
     }
+    if args.pin || args.journal.is_some() {
+        with_purse(global, args, &mut report)?;
+    }
     let json = serde_json::to_value(&report).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(Outcome::new(report.render(), json))
+}
+
+/// `--amount` in fen.
+fn amount_fen(args: &DiagnoseArgs) -> Result<Option<i64>, CliError> {
+    use host_tools::jobs::settlement::{yuan_to_fen, SettleError};
+    match &args.amount {
+        Some(text) => Ok(Some(i64::from(
+            yuan_to_fen("amount", text).map_err(SettleError::from)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The holder-present part (docs/diagnostics.md, "The medical purse"): the journal's last refused
+/// settlement, and with --pin the balance and the log; a card otherwise healthy then gets the
+/// purse's cause.
+fn with_purse(
+    global: &Global,
+    args: &DiagnoseArgs,
+    report: &mut diagnose::Report,
+) -> Result<(), CliError> {
+    use host_tools::jobs::diagnose::purse::{self, HolderPresent};
+    use host_tools::jobs::settlement::{SettleError, SettlementJournal};
+    let amount = amount_fen(args)?.and_then(|fen| u32::try_from(fen).ok());
+    let journal = match &args.journal {
+        Some(path) => Some(SettlementJournal::open(path).map_err(SettleError::from)?),
+        None => None,
+    };
+    let last_line = journal.as_ref().and_then(|j| j.entries().last());
+    let findings = if args.pin {
+        let transport = connect::transport(global)?;
+        let atr = transport.atr();
+        let layout = args
+            .layout
+            .load(host_tools::card::info::version_from_atr(&atr))?;
+        let mut client = host_tools::protocol::client::Client::new(HolderPresent::new(transport));
+        let mut pin = super::settle::CliPin(super::settle::PinArgs {
+            pin_from_stdin: args.pin_from_stdin,
+            unsafe_pin: args.unsafe_pin.clone(),
+        });
+        let findings = purse::read(&mut client, &layout, &mut pin, amount, last_line);
+        report.refused_commands += client.transport().refused();
+        findings
+    } else {
+        let sw = last_line
+            .filter(|l| l.step == host_tools::jobs::settlement::Step::Refused)
+            .and_then(|l| l.sw.clone());
+        let cause = sw
+            .as_deref()
+            .and_then(|s| u16::from_str_radix(s, 16).ok())
+            .and_then(diagnose::cause_of_refusal);
+        purse::PurseFindings {
+            balance: None,
+            records: Vec::new(),
+            detail: match &sw {
+                Some(sw) => format!(
+                    "the last settlement was refused with {sw} (balance not read: no --pin)"
+                ),
+                None => "no refused settlement in the journal (balance not read: no --pin)".into(),
+            },
+            last_refusal: sw,
+            cause,
+        }
+    };
+    let outcome = match findings.cause {
+        Some(_) => diagnose::Outcome::Fail,
+        None => diagnose::Outcome::Pass,
+    };
+    report.checks.push(diagnose::Check::new(
+        diagnose::CheckId::Purse,
+        outcome,
+        findings.detail.clone(),
+    ));
+    // The purse names the cause only of a card the other checks found healthy.
+    if let (Some(cause), diagnose::Cause::BackOffice) = (findings.cause, report.cause) {
+        if cause == diagnose::Cause::BalanceTooLow {
+            report.facts.balance_too_low = true;
+        }
+        report.cause = cause;
+        report.cause_words = cause.words();
+        report.action = cause.action();
+        report.action_words = cause.action().words();
+    }
+    Ok(())
 }
 
 fn run_matrix(global: &Global, args: &DiagnoseArgs) -> Result<Outcome, CliError> {

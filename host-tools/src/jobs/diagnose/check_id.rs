@@ -24,6 +24,9 @@ pub enum CheckId {
     ///
     /// [`ALL`]: CheckId::ALL
     Registry,
+    /// Not in the battery ([`CheckId::ALL`]): added by `diagnose --pin` / `--journal` with the
+    /// holder present (the medical purse, docs/diagnostics.md).
+    Purse,
 }
 
 impl CheckId {
@@ -59,6 +62,7 @@ impl CheckId {
             CheckId::Pin => "pin",
             CheckId::Stability => "stability",
             CheckId::Registry => "registry",
+            CheckId::Purse => "purse",
         }
     }
 
@@ -78,6 +82,7 @@ impl CheckId {
             CheckId::Pin => "PIN tries left",
             CheckId::Stability => "stability and timing",
             CheckId::Registry => "registry (back office)",
+            CheckId::Purse => "medical purse (holder present)",
         }
     }
 

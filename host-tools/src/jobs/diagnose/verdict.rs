@@ -45,7 +45,10 @@ pub struct Facts {
     pub registry_differs: bool,
     /// The registry: medical insurance suspended (contributions not paid).
     pub insurance_suspended: bool,
-    /// The registry: the balance is lower than the amount to pay.
+    /// The balance is lower than the amount to pay: the registry's medical account
+    /// (`--platform`), or with the holder present (`--pin`) the purse's, or the last settlement was
+    /// refused for it (`9401`).
+    #[serde(default)]
     pub balance_too_low: bool,
 }
 
@@ -77,7 +80,8 @@ pub enum Cause {
     NotActivated,
     /// The registry: medical insurance suspended for unpaid contributions.
     InsuranceSuspended,
-    /// The registry: not enough balance.
+    /// Not enough balance: the medical purse below the settlement's account amount (`9401`), or
+    /// the registry's medical account below the amount to pay.
     BalanceTooLow,
     /// The card is healthy: contributions, balance or a back-office system.
     BackOffice,
@@ -102,7 +106,7 @@ pub enum Action {
     LiftLossOrReplace,
     CorrectRecords,
     PayContributions,
-    PayDifference,
+    LoadPurse,
 }
 
 impl Cause {
@@ -139,7 +143,9 @@ impl Cause {
             Cause::InsuranceSuspended => {
                 "medical insurance is suspended: contributions not paid (the registry)"
             }
-            Cause::BalanceTooLow => "the balance is too low for the amount (the registry)",
+            Cause::BalanceTooLow => {
+                "balance too low: the medical purse or account holds less than the amount to pay"
+            }
             Cause::BackOffice => {
                 "the card is healthy: the problem is likely contributions not paid in time (medical \
                  insurance suspended), balance, or a hospital or back-office system"
@@ -166,7 +172,7 @@ impl Cause {
             Cause::Cancelled => Action::ReplaceCard,
             Cause::InformationDiffers => Action::CorrectRecords,
             Cause::InsuranceSuspended => Action::PayContributions,
-            Cause::BalanceTooLow => Action::PayDifference,
+            Cause::BalanceTooLow => Action::LoadPurse,
         }
     }
 }
@@ -220,8 +226,22 @@ impl Action {
             Action::PayContributions => {
                 "pay the contributions due; medical insurance resumes once the agency records them"
             }
-            Action::PayDifference => "pay the difference in cash, or top up the medical account",
+            Action::LoadPurse => {
+                "load the medical purse at an outlet or top up the medical account, or pay the \
+                 difference another way"
+            }
         }
+    }
+}
+
+/// The cause a refused settlement's status word names (the seeds' causes): `9401` balance,
+/// `9303` blocked, `6983` / `63C0` the PIN.
+pub fn cause_of_refusal(sw: u16) -> Option<Cause> {
+    match sw {
+        0x9401 => Some(Cause::BalanceTooLow),
+        0x9303 => Some(Cause::ApplicationBlocked),
+        0x6983 | 0x63C0 => Some(Cause::PinBlocked),
+        _ => None,
     }
 }
 
@@ -283,5 +303,15 @@ mod tests {
         };
         assert_eq!(verdict(&worn), Cause::UnstableContact);
         assert_eq!(Cause::NotActivated.action(), Action::ActivateAtBank);
+        let poor = Facts {
+            balance_too_low: true,
+            ..Facts::default()
+        };
+        assert_eq!(verdict(&poor), Cause::BalanceTooLow);
+        assert_eq!(Cause::BalanceTooLow.action(), Action::LoadPurse);
+        assert_eq!(cause_of_refusal(0x9401), Some(Cause::BalanceTooLow));
+        assert_eq!(cause_of_refusal(0x9303), Some(Cause::ApplicationBlocked));
+        assert_eq!(cause_of_refusal(0x6983), Some(Cause::PinBlocked));
+        assert_eq!(cause_of_refusal(0x9000), None);
     }
 }
