@@ -229,6 +229,18 @@ pub fn cipher_data(p1: u8, data: &[u8]) -> CommandApdu {
         .with_ne(256)
 }
 
+/// INIT SAM FOR PURCHASE (PSAM) `80 70 01 00`: the PSAM answers its terminal serial and MAC1.
+pub fn init_sam_for_purchase(input: &[u8]) -> CommandApdu {
+    CommandApdu::new(0x80, 0x70, 0x01, 0x00)
+        .with_data(input.to_vec())
+        .with_ne(8)
+}
+
+/// CREDIT SAM FOR PURCHASE (PSAM) `80 72 00 00`: the PSAM checks the card's MAC2.
+pub fn credit_sam_for_purchase(mac2: &[u8]) -> CommandApdu {
+    CommandApdu::new(0x80, 0x72, 0x00, 0x00).with_data(mac2.to_vec())
+}
+
 /// APPLICATION BLOCK (SSC, with its MAC: CLA `84`) of the current application; `permanent` gives
 /// P2 `01`, else `00` (temporary).
 pub fn application_block(permanent: bool, mac: &[u8]) -> CommandApdu {

@@ -232,6 +232,9 @@ fn demo_runs_in_memory_and_shows_the_holder() {
         "SSSE",
         "T0000001X",
         "not activated",
+        "Medical settlement receipt",
+        "余额 balance: 487.50",
+        "TAC: ",
     ] {
         assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
     }
@@ -240,6 +243,10 @@ fn demo_runs_in_memory_and_shows_the_holder() {
     let out = run.json();
     assert_eq!(out["info"]["values"]["name"], "张测试");
     assert_eq!(out["test_card"], true);
+    // The demo ends with a settlement of 12.50 yuan from the purse's 500.00, with its TAC.
+    assert_eq!(out["settlement"]["amounts"]["account"], 1250);
+    assert_eq!(out["settlement"]["balance_after"], 48750);
+    assert_eq!(out["settlement"]["tac"].as_str().map(str::len), Some(8));
 }
 
 /// A local port nothing listens on (bound, then released).

@@ -50,10 +50,19 @@ fn tour(reports: &[DfReport]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The demo card's starting purse balance, in fen.
+const DEMO_BALANCE_FEN: &str = "50000";
+/// The demo's settlement time (the demo's activation day).
+const DEMO_SETTLEMENT_TIME: &str = "20240401120000";
+
 pub fn run(global: &Global, args: &DemoArgs) -> Result<Outcome, CliError> {
     let layout = layout::national(&args.version)?;
     let keys = IssuerKeys::test_keys().map_err(CliError::Keys)?;
-    let holder = sample_holder();
+    let mut holder = sample_holder();
+    // The demo card's purse starts with 500.00 yuan so that its settlement can pay.
+    holder
+        .values
+        .insert(layout::PURSE_BALANCE_FIELD.into(), DEMO_BALANCE_FEN.into());
     let (storage, summary) = personalised_card(&layout, &holder, &keys)?;
     let mut transport: Box<dyn CardTransport> = Box::new(SimTransport::in_memory(storage)?);
     if let Some(path) = &global.trace {
@@ -179,9 +188,29 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<Outcome, CliError> {
     for line in receipt_text.lines() {
         let _ = writeln!(text, "   {line}");
     }
+    let region: [u8; 3] = holder
+        .values
+        .get("card_id_code")
+        .and_then(|code| hex::decode(code.get(..6)?).ok())
+        .and_then(|r| r.try_into().ok())
+        .ok_or_else(|| CliError::Usage("the demo holder has no card identification code".into()))?;
     let _ = writeln!(
         text,
-        "Try it yourself: sscard sim new --out my.card, then sscard --card my.card info --test-keys"
+        "\n7. A settlement at a pharmacy: 12.50 yuan from the medical purse (simulated PSAM, TEST keys)"
+    );
+    let (settle_text, settlement) = super::settle::demo_settlement(
+        &mut client,
+        &layout,
+        region,
+        "135790",
+        DEMO_SETTLEMENT_TIME,
+    )?;
+    for line in settle_text.lines() {
+        let _ = writeln!(text, "   {line}");
+    }
+    let _ = writeln!(
+        text,
+        "\nTry it yourself: sscard sim new --out my.card, then sscard --card my.card info --test-keys"
     );
     let mut info_json = info::to_json(&card_info);
     info_json["reader"] = json!(client.transport().name());
@@ -195,6 +224,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<Outcome, CliError> {
             "info": info_json,
             "files": summary_rows,
             "activation": receipt,
+            "settlement": settlement,
         }),
     ))
 }

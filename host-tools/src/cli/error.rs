@@ -71,6 +71,27 @@ pub enum ExitClass {
     PinRejected = 36,
     /// Activation: the card is not issued yet.
     NotIssued = 37,
+    /// Settlement: the purse's balance is below the account amount (9401).
+    BalanceTooLow = 40,
+    /// Settlement: a wrong PIN (the tries left in the message).
+    WrongPin = 41,
+    /// Settlement: the PIN is blocked.
+    PinBlocked = 42,
+    /// Settlement: the card still has its initial PIN, which cannot pay.
+    InitialPin = 43,
+    /// Settlement: the card does not support the PSAM's purchase key index (9403).
+    KeyIndexNotSupported = 44,
+    /// Settlement: the card is of another region than the terminal's PSAM.
+    OtherRegion = 45,
+    /// Settlement: the card is not in a purchase (6901): a replayed or out-of-order DEBIT.
+    NotInPurchase = 46,
+    /// Settlement: a MAC refused (MAC1 by the card, MAC2 by the PSAM, a load's MACs): the keys
+    /// are not this card's.
+    MacRefused = 47,
+    /// Settlement: the card's medical function is restricted (six-month rule, 9302).
+    MedicalRestricted = 48,
+    /// Settlement: a bad amount or trade time (negative, malformed, too large).
+    BadAmount = 49,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +147,8 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Activation(#[from] host_tools::jobs::activation::ActivationError),
+    #[error(transparent)]
+    Settle(#[from] host_tools::jobs::settlement::SettleError),
     #[error(transparent)]
     PsamImage(#[from] host_tools::jobs::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
@@ -255,6 +278,45 @@ fn activation_class(
     }
 }
 
+fn settle_class(e: &host_tools::jobs::settlement::SettleError) -> (ExitClass, &'static str) {
+    use host_tools::jobs::activation::SecurityError as S;
+    use host_tools::jobs::settlement::SettleError as E;
+    match e {
+        E::Amount(_) => (ExitClass::BadAmount, "bad_amount"),
+        E::NoPurse(_) => (ExitClass::InvalidLayout, "invalid_layout"),
+        E::Unreadable(_) | E::Refused { .. } | E::CounterAtMaximum | E::KeyBlocked => {
+            (ExitClass::Refused, "card_refused")
+        }
+        E::NotIssued => (ExitClass::NotIssued, "not_issued"),
+        E::Blocked(_) => (ExitClass::CardBlocked, "card_blocked"),
+        E::Lost { .. } => (ExitClass::CardLost, "card_lost"),
+        E::Expired { .. } => (ExitClass::CardExpired, "card_expired"),
+        E::FakeCard => (ExitClass::FakeCard, "fake_card"),
+        E::OtherRegion { .. } => (ExitClass::OtherRegion, "other_region"),
+        E::PinForm => (ExitClass::PinRejected, "pin_rejected"),
+        E::WrongPin { .. } => (ExitClass::WrongPin, "wrong_pin"),
+        E::PinBlocked => (ExitClass::PinBlocked, "pin_blocked"),
+        E::InitialPin => (ExitClass::InitialPin, "initial_pin"),
+        E::BalanceTooLow { .. } | E::BalanceOverflow => {
+            (ExitClass::BalanceTooLow, "balance_too_low")
+        }
+        E::KeyIndexNotSupported { .. } => {
+            (ExitClass::KeyIndexNotSupported, "key_index_not_supported")
+        }
+        E::Restricted => (ExitClass::MedicalRestricted, "medical_restricted"),
+        E::Mac1Refused | E::LoadMacRefused | E::LoadMac1Wrong | E::Mac2Refused { .. } => {
+            (ExitClass::MacRefused, "mac_refused")
+        }
+        E::WrongState => (ExitClass::NotInPurchase, "not_in_purchase"),
+        E::Security(S::PsamLink(c)) | E::Client(c) => CliError::class_of_client(c),
+        E::Security(S::NotTestKeys | S::Key { .. }) | E::Keys(_) => {
+            (ExitClass::BadInput, "bad_key_file")
+        }
+        E::Security(_) | E::Crypto(_) => (ExitClass::Refused, "security_module_refused"),
+        E::Journal(_) => (ExitClass::Io, "journal_io"),
+    }
+}
+
 fn psam_image_class(
     e: &host_tools::jobs::activation::psam::PsamImageError,
 ) -> (ExitClass, &'static str) {
@@ -280,6 +342,7 @@ impl CliError {
             CliError::CreateFile { .. } | CliError::Output(_) => (ExitClass::Io, "io"),
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
+            CliError::Settle(e) => settle_class(e),
             CliError::PsamImage(e) => psam_image_class(e),
             CliError::Layout(LayoutError::Read { source, .. }) | CliError::Input(source) => {
                 input_class(source)
@@ -415,6 +478,16 @@ mod tests {
             ExitClass::FakeCard,
             ExitClass::PinRejected,
             ExitClass::NotIssued,
+            ExitClass::BalanceTooLow,
+            ExitClass::WrongPin,
+            ExitClass::PinBlocked,
+            ExitClass::InitialPin,
+            ExitClass::KeyIndexNotSupported,
+            ExitClass::OtherRegion,
+            ExitClass::NotInPurchase,
+            ExitClass::MacRefused,
+            ExitClass::MedicalRestricted,
+            ExitClass::BadAmount,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| *c as u8).collect();
         codes.sort_unstable();

@@ -18,6 +18,7 @@ mod personalise;
 mod progress;
 mod readers;
 mod services;
+mod settle;
 mod sim;
 mod table;
 
@@ -139,6 +140,12 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Activate a new card at a bank outlet: identity, mutual authentication, new PIN, activation record.
     Activate(Box<activate::ActivateArgs>),
+    /// Pay from the card's medical purse: PIN, the card's DEBIT, MAC1 and MAC2 in the PSAM, a receipt with the TAC.
+    Settle(Box<settle::SettleArgs>),
+    /// Load the card's medical purse at an outlet (the issuer's load key computes the MAC).
+    Load(Box<settle::LoadArgs>),
+    /// Show the purse's balance and the card's transaction log (EF08), after the PIN.
+    Records(settle::RecordsArgs),
     /// Tell why a card "doesn't work": read-only checks, the likely cause and the next step.
     Diagnose(diagnose::DiagnoseArgs),
     /// Conformance: does the card behave like a social security card? (test-vectors suite)
@@ -172,6 +179,9 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Sim(command) => sim::run(&cli.global, command),
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Activate(args) => activate::run(&cli.global, args),
+        Command::Settle(args) => settle::settle(&cli.global, args),
+        Command::Load(args) => settle::load(&cli.global, args),
+        Command::Records(args) => settle::records(&cli.global, args),
         Command::Diagnose(args) => diagnose::run(&cli.global, args),
         Command::Conformance(command) => conformance::run(&cli.global, command),
         Command::Hsm(command) => services::run_hsm(&cli.global, command),

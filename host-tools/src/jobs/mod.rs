@@ -4,3 +4,5 @@
 pub mod activation;
 pub mod conformance;
 pub mod diagnose;
+pub mod journal;
+pub mod settlement;

@@ -1,12 +1,10 @@
 //! The terminal's activation journal: one file per terminal, JSON lines, append-only, each line
-//! synced to disk before the activation goes on. After a power cut it tells, with the card's own
-//! state, where an activation stopped.
-
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! synced to disk before the activation goes on (the file mechanics are [`crate::jobs::journal`]'s).
+//! After a power cut it tells, with the card's own state, where an activation stopped.
 
 use serde::{Deserialize, Serialize};
+
+use crate::jobs::journal::JsonLines;
 
 /// The steps an activation records, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,41 +34,10 @@ pub struct Entry {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error("could not open the activation journal {path}")]
-    Open {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("could not write the activation journal {path}")]
-    Write {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the activation journal {path} line {line} is not a journal entry")]
-    Corrupt {
-        path: String,
-        line: usize,
-        #[source]
-        source: serde_json::Error,
-    },
-}
+pub use crate::jobs::journal::JournalError;
 
-/// The journal file.
-pub struct Journal {
-    path: PathBuf,
-    entries: Vec<Entry>,
-    /// Where a torn last line starts, to be cut off before the next line.
-    torn: Option<u64>,
-    /// Told of each line once it is on disk (see [`Journal::on_record`]).
-    observer: Option<Observer>,
-}
-
-/// What [`Journal::on_record`] calls with each line.
-type Observer = Box<dyn FnMut(&Entry)>;
+/// The activation journal: one JSON line per step ([`crate::jobs::journal::JsonLines`]).
+pub type Journal = JsonLines<Entry>;
 
 /// Where the last attempt for a card stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,98 +47,12 @@ pub struct OpenAttempt {
     pub steps: Vec<Step>,
 }
 
-impl Journal {
-    /// Opens (or creates) the journal and reads what it holds. A last line cut by a power failure
-    /// (no newline at the end, not JSON) is ignored; any other bad line is an error.
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let shown = path.display().to_string();
-        let mut entries = Vec::new();
-        let mut torn = None;
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
-                return Err(JournalError::Open {
-                    path: shown,
-                    source,
-                })
-            }
-        };
-        let mut offset = 0;
-        let count = text.split_inclusive('\n').count();
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            let start = offset;
-            offset += line.len();
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Entry>(line) {
-                Ok(entry) => entries.push(entry),
-                // The last line, cut by a power failure: cut off before the next line is written.
-                Err(_) if i + 1 == count => torn = Some(start as u64),
-                Err(source) => {
-                    return Err(JournalError::Corrupt {
-                        path: shown,
-                        line: i + 1,
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(Journal {
-            path: path.to_path_buf(),
-            entries,
-            torn,
-            observer: None,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-
-    /// Appends one line and syncs it to disk before returning.
-    pub fn record(&mut self, entry: Entry) -> Result<(), JournalError> {
-        let fail = |source| JournalError::Write {
-            path: self.path.display().to_string(),
-            source,
-        };
-        let mut line = serde_json::to_string(&entry).map_err(|e| fail(e.into()))?;
-        line.push('\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(fail)?;
-        if let Some(len) = self.torn {
-            file.set_len(len).map_err(fail)?;
-            self.torn = None;
-        }
-        file.write_all(line.as_bytes()).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        if let Some(observer) = self.observer.as_mut() {
-            observer(&entry);
-        }
-        self.entries.push(entry);
-        Ok(())
-    }
-
-    /// Calls `observer` with each line once it is on disk: the activation's progress, step by
-    /// step, under the journal's own step names (a terminal's display; the tests that pull the
-    /// card right after a step).
-    pub fn on_record(&mut self, observer: impl FnMut(&Entry) + 'static) {
-        self.observer = Some(Box::new(observer));
-    }
-
+impl JsonLines<Entry> {
     /// The last attempt for `card` if it neither finished nor failed.
     pub fn open_attempt(&self, card: &str) -> Option<OpenAttempt> {
-        let last = self.entries.iter().rev().find(|e| e.card == card)?;
+        let last = self.entries().iter().rev().find(|e| e.card == card)?;
         let steps: Vec<Step> = self
-            .entries
+            .entries()
             .iter()
             .filter(|e| e.attempt == last.attempt)
             .map(|e| e.step)
@@ -188,7 +69,7 @@ impl Journal {
     /// A new attempt id for `card`: one more than the attempts the journal knows.
     pub fn new_attempt(&self, card: &str) -> String {
         let mut seen: Vec<&str> = self
-            .entries
+            .entries()
             .iter()
             .filter(|e| e.card == card)
             .map(|e| e.attempt.as_str())
@@ -203,6 +84,8 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     fn entry(attempt: &str, step: Step) -> Entry {
         Entry {

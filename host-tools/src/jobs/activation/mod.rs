@@ -7,7 +7,7 @@ pub mod journal;
 pub mod psam;
 pub mod rules;
 pub mod security;
-mod steps;
+pub(crate) mod steps;
 
 use card_os::crypto::Pin;
 use file_structures::layout::Layout;

@@ -182,6 +182,42 @@ impl<T: CardTransport> PsamModule<T> {
         Ok(answer.data)
     }
 
+    /// SELECT of one of the PSAM application's files and READ BINARY of its `len` bytes
+    /// (the purchase files 0016, 001A..001C; docs/settlement.md, "The PSAM's side").
+    pub fn read_file(&mut self, fid: u16, len: usize) -> Result<Vec<u8>, SecurityError> {
+        // The PSAM's key RAM does not outlive another command of the application.
+        self.delivered = None;
+        self.call(
+            "SELECT (PSAM file)",
+            &build::select_ef(fid, SelectReply::Nothing),
+        )?;
+        self.call("READ BINARY (PSAM file)", &build::read_binary(0, len))
+    }
+
+    /// INIT SAM FOR PURCHASE `80 70 01 00`: the PSAM's terminal serial and MAC1 for `input`
+    /// (card random ‖ card serial ‖ amounts ‖ type ‖ time ‖ DPK version ‖ algorithm ‖ factors).
+    pub fn init_sam_for_purchase(&mut self, input: &[u8]) -> Result<[u8; 8], SecurityError> {
+        self.delivered = None;
+        let answer = self.call(
+            "INIT SAM FOR PURCHASE",
+            &build::init_sam_for_purchase(input),
+        )?;
+        answer.try_into().map_err(|_| SecurityError::PsamRefused {
+            command: "INIT SAM FOR PURCHASE",
+            sw: Status::WrongLength,
+        })
+    }
+
+    /// CREDIT SAM FOR PURCHASE `80 72 00 00 04`: the PSAM checks the card's MAC2.
+    pub fn credit_sam_for_purchase(&mut self, mac2: &[u8; 4]) -> Result<(), SecurityError> {
+        self.delivered = None;
+        self.call(
+            "CREDIT SAM FOR PURCHASE",
+            &build::credit_sam_for_purchase(mac2),
+        )
+        .map(drop)
+    }
+
     /// DELIVER KEY `80 1A <usage> <id> 08 <card factor>` unless that key is delivered already.
     fn deliver(&mut self, key: &KeyRef, code: &[u8; 16]) -> Result<(), SecurityError> {
         let wanted = (key.usage as u8, key.id, *code);

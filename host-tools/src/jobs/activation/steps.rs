@@ -32,7 +32,7 @@ const TERMINAL: &str = "activation_terminal";
 const ACTIVATED: &str = "1";
 
 /// What the layout says an activation uses.
-pub(super) struct Plan<'l> {
+pub(crate) struct Plan<'l> {
     /// The DF holding the activation file (SSSE).
     df: &'l Df,
     df_path: Vec<u16>,
@@ -54,7 +54,7 @@ fn key_ref(df: &Df, spec: &KeySpec) -> Option<KeyRef> {
 }
 
 impl<'l> Plan<'l> {
-    pub(super) fn new(layout: &'l Layout) -> Result<Self, ActivationError> {
+    pub(crate) fn new(layout: &'l Layout) -> Result<Self, ActivationError> {
         let missing = |what: &str| ActivationError::Layout(what.to_owned());
         let state = layout
             .field(STATE)
@@ -89,7 +89,7 @@ impl<'l> Plan<'l> {
 }
 
 /// The card's facts an activation needs.
-pub(super) struct CardFacts {
+pub(crate) struct CardFacts {
     pub number: String,
     pub id_number: String,
     pub name: String,
@@ -99,7 +99,7 @@ pub(super) struct CardFacts {
 }
 
 /// Refuses a card that is not issued or is blocked (card, or the activation file's application).
-pub(super) fn check_blocking<T: CardTransport>(
+pub(crate) fn check_blocking<T: CardTransport>(
     client: &mut Client<T>,
     plan: &Plan<'_>,
 ) -> Result<(), ActivationError> {
@@ -131,7 +131,7 @@ pub(super) fn check_blocking<T: CardTransport>(
 }
 
 /// Reads the card's identification, holder and activation data, and its identification code.
-pub(super) fn read_card<T: CardTransport, M: SecurityModule + ?Sized>(
+pub(crate) fn read_card<T: CardTransport, M: SecurityModule + ?Sized>(
     client: &mut Client<T>,
     layout: &Layout,
     module: &mut M,
@@ -285,6 +285,33 @@ fn auth_error(e: AuthError) -> ActivationError {
     }
 }
 
+/// INTERNAL AUTHENTICATE with the plan's internal-auth key (its DF selected): the card proves it
+/// is genuine; a wrong answer is a fake card. Used by activation and by settlement.
+pub(crate) fn internal_authenticate<T: CardTransport, M: SecurityModule + ?Sized>(
+    client: &mut Client<T>,
+    module: &mut M,
+    plan: &Plan<'_>,
+    code: &[u8; 16],
+) -> Result<(), ActivationError> {
+    let data = random_bytes();
+    let key = &plan.internal_key;
+    let answer = client.send(&build::internal_authenticate(key.id, &data))?;
+    succeeded("INTERNAL AUTHENTICATE", answer.sw)?;
+    let expected = module.encrypt(key, code, &data)?;
+    if expected != answer.data {
+        return Err(ActivationError::FakeCard);
+    }
+    Ok(())
+}
+
+impl Plan<'_> {
+    /// The path of the DF holding the internal-auth key (select it before
+    /// [`internal_authenticate`]).
+    pub(crate) fn df_path(&self) -> &[u16] {
+        &self.df_path
+    }
+}
+
 /// One activation run's working set.
 pub(super) struct Run<'a, T: CardTransport, M: SecurityModule + ?Sized> {
     pub client: &'a mut Client<T>,
@@ -336,17 +363,7 @@ impl<T: CardTransport, M: SecurityModule + ?Sized> Run<'_, T, M> {
         let key = &self.plan.write_key;
         let cryptogram = self.module.encrypt(key, &self.card.code, &challenge)?;
         auth::send_cryptogram(self.client, key.id, &cryptogram).map_err(auth_error)?;
-        let data = random_bytes();
-        let key = &self.plan.internal_key;
-        let answer = self
-            .client
-            .send(&build::internal_authenticate(key.id, &data))?;
-        succeeded("INTERNAL AUTHENTICATE", answer.sw)?;
-        let expected = self.module.encrypt(key, &self.card.code, &data)?;
-        if expected != answer.data {
-            return Err(ActivationError::FakeCard);
-        }
-        Ok(())
+        internal_authenticate(self.client, self.module, self.plan, &self.card.code)
     }
 
     /// CHANGE PIN from the initial PIN. A card whose PIN is no longer the initial one (an earlier

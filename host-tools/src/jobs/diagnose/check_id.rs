@@ -19,6 +19,8 @@ pub enum CheckId {
     Activation,
     Pin,
     Stability,
+    /// The medical purse, checked only when the holder is present (not in the battery).
+    Purse,
 }
 
 impl CheckId {
@@ -53,6 +55,7 @@ impl CheckId {
             CheckId::Activation => "activation",
             CheckId::Pin => "pin",
             CheckId::Stability => "stability",
+            CheckId::Purse => "purse",
         }
     }
 
@@ -71,6 +74,7 @@ impl CheckId {
             CheckId::Activation => "life cycle and activation",
             CheckId::Pin => "PIN tries left",
             CheckId::Stability => "stability and timing",
+            CheckId::Purse => "medical purse (holder present)",
         }
     }
 

@@ -12,6 +12,7 @@ mod check_id;
 mod checks;
 pub mod guard;
 pub mod matrix;
+pub mod purse;
 mod render;
 pub mod verdict;
 
@@ -24,7 +25,7 @@ pub use check_id::CheckId;
 pub use checks::diagnose;
 pub use file_structures::codec::Day;
 pub use guard::{Exchange, ReadOnly};
-pub use verdict::{verdict, Action, Cause, Facts};
+pub use verdict::{cause_of_refusal, verdict, Action, Cause, Facts};
 
 /// Slower median answers than this are flagged: far above any healthy card's, well below the
 /// simulator's slow-card fault.

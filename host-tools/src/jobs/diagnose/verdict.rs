@@ -36,6 +36,10 @@ pub struct Facts {
     pub pin_blocked: bool,
     /// Not activated and past the six-month deadline.
     pub not_activated_past_deadline: bool,
+    /// With the holder present (`--pin`): the purse's balance is below the amount asked, or the
+    /// last settlement was refused for it (`9401`).
+    #[serde(default)]
+    pub balance_too_low: bool,
 }
 
 /// The likely cause, from the field's list.
@@ -58,6 +62,8 @@ pub enum Cause {
     DataError,
     PinBlocked,
     NotActivated,
+    /// The medical purse's balance is below the settlement's account amount (`9401`).
+    BalanceTooLow,
     /// The card is healthy: contributions, balance or a back-office system.
     BackOffice,
 }
@@ -78,6 +84,7 @@ pub enum Action {
     UnblockPin,
     AskInsuranceAgency,
     ReissueDataError,
+    LoadPurse,
 }
 
 impl Cause {
@@ -106,6 +113,9 @@ impl Cause {
             Cause::NotActivated => {
                 "not activated within six months of issue: medical insurance function restricted"
             }
+            Cause::BalanceTooLow => {
+                "balance too low: the medical purse holds less than the settlement's account amount"
+            }
             Cause::BackOffice => {
                 "the card is healthy: the problem is likely contributions not paid in time (medical \
                  insurance suspended), balance, or a hospital or back-office system"
@@ -128,6 +138,7 @@ impl Cause {
             Cause::DataError => Action::ReissueDataError,
             Cause::PinBlocked => Action::UnblockPin,
             Cause::NotActivated => Action::ActivateAtBank,
+            Cause::BalanceTooLow => Action::LoadPurse,
         }
     }
 }
@@ -170,13 +181,27 @@ impl Action {
                  balance, card status)"
             }
             Action::ReissueDataError => "card data error: have the card re-issued",
+            Action::LoadPurse => {
+                "load the medical purse at an outlet, or pay the difference another way"
+            }
         }
+    }
+}
+
+/// The cause a refused settlement's status word names (the seeds' causes): `9401` balance,
+/// `9303` blocked, `6983` / `63C0` the PIN.
+pub fn cause_of_refusal(sw: u16) -> Option<Cause> {
+    match sw {
+        0x9401 => Some(Cause::BalanceTooLow),
+        0x9303 => Some(Cause::ApplicationBlocked),
+        0x6983 | 0x63C0 => Some(Cause::PinBlocked),
+        _ => None,
     }
 }
 
 /// The rule table, most serious first: the first fact that holds names the cause.
 pub fn verdict(f: &Facts) -> Cause {
-    let rules: [(bool, Cause); 16] = [
+    let rules: [(bool, Cause); 17] = [
         (f.no_reader, Cause::NoReader),
         (f.system_error, Cause::SystemError),
         (f.reader_busy, Cause::ReaderBusy),
@@ -192,6 +217,7 @@ pub fn verdict(f: &Facts) -> Cause {
         (f.data_error, Cause::DataError),
         (f.pin_blocked, Cause::PinBlocked),
         (f.not_activated_past_deadline, Cause::NotActivated),
+        (f.balance_too_low, Cause::BalanceTooLow),
         (true, Cause::BackOffice),
     ];
     rules
@@ -226,5 +252,15 @@ mod tests {
         };
         assert_eq!(verdict(&worn), Cause::UnstableContact);
         assert_eq!(Cause::NotActivated.action(), Action::ActivateAtBank);
+        let poor = Facts {
+            balance_too_low: true,
+            ..Facts::default()
+        };
+        assert_eq!(verdict(&poor), Cause::BalanceTooLow);
+        assert_eq!(Cause::BalanceTooLow.action(), Action::LoadPurse);
+        assert_eq!(cause_of_refusal(0x9401), Some(Cause::BalanceTooLow));
+        assert_eq!(cause_of_refusal(0x9303), Some(Cause::ApplicationBlocked));
+        assert_eq!(cause_of_refusal(0x6983), Some(Cause::PinBlocked));
+        assert_eq!(cause_of_refusal(0x9000), None);
     }
 }

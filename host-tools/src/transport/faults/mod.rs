@@ -16,4 +16,4 @@ mod transport;
 pub use inject::{faulty_card, healthy_record, FaultError, MATRIX_TODAY};
 pub use kind::{parse_list, FaultKind, UnknownFault};
 pub use rogue::{RogueCard, RogueMode, UnknownRogueMode, HOSTILE_TEXT};
-pub use transport::{FaultyTransport, TransportFaults, SLOW_DELAY};
+pub use transport::{FaultyTransport, PullAt, TransportFaults, SLOW_DELAY};

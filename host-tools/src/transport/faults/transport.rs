@@ -26,6 +26,18 @@ pub struct TransportFaults {
     pub loss_percent: u64,
     pub delay: Option<Duration>,
     pub seed: u64,
+    /// The card pulled at one command (a torn transaction, for the settlement tests).
+    pub pull_at: Option<PullAt>,
+}
+
+/// The card is pulled at the first command with this CLA and INS: after the card ran it
+/// (`delivered`: its answer is lost) or before it reached the card. Every exchange then fails as
+/// "card removed" until the card is powered up again (re-inserted); the fault fires once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullAt {
+    pub cla: u8,
+    pub ins: u8,
+    pub delivered: bool,
 }
 
 impl TransportFaults {
@@ -49,6 +61,7 @@ impl TransportFaults {
             },
             delay: has(FaultKind::Slow).then_some(SLOW_DELAY),
             seed: DEFAULT_SEED,
+            pull_at: None,
         }
     }
 }
@@ -64,6 +77,9 @@ pub struct FaultyTransport<T> {
     /// fails: "unresponsive card"), while the reader's presence probes (vpcd asks for the ATR)
     /// still see a card in the slot.
     withhold_atr: std::cell::Cell<bool>,
+    /// The pull fault fired and the card is out until the next power-up.
+    pulled: bool,
+    pull_fired: bool,
 }
 
 impl<T: CardTransport> FaultyTransport<T> {
@@ -75,6 +91,8 @@ impl<T: CardTransport> FaultyTransport<T> {
             rng,
             selected_ef: None,
             withhold_atr: std::cell::Cell::new(false),
+            pulled: false,
+            pull_fired: false,
         }
     }
 
@@ -177,6 +195,22 @@ impl<T: CardTransport> CardTransport for FaultyTransport<T> {
         if self.faults.no_diagnosis {
             return Ok(vec![0x6F, 0x00]);
         }
+        if self.pulled {
+            return Err(TransportError::CardRemoved);
+        }
+        if let (Some(pull), false, [cla, ins, ..]) = (self.faults.pull_at, self.pull_fired, command)
+        {
+            if pull.cla == *cla && pull.ins == *ins {
+                self.pull_fired = true;
+                self.pulled = true;
+                if pull.delivered {
+                    // The card ran the command; its answer never reaches the terminal.
+                    let _ = self.inner.transmit(command);
+                }
+                let _ = self.inner.power_off();
+                return Err(TransportError::CardRemoved);
+            }
+        }
         self.track_selection(command);
         let is_read = matches!(command.get(1), Some(0xB0 | 0xB2));
         if is_read
@@ -191,6 +225,7 @@ impl<T: CardTransport> CardTransport for FaultyTransport<T> {
 
     fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError> {
         self.selected_ef = None;
+        self.pulled = false;
         let atr = self.inner.reset(kind)?;
         if self.faults.mute {
             // No ATR from this power-on, nor for the reader's request that follows it.
