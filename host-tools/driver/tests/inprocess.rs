@@ -479,7 +479,12 @@ fn debits_check_their_parameters_first() {
         code(d.call("iDoDebit_HSM_Step1", &[Arg::Int(9), t(CARD_INFO), t(pay)])),
         -1
     );
-    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t("0011223|")])), -42);
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t("00112233|")])), -14);
+    let mut step2 = |key: &str| code(d.call("iDoDebit_HSM_Step2", &[t(key)]));
+    assert_eq!(step2("0011223|20240401093000|00112233|"), -42);
+    assert_eq!(step2("00112233|2024040109300X|00112233|"), -41);
+    assert_eq!(step2("00112233|20240401093000|0011223G|"), -41);
+    assert_eq!(step2("00112233|20240401093000|00112233|"), -13);
 }
 
 #[test]

@@ -214,7 +214,14 @@ pub fn scenario(t: &mut Terminal) {
     );
     assert_eq!(t.ok("iReadDebitRecord", &[N(3)]), "");
     assert_eq!(t.call("iDoDebit_HSM_Step1", &[N(3), info, pay]).0, -13);
-    assert_eq!(t.call("iDoDebit_HSM_Step2", &[S("00112233|")]).0, -13);
+    assert_eq!(
+        t.call(
+            "iDoDebit_HSM_Step2",
+            &[S("00112233|20240401093000|44556677|")]
+        )
+        .0,
+        -13
+    );
     assert_eq!(t.call("iVerifyPIN", &[N(3)]), (-51, "5".to_owned()));
     assert_eq!(t.ok("iUnblockPIN", &[N(3), S(CARD_INFO)]), "");
     assert_eq!(t.ok("iReloadPIN", &[N(3), S(CARD_INFO)]), "");

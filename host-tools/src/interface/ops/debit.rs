@@ -321,10 +321,23 @@ pub fn hsm_step1(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &s
     open_checked(driver, i_type, &info).map(|()| String::new())
 }
 
-/// pKey: `<8 hex MAC1>|`.
+/// pKey: `terminal serial | time | MAC1 |` (8 hex digits, `YYYYMMDDHHMMSS`, 8 hex digits).
 pub fn hsm_step2(_driver: &mut Driver, key: &str) -> Outcome {
-    let items = key_items(key, 1)?;
-    key_hex(items[0], 4, "MAC1")?;
+    let items = key_items(key, 3)?;
+    key_hex(items[0], 4, "the terminal serial")?;
+    if !items[1].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Failure::new(
+            codes::ILLEGAL_CHARACTERS,
+            "the time in pKey is digits YYYYMMDDHHMMSS",
+        ));
+    }
+    if items[1].len() != 14 {
+        return Err(Failure::new(
+            codes::ILLEGAL_LENGTH,
+            "the time in pKey is 14 digits YYYYMMDDHHMMSS",
+        ));
+    }
+    key_hex(items[2], 4, "MAC1")?;
     Err(no_purse())
 }
 
