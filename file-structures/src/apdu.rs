@@ -229,22 +229,95 @@ pub fn cipher_data(p1: u8, data: &[u8]) -> CommandApdu {
         .with_ne(256)
 }
 
-/// INIT SAM FOR PURCHASE (PSAM) `80 70 01 00`: the PSAM answers its terminal serial and MAC1.
+/// APPLICATION BLOCK (SSC, with its MAC: CLA `84`) of the current application; `permanent` gives
+/// P2 `01`, else `00` (temporary).
+pub fn application_block(permanent: bool, mac: &[u8]) -> CommandApdu {
+    CommandApdu::new(0x84, 0x1E, 0x00, u8::from(permanent)).with_data(mac.to_vec())
+}
+
+/// GET BALANCE (medical purse, CLA `B0`): P2 `01` the balance (Le 4), `02` SPIP, `03` SPFP
+/// (Le 6).
+pub fn get_balance(p2: u8) -> CommandApdu {
+    CommandApdu::new(0xB0, 0x26, 0x00, p2).with_ne(if p2 == 0x01 { 4 } else { 6 })
+}
+
+/// INITIALIZE FOR PURCHASE: key index ‖ account ‖ self-pay ‖ pooled ‖ terminal no.; the answer
+/// is 20 bytes plus the serial's length on the wire.
+pub fn init_for_purchase(
+    key_index: u8,
+    amounts: &[u8; 12],
+    terminal_no: &[u8; 6],
+    serial_len: usize,
+) -> CommandApdu {
+    let mut data = Vec::with_capacity(19);
+    data.push(key_index);
+    data.extend_from_slice(amounts);
+    data.extend_from_slice(terminal_no);
+    CommandApdu::new(0xB0, 0x28, 0x01, 0x01)
+        .with_data(data)
+        .with_ne(20 + serial_len)
+}
+
+/// DEBIT FOR PURCHASE: terminal serial ‖ time ‖ MAC1; the answer is TAC ‖ MAC2.
+pub fn debit_for_purchase(
+    terminal_serial: &[u8; 4],
+    time: &[u8; 7],
+    mac1: &[u8; 4],
+) -> CommandApdu {
+    let mut data = Vec::with_capacity(15);
+    data.extend_from_slice(terminal_serial);
+    data.extend_from_slice(time);
+    data.extend_from_slice(mac1);
+    CommandApdu::new(0xB0, 0x2C, 0x01, 0x00)
+        .with_data(data)
+        .with_ne(8)
+}
+
+/// GET TRANSACTION PROOF of transaction `kind` (`01` load, `02` purchase) with its serial as the
+/// wire carries it (2 or 4 bytes); the answer is MAC ‖ TAC.
+pub fn get_transaction_proof(kind: u8, serial: &[u8]) -> CommandApdu {
+    CommandApdu::new(0xB0, 0x2E, 0x00, kind)
+        .with_data(serial.to_vec())
+        .with_ne(8)
+}
+
+/// INITIALIZE FOR LOAD: key index ‖ amount ‖ terminal no.
+pub fn init_for_load(key_index: u8, amount: u32, terminal_no: &[u8; 6]) -> CommandApdu {
+    let mut data = Vec::with_capacity(11);
+    data.push(key_index);
+    data.extend_from_slice(&amount.to_be_bytes());
+    data.extend_from_slice(terminal_no);
+    CommandApdu::new(0xB0, 0x28, 0x00, 0x01)
+        .with_data(data)
+        .with_ne(16)
+}
+
+/// CREDIT FOR LOAD: host time ‖ MAC2; the answer is the TAC.
+pub fn credit_for_load(time: &[u8; 7], mac2: &[u8; 4]) -> CommandApdu {
+    let mut data = Vec::with_capacity(11);
+    data.extend_from_slice(time);
+    data.extend_from_slice(mac2);
+    CommandApdu::new(0xB0, 0x2A, 0x00, 0x00)
+        .with_data(data)
+        .with_ne(4)
+}
+
+/// READ RECORD `number` of the EF with short identifier `sfi` (P2 `sfi << 3 | 04`).
+pub fn read_record_sfi(number: u8, sfi: u8) -> CommandApdu {
+    CommandApdu::new(0x00, 0xB2, number, (sfi << 3) | 0x04).with_ne(256)
+}
+
+/// INIT SAM FOR PURCHASE (PSAM): its input as docs/settlement.md gives it; the answer is terminal
+/// serial ‖ MAC1.
 pub fn init_sam_for_purchase(input: &[u8]) -> CommandApdu {
     CommandApdu::new(0x80, 0x70, 0x01, 0x00)
         .with_data(input.to_vec())
         .with_ne(8)
 }
 
-/// CREDIT SAM FOR PURCHASE (PSAM) `80 72 00 00`: the PSAM checks the card's MAC2.
-pub fn credit_sam_for_purchase(mac2: &[u8]) -> CommandApdu {
+/// CREDIT SAM FOR PURCHASE (PSAM): the card's MAC2 to check.
+pub fn credit_sam_for_purchase(mac2: &[u8; 4]) -> CommandApdu {
     CommandApdu::new(0x80, 0x72, 0x00, 0x00).with_data(mac2.to_vec())
-}
-
-/// APPLICATION BLOCK (SSC, with its MAC: CLA `84`) of the current application; `permanent` gives
-/// P2 `01`, else `00` (temporary).
-pub fn application_block(permanent: bool, mac: &[u8]) -> CommandApdu {
-    CommandApdu::new(0x84, 0x1E, 0x00, u8::from(permanent)).with_data(mac.to_vec())
 }
 
 /// VERIFY without data: the tries left, none spent.

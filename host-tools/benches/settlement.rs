@@ -1,8 +1,8 @@
 //! Settlements per second in process, on one core: the card (a personalised national card image)
 //! and the PSAM both simulated, the whole terminal flow of `jobs::settlement::settle` (identity,
 //! region, journal, internal authentication, PIN, INITIALIZE, INIT SAM, DEBIT, CREDIT SAM, two
-//! journal lines synced), on 2.0 (3DES) and 3.0 (SM4) cards; and the purchase alone (the four
-//! purse commands) for comparison. Not a test: numbers go to docs/performance.md.
+//! journal lines synced), on 2.0 (3DES) and 3.0 (SM4) cards. Not a test: numbers go to
+//! docs/performance.md.
 //! Run: `cargo bench -p host-tools --bench settlement` (the journal goes to SSCARD_BENCH_DIR, by
 //! default the system's temporary directory; on tmpfs its fsync costs nothing).
 

@@ -6,9 +6,9 @@
 //!     flock -o /tmp/sscard-pcsc.lock cargo run --release -p host-tools --example pcsc_settle_bench [-- RUNS]
 //!
 //! A run is what `sscard settle --reader ... --psam-reader ...` does after its arguments are
-//! parsed and both readers are open: read the card (personal data behind key 0A through the
-//! PSAM), internal authentication, SET DATE, VERIFY, GET BALANCE, INITIALIZE, INIT SAM, the intent
-//! synced, DEBIT, CREDIT SAM, the receipt synced.
+//! parsed and both readers are open: the card's identification file, internal authentication
+//! through the PSAM, SET DATE, VERIFY, INITIALIZE, INIT SAM, the intent synced, DEBIT, CREDIT SAM,
+//! the receipt synced.
 
 #[path = "../tests/pcsc_support/mod.rs"]
 mod pcsc_support;

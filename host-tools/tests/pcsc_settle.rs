@@ -2,7 +2,8 @@
 //! "Virtual PCD 00 00", the PSAM in "Virtual PCD 00 01", `sscard settle --reader --psam-reader`:
 //! a refusal for balance (9401), a card pulled after its DEBIT and before the receipt (the
 //! DEBIT's answer lost) then settled by the rerun exactly once, and a plain settlement; the
-//! balance and the log read back through pcscd. Runs only with SSCARD_PCSC_TESTS=1.
+//! balance and the log read back through pcscd. Ignored unless asked for (`-- --ignored`, with the
+//! stack running: scripts/test.sh).
 
 mod pcsc_support;
 

@@ -440,3 +440,115 @@ fn an_outlet_loads_the_purse_and_records_read_back() {
         assert_eq!(kinds, [("settlement", 200), ("load", 5000)]);
     }
 }
+
+/// The card pulled at each command of a settlement (after the card ran it), put back, and the
+/// same settlement run again: always exactly one debit and one record; and the PSAM pulled at
+/// CREDIT SAM, after the card's DEBIT: the rerun recovers the card's proof.
+#[test]
+fn a_card_pulled_at_any_command_or_a_psam_pulled_at_credit_sam_is_charged_exactly_once() {
+    for (cla, ins) in [
+        (0x00, 0xCA),
+        (0x00, 0xA4),
+        (0x00, 0xB2),
+        (0x00, 0x88),
+        (0x80, 0xDA),
+        (0x00, 0x20),
+        (0xB0, 0x28),
+        (0xB0, 0x2C),
+    ] {
+        let label = format!("pulled at {cla:02X} {ins:02X}");
+        let mut till = till("3.0");
+        let pull = PullAt {
+            cla,
+            ins,
+            delivered: true,
+        };
+        let mut c = card(&till.layout, Some(pull));
+        let e = till.settle(&mut c, &request(300, 0, 0), PIN).unwrap_err();
+        assert!(e.is_resumable(), "{label}: {e}");
+        c.reset(ResetKind::Cold).unwrap();
+        let receipt = till.settle(&mut c, &request(300, 0, 0), PIN).unwrap();
+        verify_tac(&keys(), &till.layout, &receipt).unwrap();
+        assert_eq!(receipt.resumed, ins == 0x2C, "{label}");
+        assert_eq!(
+            purse(&mut c, &till.layout),
+            (START_BALANCE - 300, 1),
+            "{label}"
+        );
+    }
+
+    let layout = national("2.0").unwrap();
+    let psam = SimTransport::in_memory(psam_image(&layout, &keys(), &REGION).unwrap()).unwrap();
+    let faults = TransportFaults {
+        pull_at: Some(PullAt {
+            cla: 0x80,
+            ins: 0x72,
+            delivered: false,
+        }),
+        ..TransportFaults::default()
+    };
+    let mut module = PsamModule::open(FaultyTransport::new(psam, faults)).unwrap();
+    let terminal = Terminal::from_psam(&mut module, LostList::default()).unwrap();
+    let dir = TestDir::new("settle-psam-pulled");
+    let mut journal = SettlementJournal::open(&dir.path().join("terminal.jsonl")).unwrap();
+    let mut c = card(&layout, None);
+    let mut run = |module: &mut PsamModule<FaultyTransport<SimTransport>>, c: &mut Card| {
+        settlement::settle(
+            c,
+            module,
+            &layout,
+            &terminal,
+            &request(400, 0, 0),
+            &mut pin(PIN),
+            &mut journal,
+        )
+    };
+    let e = run(&mut module, &mut c).unwrap_err();
+    assert!(e.is_resumable(), "{e}");
+    // The PSAM put back; the card stayed in.
+    let mut transport = module.into_transport();
+    transport.reset(ResetKind::Cold).unwrap();
+    let mut module = PsamModule::open(transport).unwrap();
+    c.reset(ResetKind::Cold).unwrap();
+    let receipt = run(&mut module, &mut c).unwrap();
+    assert!(receipt.resumed);
+    verify_tac(&keys(), &layout, &receipt).unwrap();
+    assert_eq!(purse(&mut c, &layout), (START_BALANCE - 400, 1));
+}
+
+/// A load torn at CREDIT FOR LOAD (the card credited, its answer lost): the rerun finds the proof
+/// (GET TRANSACTION PROOF type 01) and loads nothing twice.
+#[test]
+fn a_load_torn_at_its_credit_is_loaded_exactly_once() {
+    let mut till = till("2.0");
+    let pull = PullAt {
+        cla: 0xB0,
+        ins: 0x2A,
+        delivered: true,
+    };
+    let mut c = card(&till.layout, Some(pull));
+    let mut outlet = Outlet {
+        terminal_no: [0x11, 0x01, 0x00, 0x00, 0x00, 0x09],
+        keys: SoftwareModule::new(keys()).unwrap(),
+        lost: LostList::default(),
+    };
+    let mut run = |c: &mut Card, till: &mut Till| {
+        settlement::load(
+            c,
+            &till.layout,
+            &mut outlet,
+            2500,
+            TradeTime::parse(TIME).unwrap(),
+            &mut pin(PIN),
+            &mut till.journal,
+        )
+    };
+    let e = run(&mut c, &mut till).unwrap_err();
+    assert!(e.is_resumable(), "{e}");
+    c.reset(ResetKind::Cold).unwrap();
+    let receipt = run(&mut c, &mut till).unwrap();
+    assert!(receipt.resumed);
+    assert_eq!(receipt.kind, Kind::Load);
+    verify_tac(&keys(), &till.layout, &receipt).unwrap();
+    assert_eq!(purse(&mut c, &till.layout), (START_BALANCE + 2500, 1));
+}

@@ -123,13 +123,11 @@ fn with_purse(
         Some(_) => diagnose::Outcome::Fail,
         None => diagnose::Outcome::Pass,
     };
-    report.checks.push(diagnose::Check {
-        id: diagnose::CheckId::Purse,
-        title: diagnose::CheckId::Purse.title(),
+    report.checks.push(diagnose::Check::new(
+        diagnose::CheckId::Purse,
         outcome,
-        detail: findings.detail.clone(),
-        evidence: Vec::new(),
-    });
+        findings.detail.clone(),
+    ));
     // The purse names the cause only of a card the other checks found healthy.
     if let (Some(cause), diagnose::Cause::BackOffice) = (findings.cause, report.cause) {
         if cause == diagnose::Cause::BalanceTooLow {

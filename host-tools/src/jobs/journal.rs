@@ -38,6 +38,8 @@ pub struct JsonLines<E> {
     entries: Vec<E>,
     /// Where a torn last line starts, to be cut off before the next line.
     torn: Option<u64>,
+    /// The file, open for appending from the first line written on.
+    file: Option<std::fs::File>,
     /// Told of each line once it is on disk (see [`Journal::on_record`]).
     observer: Option<Observer<E>>,
 }
@@ -87,6 +89,7 @@ impl<E: Serialize + DeserializeOwned> JsonLines<E> {
             path: path.to_path_buf(),
             entries,
             torn,
+            file: None,
             observer: None,
         })
     }
@@ -107,15 +110,21 @@ impl<E: Serialize + DeserializeOwned> JsonLines<E> {
         };
         let mut line = serde_json::to_string(&entry).map_err(|e| fail(e.into()))?;
         line.push('\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(fail)?;
-        if let Some(len) = self.torn {
-            file.set_len(len).map_err(fail)?;
-            self.torn = None;
-        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(fail)?;
+                if let Some(len) = self.torn {
+                    file.set_len(len).map_err(fail)?;
+                    self.torn = None;
+                }
+                self.file.insert(file)
+            }
+        };
         file.write_all(line.as_bytes()).map_err(fail)?;
         file.sync_all().map_err(fail)?;
         if let Some(observer) = self.observer.as_mut() {

@@ -243,6 +243,44 @@ fn succeeded(command: &'static str, sw: Status) -> Result<(), ActivationError> {
     }
 }
 
+/// What a settlement needs of the card (its identification file alone, readable without a key):
+/// the card number, the expiry date and the card identification code.
+pub(crate) struct CardId {
+    pub number: String,
+    pub expiry: String,
+    pub code: [u8; 16],
+}
+
+/// Reads [`CardId`]: three records, instead of the whole card information.
+pub(crate) fn read_card_id<T: CardTransport>(
+    client: &mut Client<T>,
+    layout: &Layout,
+) -> Result<CardId, ActivationError> {
+    let code = read_card_id_code(client, layout)?;
+    let mut value = |id: &str| -> Result<String, ActivationError> {
+        let field = layout
+            .field(id)
+            .ok_or_else(|| ActivationError::Layout(format!("no {id} field")))?;
+        select_field_df(client, layout, &field)?;
+        let record = read_field_record(client, &field)?;
+        record
+            .get(2..)
+            .and_then(|v| codec::decode(field.field.encoding, v).ok())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ActivationError::Unreadable(format!(
+                    "{} ({id}) is empty or invalid",
+                    field.field.en
+                ))
+            })
+    };
+    Ok(CardId {
+        number: value("card_number")?,
+        expiry: value("expiry_date")?,
+        code,
+    })
+}
+
 /// The card identification code (the diversification input), read by the layout's field.
 fn read_card_id_code<T: CardTransport>(
     client: &mut Client<T>,

@@ -19,7 +19,8 @@ pub enum CheckId {
     Activation,
     Pin,
     Stability,
-    /// The medical purse, checked only when the holder is present (not in the battery).
+    /// Not in the battery ([`CheckId::ALL`]): added by `diagnose --pin` / `--journal` with the
+    /// holder present (the medical purse, docs/diagnostics.md).
     Purse,
 }
 

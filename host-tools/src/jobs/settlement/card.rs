@@ -1,5 +1,6 @@
 //! The purse commands of the card (CLA `B0`, docs/settlement.md "Commands and status words") and
-//! the PIN, built with the one host APDU builder and sent through the one client. Each returns
+//! the PIN, built with the one host APDU builder (`file_structures::apdu`) and sent through the
+//! one client. Each returns
 //! the card's answer or its status word; the caller decides what a status word means.
 
 use card_os::crypto::purse::{PurseMac, Settings};
@@ -7,7 +8,7 @@ use card_os::crypto::Pin;
 
 use super::input::Amounts;
 use super::SettleError;
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, Status};
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
@@ -62,10 +63,7 @@ fn short(command: &'static str) -> SettleError {
 
 /// VERIFY of the holder PIN: `63Cx` is a wrong PIN with x tries left, `6983` a blocked one.
 pub fn verify_pin<T: CardTransport>(client: &mut Client<T>, pin: &Pin) -> Result<(), SettleError> {
-    let answer = client.transmit(&Command {
-        data: pin.as_bcd(),
-        ..apdu::command(0x00, 0x20, 0x00, 0x00)
-    })?;
+    let answer = client.send(&build::verify(pin))?;
     match answer.sw {
         Status::Success => Ok(()),
         Status::Counter(0) | Status::AuthenticationMethodBlocked => Err(SettleError::PinBlocked),
@@ -80,19 +78,13 @@ pub fn set_date<T: CardTransport>(
     client: &mut Client<T>,
     date: &[u8; 4],
 ) -> Result<(), SettleError> {
-    client.transmit(&Command {
-        data: date,
-        ..apdu::command(0x80, 0xDA, 0x00, 0x00)
-    })?;
+    client.send(&build::set_date(date))?;
     Ok(())
 }
 
 /// GET BALANCE of the account (`B0 26 00 01 04`).
 pub fn get_balance<T: CardTransport>(client: &mut Client<T>) -> Result<u32, SettleError> {
-    let answer = client.transmit(&Command {
-        ne: Some(4),
-        ..apdu::command(0xB0, 0x26, 0x00, 0x01)
-    })?;
+    let answer = client.send(&build::get_balance(0x01))?;
     ok("GET BALANCE", answer.sw)?;
     u32_at(&answer.data, 0).ok_or_else(|| short("GET BALANCE"))
 }
@@ -105,16 +97,13 @@ pub fn init_purchase<T: CardTransport>(
     amounts: Amounts,
     terminal_no: &[u8; 6],
 ) -> Result<PurchaseInit, SettleError> {
-    let mut data = [0u8; 19];
-    data[0] = key_index;
-    data[1..13].copy_from_slice(&amounts.to_bytes());
-    data[13..].copy_from_slice(terminal_no);
     let serial_len = settings.serial_len();
-    let answer = client.transmit(&Command {
-        data: &data,
-        ne: Some(20 + serial_len),
-        ..apdu::command(0xB0, 0x28, 0x01, 0x01)
-    })?;
+    let answer = client.send(&build::init_for_purchase(
+        key_index,
+        &amounts.to_bytes(),
+        terminal_no,
+        serial_len,
+    ))?;
     ok("INITIALIZE FOR PURCHASE", answer.sw)?;
     let d = &answer.data;
     let at = 14 + serial_len;
@@ -141,15 +130,7 @@ pub fn debit<T: CardTransport>(
     time: &[u8; 7],
     mac1: &PurseMac,
 ) -> Result<(PurseMac, PurseMac), SettleError> {
-    let mut data = [0u8; 15];
-    data[..4].copy_from_slice(terminal_serial);
-    data[4..11].copy_from_slice(time);
-    data[11..].copy_from_slice(mac1);
-    let answer = client.transmit(&Command {
-        data: &data,
-        ne: Some(8),
-        ..apdu::command(0xB0, 0x2C, 0x01, 0x00)
-    })?;
+    let answer = client.send(&build::debit_for_purchase(terminal_serial, time, mac1))?;
     ok("DEBIT FOR PURCHASE", answer.sw)?;
     match (array(&answer.data, 0), array(&answer.data, 4)) {
         (Some(tac), Some(mac2)) => Ok((tac, mac2)),
@@ -168,11 +149,7 @@ pub fn transaction_proof<T: CardTransport>(
     let mut data = [0u8; 4];
     data[2..].copy_from_slice(&serial.to_be_bytes());
     let data = &data[4 - settings.serial_len()..];
-    let answer = client.transmit(&Command {
-        data,
-        ne: Some(8),
-        ..apdu::command(0xB0, 0x2E, 0x00, proof_type)
-    })?;
+    let answer = client.send(&build::get_transaction_proof(proof_type, data))?;
     if answer.sw == Status::MAC_NOT_AVAILABLE {
         return Ok(None);
     }
@@ -190,15 +167,7 @@ pub fn init_load<T: CardTransport>(
     amount: u32,
     terminal_no: &[u8; 6],
 ) -> Result<LoadInit, SettleError> {
-    let mut data = [0u8; 11];
-    data[0] = key_index;
-    data[1..5].copy_from_slice(&amount.to_be_bytes());
-    data[5..].copy_from_slice(terminal_no);
-    let answer = client.transmit(&Command {
-        data: &data,
-        ne: Some(16),
-        ..apdu::command(0xB0, 0x28, 0x00, 0x01)
-    })?;
+    let answer = client.send(&build::init_for_load(key_index, amount, terminal_no))?;
     ok("INITIALIZE FOR LOAD", answer.sw)?;
     let d = &answer.data;
     let parse = || -> Option<LoadInit> {
@@ -220,14 +189,7 @@ pub fn credit_load<T: CardTransport>(
     time: &[u8; 7],
     mac2: &PurseMac,
 ) -> Result<PurseMac, SettleError> {
-    let mut data = [0u8; 11];
-    data[..7].copy_from_slice(time);
-    data[7..].copy_from_slice(mac2);
-    let answer = client.transmit(&Command {
-        data: &data,
-        ne: Some(4),
-        ..apdu::command(0xB0, 0x2A, 0x00, 0x00)
-    })?;
+    let answer = client.send(&build::credit_for_load(time, mac2))?;
     ok("CREDIT FOR LOAD", answer.sw)?;
     array(&answer.data, 0).ok_or_else(|| short("CREDIT FOR LOAD"))
 }

@@ -23,7 +23,7 @@ use file_structures::personalise::{IssuerKeys, KeyError};
 use serde::Serialize;
 
 use crate::card::files::{self, Answer};
-use crate::jobs::activation::steps::{self, CardFacts, Plan};
+use crate::jobs::activation::steps::{self, CardId, Plan};
 use crate::jobs::activation::{
     ActivationError, LostList, PsamModule, SecurityError, SecurityModule, SoftwareModule,
 };
@@ -435,7 +435,7 @@ where
     let purse = purse_ref(layout)?;
     let plan = Plan::new(layout)?;
     steps::check_blocking(client, &plan)?;
-    let facts = steps::read_card(client, layout, &mut *psam)?;
+    let facts = steps::read_card_id(client, layout)?;
     if facts.code.get(..3) != terminal.terminal_no.get(..3) {
         return Err(SettleError::OtherRegion {
             card_region: region_hex(&facts.code),
@@ -498,7 +498,7 @@ fn purchase<T, P, E>(
     psam: &mut P,
     plan: &Plan<'_>,
     purse: &PurseRef,
-    facts: &CardFacts,
+    facts: &CardId,
     terminal: &Terminal,
     request: &PurchaseRequest,
     pin: &mut E,
@@ -517,25 +517,29 @@ where
     let date: [u8; 4] = [time[0], time[1], time[2], time[3]];
     card::set_date(client, &date)?;
     card::verify_pin(client, &pin.pin()?)?;
-    let balance = card::get_balance(client)?;
     let amounts = request.amounts;
-    let init = card::init_purchase(
+    // INITIALIZE answers the balance; GET BALANCE only to say how much is missing after `9401`.
+    let init = match card::init_purchase(
         client,
         purse.settings,
         terminal.key_index,
         amounts,
         &terminal.terminal_no,
-    )
-    .map_err(|e| match e {
-        SettleError::BalanceTooLow { .. } => SettleError::BalanceTooLow {
-            balance,
-            amount: amounts.account,
-        },
-        SettleError::KeyIndexNotSupported { .. } => SettleError::KeyIndexNotSupported {
-            index: terminal.key_index,
-        },
-        other => other,
-    })?;
+    ) {
+        Ok(init) => init,
+        Err(SettleError::BalanceTooLow { .. }) => {
+            return Err(SettleError::BalanceTooLow {
+                balance: card::get_balance(client)?,
+                amount: amounts.account,
+            })
+        }
+        Err(SettleError::KeyIndexNotSupported { .. }) => {
+            return Err(SettleError::KeyIndexNotSupported {
+                index: terminal.key_index,
+            })
+        }
+        Err(other) => return Err(other),
+    };
     let mut input = Vec::with_capacity(44);
     input.extend_from_slice(&init.random);
     input.extend_from_slice(&init.serial.to_be_bytes());
@@ -639,7 +643,7 @@ where
     let plan = Plan::new(layout)?;
     let (dlk_df, dlk_id) = purse_key(layout, KeyUsage::PurseLoad)?;
     steps::check_blocking(client, &plan)?;
-    let facts = steps::read_card(client, layout, &mut outlet.keys)?;
+    let facts = steps::read_card_id(client, layout)?;
     if let Some(receipt) = resolve_open(client, &purse, journal, &facts.number)? {
         return Ok(receipt);
     }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::SettleError;
-use crate::protocol::apdu::{self, Command, Status};
+use crate::protocol::apdu::{build, Status};
 use crate::protocol::client::Client;
 use crate::transport::CardTransport;
 
@@ -78,10 +78,7 @@ pub fn decode(number: u8, bytes: &[u8]) -> Result<Option<LogRecord>, RecordShape
 pub fn read_log<T: CardTransport>(client: &mut Client<T>) -> Result<Vec<LogRecord>, SettleError> {
     let mut out = Vec::new();
     for number in 1..=MAX_RECORDS {
-        let answer = client.transmit(&Command {
-            ne: Some(256),
-            ..apdu::command(0x00, 0xB2, number, (LOG_SFI << 3) | 0x04)
-        })?;
+        let answer = client.send(&build::read_record_sfi(number, LOG_SFI))?;
         match answer.sw {
             Status::Success => {}
             Status::RecordNotFound => break,
