@@ -9,6 +9,7 @@
 pub mod card;
 pub mod formats;
 pub mod input;
+pub mod interface;
 pub mod parsers;
 pub mod vpcd;
 
@@ -23,6 +24,7 @@ pub fn card_corrupted(data: &[u8]) {
 }
 
 pub use formats::{expression, layout_toml, vector_file};
+pub use interface::reader_interface;
 pub use parsers::{atr, fcp, hex_input, tlv};
 pub use vpcd::vpcd_frame;
 
@@ -73,5 +75,9 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "vpcd_frame",
         body: vpcd_frame,
+    },
+    Target {
+        name: "reader_interface",
+        body: reader_interface,
     },
 ];

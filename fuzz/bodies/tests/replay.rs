@@ -103,6 +103,11 @@ fn fcp() {
 }
 
 #[test]
+fn reader_interface() {
+    replay_target("reader_interface");
+}
+
+#[test]
 fn hex_input() {
     replay_target("hex_input");
 }

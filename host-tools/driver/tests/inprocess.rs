@@ -455,7 +455,7 @@ fn addresses_and_card_info_get_the_parameter_codes() {
 }
 
 #[test]
-fn debits_check_their_parameters_and_then_say_the_purse_is_missing() {
+fn debits_check_their_parameters_first() {
     let f = Fixture::new("drv-debit", "3.0");
     let mut d = Driver::with_config(f.config(true, ""));
     let pay = "12.50|10.00|20240401093000|";
@@ -475,20 +475,77 @@ fn debits_check_their_parameters_and_then_say_the_purse_is_missing() {
         -14
     );
     assert_eq!(code(d.call("iDoDebit", &[I, t(OTHER_CARD), t(pay)])), -22);
-    let r = d.call("iDoDebit", &[I, t(CARD_INFO), t(pay)]);
-    assert_eq!(r.code, -13);
-    assert!(r.out.contains("medical purse"), "{}", r.out);
-    assert_eq!(
-        code(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(pay)])),
-        -13
-    );
     assert_eq!(
         code(d.call("iDoDebit_HSM_Step1", &[Arg::Int(9), t(CARD_INFO), t(pay)])),
         -1
     );
-    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t("0011223|")])), -42);
-    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t("00112233|")])), -13);
-    assert_eq!(code(d.call("iReadDebitRecord", &[I])), -13);
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t("00112233|")])), -14);
+    let mut step2 = |key: &str| code(d.call("iDoDebit_HSM_Step2", &[t(key)]));
+    assert_eq!(step2("0011223|20240401093000|00112233|"), -42);
+    assert_eq!(step2("00112233|2024040109300X|00112233|"), -41);
+    assert_eq!(step2("00112233|20240401093000|0011223G|"), -41);
+    assert_eq!(step2("00112233|20240401093000|00112233|"), -13);
+}
+
+#[test]
+fn a_debit_through_the_psam_pays_from_the_purse_and_its_record_reads_back() {
+    // 100.00 yuan on the card; the holder sets a PIN of their own first.
+    let f = Fixture::with_balance("drv-debit-psam", "3.0", 10_000);
+    let script = [
+        "123456", "135790", "135790", // change
+        "135790", // the debit
+        "135790", // the records
+        "135790", // balance too low
+        "111111", // wrong PIN
+    ]
+    .join(",");
+    let mut d = Driver::with_config(f.config(true, &script));
+    assert_eq!(ok(d.call("iChangePIN", &[I])), "");
+    let out = ok(d.call(
+        "iDoDebit",
+        &[I, t(CARD_INFO), t("12.50|10.00|20240401093000|")],
+    ));
+    let it = items(&out);
+    assert_eq!(it.len(), 8, "{out}");
+    assert!(it[0] == "01" || it[0] == "03", "{out}");
+    assert_eq!(it[2], "10.00");
+    assert_eq!(it[4].len(), 12);
+    assert!(
+        it[4].starts_with("1101"),
+        "the PSAM's terminal number: {out}"
+    );
+    assert_eq!(it[5].len(), 8, "terminal serial: {out}");
+    assert_eq!(it[6], "20240401093000");
+    assert_eq!(it[7].len(), 8, "TAC: {out}");
+    let records = ok(d.call("iReadDebitRecord", &[I]));
+    let record: Vec<&str> = records.split('^').collect();
+    assert_eq!(record.len(), 6, "{records}");
+    assert_eq!(
+        &record[1..6],
+        [it[4].as_str(), "20240401093000", "12.50", "10.00", "|"]
+    );
+    // 9401: balance too low (90.00 left) → −37889, nothing debited.
+    let low = d.call(
+        "iDoDebit",
+        &[I, t(CARD_INFO), t("95.00|95.00|20240401094000|")],
+    );
+    assert_eq!(low.code, -37889, "{}", low.out);
+    let wrong = d.call(
+        "iDoDebit",
+        &[I, t(CARD_INFO), t("1.00|1.00|20240401095000|")],
+    );
+    assert_eq!(wrong.code, -51, "{}", wrong.out);
+}
+
+#[test]
+fn a_debit_without_a_psam_sends_the_caller_to_the_hsm() {
+    let f = Fixture::with_balance("drv-debit-nopsam", "3.0", 10_000);
+    let mut d = Driver::with_config(f.config(false, "135790"));
+    let r = d.call(
+        "iDoDebit",
+        &[I, t(CARD_INFO), t("12.50|10.00|20240401093000|")],
+    );
+    assert_eq!(r.code, -2201, "{}", r.out);
 }
 
 #[test]

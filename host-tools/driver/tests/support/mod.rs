@@ -51,6 +51,21 @@ impl Fixture {
         Fixture { dir, card, psam }
     }
 
+    /// As [`Fixture::new`], the card's medical purse holding `fen`.
+    pub fn with_balance(label: &str, version: &str, fen: u32) -> Self {
+        let fixture = Fixture::new(label, version);
+        let layout = national(version).expect("the national layout loads");
+        let mut holder = sample_holder();
+        holder
+            .values
+            .insert("purse_balance".into(), fen.to_string());
+        let storage = personalised_card(&layout, &holder, &keys())
+            .expect("the sample card personalises")
+            .0;
+        SimTransport::create_image(&fixture.card, &storage).expect("the card image is saved");
+        fixture
+    }
+
     /// A configuration: the card image, the PSAM image when `with_psam`, and `pins` as the
     /// scripted pad.
     pub fn config(&self, with_psam: bool, pins: &str) -> Config {

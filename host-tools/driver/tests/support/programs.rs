@@ -154,7 +154,7 @@ pub fn items(text: &str) -> Vec<String> {
 
 /// The PINs the holder types during the scenario, in order.
 pub const SCENARIO_PINS: &str =
-    "123456,123456,135790,135790,111111,246802,246802,246802,246802,135791,135791,135791";
+    "123456,123456,135790,135790,135790,135790,111111,246802,246802,246802,246802,135791,135791,135791";
 
 pub fn config_text(card_reader: &str, psam: bool, pins: &str) -> String {
     let mut text = format!("[card]\nreader = \"{card_reader}\"\nwait_ms = 3000\n");
@@ -197,11 +197,8 @@ pub fn scenario(t: &mut Terminal) {
     // PINs from the pad (the scripted source): initial, change, wrong, unblock, reload.
     assert_eq!(t.call("iVerifyPIN", &[N(3)]).0, -35);
     assert_eq!(t.ok("iChangePIN", &[N(3)]), "");
-    assert_eq!(t.call("iVerifyPIN", &[N(3)]), (-51, "5".to_owned()));
-    assert_eq!(t.ok("iUnblockPIN", &[N(3), S(CARD_INFO)]), "");
-    assert_eq!(t.ok("iReloadPIN", &[N(3), S(CARD_INFO)]), "");
-    assert_eq!(t.ok("iVerifyPIN", &[N(3)]), "");
-    // Debits: parameters checked, then the missing purse.
+    // Debits: parameters checked; the served card's purse is empty, so the debit is refused
+    // with its status word (9401 → −37889) and the card has no debit record.
     let pay = S("12.50|10.00|20240401093000|");
     assert_eq!(
         t.call("iDoDebit", &[N(3), S(CARD_INFO), S("12.5|1|x|")]).0,
@@ -213,11 +210,22 @@ pub fn scenario(t: &mut Terminal) {
             &[N(3), S(CARD_INFO), S("12.50|10.00|20240401093000|")]
         )
         .0,
+        -37889
+    );
+    assert_eq!(t.ok("iReadDebitRecord", &[N(3)]), "");
+    assert_eq!(t.call("iDoDebit_HSM_Step1", &[N(3), info, pay]).0, -13);
+    assert_eq!(
+        t.call(
+            "iDoDebit_HSM_Step2",
+            &[S("00112233|20240401093000|44556677|")]
+        )
+        .0,
         -13
     );
-    assert_eq!(t.call("iReadDebitRecord", &[N(3)]).0, -13);
-    assert_eq!(t.call("iDoDebit_HSM_Step1", &[N(3), info, pay]).0, -13);
-    assert_eq!(t.call("iDoDebit_HSM_Step2", &[S("00112233|")]).0, -13);
+    assert_eq!(t.call("iVerifyPIN", &[N(3)]), (-51, "5".to_owned()));
+    assert_eq!(t.ok("iUnblockPIN", &[N(3), S(CARD_INFO)]), "");
+    assert_eq!(t.ok("iReloadPIN", &[N(3), S(CARD_INFO)]), "");
+    assert_eq!(t.ok("iVerifyPIN", &[N(3)]), "");
     // The HSM groups, their pKeys computed by the HSM code with the TEST keys.
     let step1 = t.ok("iReadCardBas_HSM_Step1", &[N(3)]);
     let out = t.ok(

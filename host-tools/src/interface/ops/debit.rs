@@ -1,13 +1,26 @@
-//! iDoDebit, iDoDebit_HSM_Step1/2, iReadDebitRecord: the medical-insurance debit. Their
-//! parameters are parsed and checked here (pPayInfo's grammar, the card named by pCardInfo); the
-//! card's medical purse itself does not exist yet (the settlement issue adds it), so the purse
-//! step answers −13 with that reason, after every check before it has passed.
+//! iDoDebit, iDoDebit_HSM_Step1/2, iReadDebitRecord: the medical-insurance debit from the card's
+//! purse. Their parameters are parsed and checked here (pPayInfo's grammar, the card named by
+//! pCardInfo); the purse flow itself is the settlement terminal's
+//! ([`crate::jobs::settlement::settle`], [`crate::jobs::settlement::read_purse`]): this module
+//! only adapts its inputs and outputs to the national formats. The HSM pair still answers −13.
+
+use std::path::{Path, PathBuf};
+
+use card_os::crypto::purse::TYPE_PURCHASE;
+use card_os::crypto::{Algorithm, Pin};
 
 use super::{check_chars, key_hex, key_items, pins, CardInfo};
 use crate::interface::api::Driver;
 use crate::interface::codes::{self, Failure, Outcome};
-use crate::interface::session::CardSession;
+use crate::interface::config::{Config, PinCodes};
+use crate::interface::pin::PROMPT_PIN;
+use crate::interface::session::{require_psam, security_failure, CardSession};
 use crate::interface::text::split_list;
+use crate::jobs::activation::LostList;
+use crate::jobs::settlement::{
+    self, fen_to_yuan, Amounts, PinEntry, PurchaseRequest, SettleError, SettlementJournal,
+    Terminal, TradeTime,
+};
 
 /// pPayInfo: `total amount | account + pooled amount | YYYYMMDDHHMMSS |`, amounts in yuan with
 /// two decimals.
@@ -110,52 +123,221 @@ impl PayInfo {
 fn no_purse() -> Failure {
     Failure::new(
         codes::NOT_SUPPORTED,
-        "the card has no medical purse yet (DF04 purse and its debit commands come with the settlement issue): no debit was made",
+        "the debit through the HSM is not available in this version: use iDoDebit with a PSAM",
     )
 }
 
-/// The checks every debit function makes before it would reach the purse.
-fn open_checked(
-    driver: &mut Driver,
-    i_type: i32,
-    card_info: Option<&CardInfo>,
-) -> Result<(), Failure> {
+/// The checks the HSM debit functions make before they would reach the purse.
+fn open_checked(driver: &mut Driver, i_type: i32, info: &CardInfo) -> Result<(), Failure> {
     let config = driver.config()?;
-    let session = match card_info {
-        Some(info) => pins::open_named(&config, i_type, info)?.0,
-        None => {
-            let mut s = CardSession::open(&config, i_type)?;
-            if let Err(e) = s.card_facts() {
-                s.close();
-                return Err(e);
-            }
-            s
-        }
-    };
+    let session = pins::open_named(&config, i_type, info)?.0;
     session.close();
     Err(no_purse())
 }
 
-pub fn do_debit(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &str) -> Outcome {
-    let info = CardInfo::parse(card_info)?;
-    PayInfo::parse(pay_info)?;
-    open_checked(driver, i_type, Some(&info)).map(|()| String::new())
+/// The purse's amounts of a pPayInfo: the account and pooled amount is what the purse pays
+/// (`account`); the rest of the total is the holder's self-pay, recorded with it (the card adds
+/// it to its yearly total). The card does not split account from pooled funds.
+fn amounts(pay: &PayInfo) -> Result<Amounts, Failure> {
+    let paid = u32::try_from(pay.account_and_pooled).unwrap_or(u32::MAX);
+    let self_pay = u32::try_from(pay.total - pay.account_and_pooled).unwrap_or(u32::MAX);
+    Amounts::new(paid, self_pay, 0).map_err(|e| Failure::new(codes::ILLEGAL_DATA, e.to_string()))
 }
 
+/// The PIN for the settlement, asked from the driver's PIN source; a failure of the source
+/// (cancelled, timed out) is kept to be reported with its own code.
+struct PadPin<'d> {
+    driver: &'d mut Driver,
+    failure: Option<Failure>,
+}
+
+impl PinEntry for PadPin<'_> {
+    fn pin(&mut self) -> Result<Pin, SettleError> {
+        match self.driver.pad().and_then(|pad| pad.ask(PROMPT_PIN)) {
+            Ok(pin) => Ok(pin),
+            Err(failure) => {
+                self.failure = Some(failure);
+                Err(SettleError::PinForm)
+            }
+        }
+    }
+}
+
+/// The settlement journal of the library: beside its configuration file, so that a debit torn
+/// by a pulled card is completed (not paid twice) by the next call with the same card.
+fn journal_path(config: &Config) -> PathBuf {
+    config
+        .source
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(DEBIT_JOURNAL)
+}
+
+/// The journal's file name, beside the configuration.
+pub const DEBIT_JOURNAL: &str = "sscard-debit-journal.jsonl";
+
+fn open_journal(config: &Config) -> Result<SettlementJournal, Failure> {
+    SettlementJournal::open(&journal_path(config)).map_err(|e| {
+        Failure::new(
+            codes::CANNOT_LOAD,
+            format!("the debit journal cannot be opened: {e}"),
+        )
+    })
+}
+
+/// A refused or failed settlement as the interface's code: a card's status word negated
+/// (9401 balance → −37889), the PIN codes, the PSAM's codes, the link's.
+pub(crate) fn settle_failure(config: &Config, e: SettleError) -> Failure {
+    let message = e.to_string();
+    match e {
+        SettleError::WrongPin { tries_left } => match config.pin_codes {
+            PinCodes::Short if tries_left == 0 => Failure::new(codes::PIN_BLOCKED, message),
+            PinCodes::Short => Failure::new(codes::PIN_WRONG, format!("{tries_left}")),
+            _ => Failure::new(codes::of_sw(0x63C0 | u16::from(tries_left)), message),
+        },
+        SettleError::PinBlocked => match config.pin_codes {
+            PinCodes::Short => Failure::new(codes::PIN_BLOCKED, message),
+            _ => Failure::new(codes::of_sw(0x6983), message),
+        },
+        SettleError::InitialPin => Failure::new(codes::INITIAL_PIN, message),
+        SettleError::FakeCard => Failure::new(codes::FAKE_CARD, message),
+        SettleError::Security(s) => security_failure(s),
+        SettleError::Client(c) => Failure::from(c),
+        SettleError::Amount(_) => Failure::new(codes::ILLEGAL_DATA, message),
+        other => match other.status_word() {
+            Some(sw) => Failure::new(codes::of_sw(sw), message),
+            None => Failure::new(codes::ILLEGAL_DATA, message),
+        },
+    }
+}
+
+pub fn do_debit(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &str) -> Outcome {
+    let info = CardInfo::parse(card_info)?;
+    let pay = PayInfo::parse(pay_info)?;
+    let amounts = amounts(&pay)?;
+    let time = TradeTime::parse(&pay.time)
+        .map_err(|e| Failure::new(codes::ILLEGAL_DATA, e.to_string()))?;
+    let config = driver.config()?;
+    let mut psam = require_psam(&config)?;
+    let (mut session, _facts) = pins::open_named(&config, i_type, &info)?;
+    let result = (|| {
+        let terminal = Terminal::from_psam(&mut psam, LostList::default())
+            .map_err(|e| settle_failure(&config, e))?;
+        let mut journal = open_journal(&config)?;
+        let request = PurchaseRequest { amounts, time };
+        let mut pin = PadPin {
+            driver: &mut *driver,
+            failure: None,
+        };
+        let settled = settlement::settle(
+            &mut session.client,
+            &mut psam,
+            &session.layout,
+            &terminal,
+            &request,
+            &mut pin,
+            &mut journal,
+        );
+        let receipt = match (settled, pin.failure) {
+            (Ok(receipt), _) => receipt,
+            (Err(_), Some(failure)) => return Err(failure),
+            (Err(e), None) => return Err(settle_failure(&config, e)),
+        };
+        let purse = session
+            .layout
+            .purse
+            .as_ref()
+            .map(|p| p.settings.type_byte(TYPE_PURCHASE))
+            .unwrap_or(TYPE_PURCHASE);
+        let algorithm = Algorithm::from_byte(receipt.algorithm)
+            .map(CardSession::algorithm_id)
+            .unwrap_or("04");
+        Ok([
+            algorithm.to_owned(),
+            format!("{:02X}", terminal.key_index),
+            fen_to_yuan(receipt.amounts.account),
+            format!("{purse:02X}"),
+            receipt.terminal_no.clone(),
+            receipt.terminal_serial.clone().unwrap_or_default(),
+            receipt.time.clone(),
+            receipt.tac.clone(),
+        ]
+        .iter()
+        .map(|item| format!("{item}|"))
+        .collect())
+    })();
+    session.close();
+    result
+}
+
+/// iReadDebitRecord's buffer: 2048 bytes with the terminating NUL.
+const RECORDS_MAX: usize = 2047;
+
+/// The card's purchase records, newest first, as `serial^terminal^time^total^account+pooled^`
+/// joined by `|`; as many whole records as fit the buffer.
 pub fn read_debit_record(driver: &mut Driver, i_type: i32) -> Outcome {
-    open_checked(driver, i_type, None).map(|()| String::new())
+    let config = driver.config()?;
+    let mut session = CardSession::open(&config, i_type)?;
+    let result = (|| {
+        session.card_facts()?;
+        let mut pin = PadPin {
+            driver: &mut *driver,
+            failure: None,
+        };
+        let state = match (
+            settlement::read_purse(&mut session.client, &session.layout, &mut pin),
+            pin.failure,
+        ) {
+            (Ok(state), _) => state,
+            (Err(_), Some(failure)) => return Err(failure),
+            (Err(e), None) => return Err(settle_failure(&config, e)),
+        };
+        let mut out = String::new();
+        for record in state.records.iter().filter(|r| r.kind == "settlement") {
+            let paid = u64::from(record.account) + u64::from(record.pooled.unwrap_or(0));
+            let total = paid + u64::from(record.self_pay.unwrap_or(0));
+            let text = format!(
+                "{:04X}^{}^{}^{}^{}^|",
+                record.serial,
+                record.terminal_no,
+                record.time,
+                fen_to_yuan(u32::try_from(total).unwrap_or(u32::MAX)),
+                fen_to_yuan(u32::try_from(paid).unwrap_or(u32::MAX)),
+            );
+            if out.len() + text.len() > RECORDS_MAX {
+                break;
+            }
+            out.push_str(&text);
+        }
+        Ok(out)
+    })();
+    session.close();
+    result
 }
 
 pub fn hsm_step1(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &str) -> Outcome {
     let info = CardInfo::parse(card_info)?;
     PayInfo::parse(pay_info)?;
-    open_checked(driver, i_type, Some(&info)).map(|()| String::new())
+    open_checked(driver, i_type, &info).map(|()| String::new())
 }
 
-/// pKey: `<8 hex MAC1>|`.
+/// pKey: `terminal serial | time | MAC1 |` (8 hex digits, `YYYYMMDDHHMMSS`, 8 hex digits).
 pub fn hsm_step2(_driver: &mut Driver, key: &str) -> Outcome {
-    let items = key_items(key, 1)?;
-    key_hex(items[0], 4, "MAC1")?;
+    let items = key_items(key, 3)?;
+    key_hex(items[0], 4, "the terminal serial")?;
+    if !items[1].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Failure::new(
+            codes::ILLEGAL_CHARACTERS,
+            "the time in pKey is digits YYYYMMDDHHMMSS",
+        ));
+    }
+    if items[1].len() != 14 {
+        return Err(Failure::new(
+            codes::ILLEGAL_LENGTH,
+            "the time in pKey is 14 digits YYYYMMDDHHMMSS",
+        ));
+    }
+    key_hex(items[2], 4, "MAC1")?;
     Err(no_purse())
 }
 
