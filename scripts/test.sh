@@ -6,12 +6,13 @@
 #   pcsc:     through pcscd and vsmartcard's vpcd (scripts/pcsc-stack.sh)
 #   library:  libSSCardDriver.so from C and Python (needs the built library, a C compiler, python3)
 #   browser:  pages in headless Chromium (scripts/browser-stack.sh)
+#   postgres: the back office on PostgreSQL (scripts/postgres-stack.sh; SQLite runs in every run)
 #
 # Those tests are #[ignore]d with a reason naming their group, so a plain `cargo test` reports them
 # as ignored, not as passed. As root this script installs what a group needs (Debian packages) and
 # starts its service without systemd, runs the group, and stops what it started. Not as root, a group
 # whose service cannot be had is skipped with a printed reason; SSCARD_REQUIRE_SERVICES=1 makes that
-# an error (SSCARD_REQUIRE_PCSC=1 and SSCARD_REQUIRE_BROWSER=1 for one group).
+# an error (SSCARD_REQUIRE_PCSC=1, SSCARD_REQUIRE_BROWSER=1, SSCARD_REQUIRE_POSTGRES=1 for one group).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,6 +73,14 @@ else
   skip_group browser "chromium is missing and could not be installed (run as root)" SSCARD_REQUIRE_BROWSER
 fi
 
+postgres_ready=0
+if scripts/postgres-stack.sh install && scripts/postgres-stack.sh start >/dev/null; then
+  postgres_ready=1
+  cleanups+=('scripts/postgres-stack.sh stop')
+else
+  skip_group postgres "PostgreSQL could not be installed or started (run as root)" SSCARD_REQUIRE_POSTGRES
+fi
+
 step "tests (the workspace; service groups are reported as ignored here and run below)"
 cargo test --workspace --locked
 
@@ -95,6 +104,15 @@ fi
 if [ "$browser_ready" = 1 ]; then
   step "browser: pages in headless Chromium"
   cargo test --locked -p host-tools --test services_e2e -- --ignored
+  cargo test --locked -p sscard-platform --test admin_page -- --ignored
+fi
+
+if [ "$postgres_ready" = 1 ]; then
+  step "postgres: the back office's tests on PostgreSQL"
+  SSCARD_TEST_POSTGRES_URL=$(scripts/postgres-stack.sh url)
+  export SSCARD_TEST_POSTGRES_URL
+  cargo test --locked -p sscard-platform -- --ignored postgres
+  cargo test --locked -p host-tools --test platform_service -- --ignored postgres
 fi
 
 step "done"
