@@ -24,3 +24,5 @@ trap stop_stack EXIT
 
 cd "$here/.."
 SSCARD_PCSC_TESTS=1 cargo test -p host-tools --no-fail-fast --test 'pcsc_*' "$@"
+# libSSCardDriver through the stack (its tests are #[ignore]d outside it).
+SSCARD_PCSC_TESTS=1 cargo test -p sscard-driver --no-fail-fast --test pcsc_driver -- --ignored

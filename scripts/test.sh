@@ -3,7 +3,8 @@
 # the whole workspace's tests, and the PC/SC integration tests through pcscd and vpcd.
 #
 # As root it installs what the PC/SC tests need with apt when it is missing; otherwise those tests are
-# skipped with a printed reason (set SSCARD_REQUIRE_PCSC=1 to make that an error instead).
+# skipped with a printed reason (set SSCARD_REQUIRE_PCSC=1 to make that an error instead). The same for
+# the browser the counter page is tested in (chromium; SSCARD_REQUIRE_BROWSER=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,4 +48,15 @@ if [ "$pcsc_ready" = 1 ]; then
   SSCARD_PCSC_TESTS=1 cargo test --workspace --locked
 else
   cargo test --workspace --locked
+fi
+
+step "the counter page in headless Chromium (the web bridge; docs/reader-interface.md)"
+if scripts/browser-stack.sh install; then
+  cargo test -p host-tools --locked --test services_e2e -- --ignored
+else
+  if [ "${SSCARD_REQUIRE_BROWSER:-0}" = 1 ]; then
+    echo "the browser tests are required (SSCARD_REQUIRE_BROWSER=1) but chromium could not be installed" >&2
+    exit 1
+  fi
+  echo "browser tests skipped: chromium is missing and could not be installed (run as root)"
 fi

@@ -6,14 +6,19 @@
 //!   PC/SC reader, fault injection, tracing);
 //! - [`card`]: operations on a card (its files, holder information, explore, authentication);
 //! - [`jobs`]: the terminal jobs (activation, diagnostics, conformance);
+//! - [`interface`]: the national reader interface's 23 functions (iReadCardBas and its siblings),
+//!   which libSSCardDriver exports to C;
+//! - [`services`]: the HSM service and the web bridge (HTTP and WebSocket on loopback);
 //! - [`screen`], used by all of them: text from a card or a file made safe to show on a screen.
 //!
 //! The command line (`src/cli`) sits on top, in the binary; see docs/architecture.md.
 
 pub mod card;
+pub mod interface;
 pub mod jobs;
 pub mod protocol;
 pub mod screen;
+pub mod services;
 pub mod transport;
 
 /// Scratch directories for this crate's tests, benches and examples; not part of the API.

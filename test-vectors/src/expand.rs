@@ -248,7 +248,7 @@ fn apdu(text: &str, sw: &str, data: &str) -> Result<Step, String> {
     })
 }
 
-fn vectors_for(layout: &Layout, kind: CardKind) -> Result<Vec<Vector>, String> {
+pub fn vectors_for(layout: &Layout, kind: CardKind) -> Result<Vec<Vector>, String> {
     let mut out = Vec::new();
     for df in &layout.dfs {
         for ef in &df.efs {

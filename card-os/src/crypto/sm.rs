@@ -23,13 +23,23 @@ pub fn command_mac(
     header: [u8; 4],
     data: &[u8],
 ) -> Result<[u8; LINE_MAC_LEN], Error> {
-    let session = session_key(card_key, challenge)?;
-    let (iv, iv_len) = challenge_block(card_key.algorithm(), challenge)?;
+    session_command_mac(&session_key(card_key, challenge)?, challenge, header, data)
+}
+
+/// [`command_mac`] from the session key itself: what a terminal computes when its encryption
+/// machine gives it the one-time session key of a challenge instead of the card key.
+pub fn session_command_mac(
+    session: &SecretKey,
+    challenge: &[u8],
+    header: [u8; 4],
+    data: &[u8],
+) -> Result<[u8; LINE_MAC_LEN], Error> {
+    let (iv, iv_len) = challenge_block(session.algorithm(), challenge)?;
     let [cla, ins, p1, p2] = header;
     let mac_header = [cla & !CLA_CHAINING, ins, p1, p2];
     let (lc, lc_len) = encode_lc(data.len() + LINE_MAC_LEN)?;
     line_mac(
-        &session,
+        session,
         iv.get(..iv_len).ok_or(Error::Length)?,
         &[&mac_header, lc.get(..lc_len).ok_or(Error::Length)?, data],
     )

@@ -49,6 +49,8 @@ pub enum ExitClass {
     BadRecords = 14,
     /// The card image is read-only: sscard does not change it.
     ImageReadOnly = 15,
+    /// A service cannot listen on its address (in use, not permitted).
+    Listen = 16,
     /// A conformance run found vectors the card fails.
     ConformanceFailed = 20,
     /// A conformance run found vectors that are wrong themselves (and no card failure).
@@ -142,6 +144,15 @@ pub enum CliError {
     ConformanceFailed,
     #[error("{count} vector(s) could not be run as written (see the vector errors above): fix the vector files; the card was not judged on them")]
     VectorErrors { count: usize },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Token(#[from] host_tools::services::auth::TokenError),
+    #[error("{0}")]
+    DriverConfig(String),
     /// A conformance run in which no vector reached the card: the sentence of the report.
     #[error("{0}")]
     NothingChecked(String),
@@ -362,6 +373,12 @@ impl CliError {
             CliError::Vpcd(_) => (ExitClass::Failure, "vpcd"),
             CliError::Fault(_) | CliError::Matrix(_) => (ExitClass::Failure, "fault_injection"),
             CliError::MatrixMismatch { .. } => (ExitClass::Failure, "matrix_mismatch"),
+            CliError::Listen { .. } => (ExitClass::Listen, "cannot_listen"),
+            CliError::Token(host_tools::services::auth::TokenError::Read { .. }) => {
+                (ExitClass::Io, "io")
+            }
+            CliError::Token(_) => (ExitClass::BadInput, "bad_token"),
+            CliError::DriverConfig(_) => (ExitClass::BadInput, "bad_driver_config"),
             CliError::Conformance(e) => conformance_class(e),
             CliError::ConformanceFailed => (ExitClass::ConformanceFailed, "conformance_failed"),
             CliError::VectorErrors { .. } => (ExitClass::VectorErrors, "vector_errors"),

@@ -18,6 +18,7 @@ mod personalise;
 mod platform;
 mod progress;
 mod readers;
+mod services;
 mod sim;
 mod table;
 
@@ -147,6 +148,12 @@ pub enum Command {
     /// The back office: the card registry every terminal consults (serve it, administer it).
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
+    /// The back office's HSM service (持卡库): answers the national interface's HSM Step strings.
+    #[command(subcommand)]
+    Hsm(services::HsmCommand),
+    /// The web bridge: browser pages call the national interface over a local WebSocket.
+    #[command(subcommand)]
+    Bridge(services::BridgeCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -172,6 +179,8 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Diagnose(args) => diagnose::run(&cli.global, args),
         Command::Conformance(command) => conformance::run(&cli.global, command),
         Command::Platform(command) => platform::run(&cli.global, command),
+        Command::Hsm(command) => services::run_hsm(&cli.global, command),
+        Command::Bridge(command) => services::run_bridge(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }
