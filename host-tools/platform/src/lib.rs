@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod ecard;
 pub mod error;
 mod migrations;
 pub mod model;
