@@ -322,3 +322,28 @@ fn diagnose_with_the_registry_names_the_back_office_cause() {
         .unwrap()
         .contains("did not answer"));
 }
+
+#[test]
+fn the_hsm_endpoints_mount_in_the_back_office_with_their_own_token() {
+    let desk = desk();
+    let token = "hsm-token-0123456789abcdef";
+    let service = Service::start_with(&desk.db, &[("SSCARD_HSM_TOKEN", token)]);
+    let get = |path: &str, bearer: Option<&str>| {
+        let mut request = ureq::get(&format!("{}{path}", service.base));
+        if let Some(b) = bearer {
+            request = request.set("Authorization", &format!("Bearer {b}"));
+        }
+        match request.call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{path}: {e}"),
+        }
+    };
+    assert_eq!(get("/api/v1/hsm/status", Some(token)), 200);
+    assert_eq!(get("/api/v1/hsm/status", None), 401);
+    assert_eq!(get("/api/v1/hsm/status", Some(&desk.outlet)), 401);
+    // The registry beside it, with the terminals' credentials.
+    assert_eq!(get("/api/v1/cards/T00000028", Some(&desk.outlet)), 200);
+    assert_eq!(get("/api/v1/cards/T00000028", Some(token)), 401);
+    assert_eq!(get("/api/v1/nothing", Some(&desk.outlet)), 404);
+}

@@ -5,7 +5,6 @@
 //!
 //!     cargo run --release -p sscard-platform --example platform_bench
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use file_structures::personalise::IssuerKeys;
@@ -59,7 +58,9 @@ fn bench(label: &str, url: &str) {
     let store = rt.block_on(Store::open(url)).unwrap();
     let actor = Actor::new("bench");
     let cards: Vec<_> = (0..CARDS).map(card).collect();
-    rt.block_on(store.register_cards(&cards, &actor)).unwrap();
+    for chunk in cards.chunks(sscard_platform::registry::MAX_REGISTER_CARDS) {
+        rt.block_on(store.register_cards(chunk, &actor)).unwrap();
+    }
     let outlet = rt
         .block_on(store.add_terminal("bench-outlet", Role::Outlet, &actor))
         .unwrap()
@@ -68,10 +69,10 @@ fn bench(label: &str, url: &str) {
         .block_on(store.add_terminal("bench-hospital", Role::Hospital, &actor))
         .unwrap()
         .token;
-    let app = router(AppState {
-        store: store.clone(),
-        keys: Arc::new(IssuerKeys::test_keys().unwrap()),
-    });
+    let app = router(AppState::new(
+        store.clone(),
+        IssuerKeys::test_keys().unwrap(),
+    ));
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

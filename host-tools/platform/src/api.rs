@@ -36,6 +36,47 @@ pub struct AppState {
     pub store: Store,
     /// The issuer master keys the TACs of uploaded records are checked with.
     pub keys: Arc<IssuerKeys>,
+    /// Credentials seen lately (see [`CREDENTIAL_CACHE_TTL`]).
+    pub credentials: Arc<CredentialCache>,
+}
+
+impl AppState {
+    pub fn new(store: Store, keys: IssuerKeys) -> Self {
+        AppState {
+            store,
+            keys: Arc::new(keys),
+            credentials: Arc::default(),
+        }
+    }
+}
+
+/// How long a checked credential is trusted without asking the database again: a revoked
+/// terminal is refused at most this long after. It spares every request a second query.
+pub const CREDENTIAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// The most credentials kept (the cache is emptied when full).
+const CREDENTIAL_CACHE_MAX: usize = 10_000;
+
+/// Live credentials by the SHA-256 of their token, with when they were checked.
+#[derive(Default)]
+pub struct CredentialCache(
+    std::sync::Mutex<std::collections::HashMap<String, (String, Role, std::time::Instant)>>,
+);
+
+impl CredentialCache {
+    fn get(&self, hash: &str) -> Option<(String, Role)> {
+        let map = self.0.lock().ok()?;
+        let (id, role, at) = map.get(hash)?;
+        (at.elapsed() < CREDENTIAL_CACHE_TTL).then(|| (id.clone(), *role))
+    }
+
+    fn put(&self, hash: String, id: String, role: Role) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CREDENTIAL_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(hash, (id, role, std::time::Instant::now()));
+        }
+    }
 }
 
 /// An error answer.
@@ -174,8 +215,16 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header is not Bearer <token>",
             )
         })?;
-        match state.store.authenticate(token.trim()).await? {
-            Some((id, role)) => Ok(Caller { id, role }),
+        let token = token.trim();
+        let hash = crate::auth::token_hash(token);
+        if let Some((id, role)) = state.credentials.get(&hash) {
+            return Ok(Caller { id, role });
+        }
+        match state.store.authenticate(token).await? {
+            Some((id, role)) => {
+                state.credentials.put(hash, id.clone(), role);
+                Ok(Caller { id, role })
+            }
             None => Err(unauthorized(
                 "credential-invalid",
                 "the credential is not a live terminal credential",

@@ -2,7 +2,6 @@
 //! the listener, and shutdown on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
 use file_structures::personalise::IssuerKeys;
@@ -56,10 +55,7 @@ pub fn run(
     let runtime = runtime().map_err(ServeError::Io)?;
     runtime.block_on(async {
         let store = Store::open(db_url).await?;
-        let mut app = router(AppState {
-            store: store.clone(),
-            keys: Arc::new(keys),
-        });
+        let mut app = router(AppState::new(store.clone(), keys));
         if let Some(extra) = extra {
             app = app.merge(extra);
         }

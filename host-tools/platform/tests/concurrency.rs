@@ -21,10 +21,14 @@ fn parallel_terminals_apply_each_change_exactly_once(db: Db) {
     let outlet = h.terminal("outlet-1", Role::Outlet);
     let outlet2 = h.terminal("outlet-2", Role::Outlet);
     let hospital = h.terminal("hospital-1", Role::Hospital);
+    // The phases are apart: a card reported lost while another thread activates it would be a
+    // refusal of another kind (that race is the loss report's, tested by the states).
+    let phase = std::sync::Barrier::new(THREADS as usize);
     let (activated, refused, lost, uploads) = thread::scope(|s| {
         let mut handles = Vec::new();
         for t in 0..THREADS {
-            let (h, outlet, outlet2, hospital, cards) = (&h, &outlet, &outlet2, &hospital, &cards);
+            let (h, outlet, outlet2, hospital, cards, phase) =
+                (&h, &outlet, &outlet2, &hospital, &cards, &phase);
             handles.push(s.spawn(move || {
                 let mut counts = (0, 0, 0, 0);
                 // Two outlets race to activate every card, each with its own attempt keys,
@@ -44,6 +48,7 @@ fn parallel_terminals_apply_each_change_exactly_once(db: Db) {
                         }
                     }
                 }
+                phase.wait();
                 // Every thread reports the last quarter of the cards lost: one wins each.
                 for c in &cards[(CARDS as usize * 3 / 4)..] {
                     let loss = LossRequest {

@@ -243,11 +243,9 @@ fn platform_blacklist(
     json: bool,
 ) -> Result<BlacklistCache, CliError> {
     let path = blacklist_cache_path(journal);
-    let mut cache = BlacklistCache::load(&path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut cache = BlacklistCache::load(&path)?;
     match cache.sync(client) {
-        Ok(_) => cache
-            .save(&path)
-            .map_err(|e| CliError::Usage(e.to_string()))?,
+        Ok(_) => cache.save(&path)?,
         Err(e) => {
             if !json {
                 super::output::eprint_line(&format!(

@@ -168,6 +168,8 @@ pub enum CliError {
         #[source]
         source: sscard_platform::ClientError,
     },
+    #[error(transparent)]
+    BlacklistCache(#[from] sscard_platform::client::CacheError),
     #[error("the registry refused {refused} card(s) of the batch (see above)")]
     PlatformRefusedCards { refused: usize },
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
@@ -388,6 +390,7 @@ impl CliError {
             CliError::Serve(sscard_platform::ServeError::Platform(e)) => platform_class(e),
             CliError::Serve(_) => (ExitClass::Io, "listen_failed"),
             CliError::NotRecorded { source, .. } => platform_client_class(source),
+            CliError::BlacklistCache(_) => (ExitClass::Io, "blacklist_cache"),
             CliError::PlatformRefusedCards { .. } => (ExitClass::PlatformRefused, "cards_refused"),
         }
     }

@@ -145,15 +145,15 @@ pub enum Command {
     /// Conformance: does the card behave like a social security card? (test-vectors suite)
     #[command(subcommand)]
     Conformance(ConformanceCommand),
-    /// The back office: the card registry every terminal consults (serve it, administer it).
-    #[command(subcommand)]
-    Platform(platform::PlatformCommand),
     /// The back office's HSM service (持卡库): answers the national interface's HSM Step strings.
     #[command(subcommand)]
     Hsm(services::HsmCommand),
     /// The web bridge: browser pages call the national interface over a local WebSocket.
     #[command(subcommand)]
     Bridge(services::BridgeCommand),
+    /// The back office: the card registry every terminal consults (serve it, administer it).
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -178,9 +178,9 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Activate(args) => activate::run(&cli.global, args),
         Command::Diagnose(args) => diagnose::run(&cli.global, args),
         Command::Conformance(command) => conformance::run(&cli.global, command),
-        Command::Platform(command) => platform::run(&cli.global, command),
         Command::Hsm(command) => services::run_hsm(&cli.global, command),
         Command::Bridge(command) => services::run_bridge(&cli.global, command),
+        Command::Platform(command) => platform::run(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

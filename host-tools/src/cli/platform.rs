@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use host_tools::interface::hsm::Hsm;
 use host_tools::screen::escape;
+use host_tools::services::auth::{AccessToken, TOKEN_ENV};
+use host_tools::services::hsm::{hsm_router, HsmState};
 use sscard_platform::auth::Role;
 use sscard_platform::model::{
     AccountChange, CardRegistration, CardStatus, Insurance, InsuranceChange,
@@ -57,9 +60,14 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: DbArgs,
-    /// Issuer master keys the uploaded TACs are checked with (default: the TEST keys).
+    /// Issuer master keys the uploaded TACs are checked with (default: the TEST keys); the HSM
+    /// endpoints use the same keys.
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// Mount the HSM service's endpoints (/api/v1/hsm/...) too, answering requests that bear the
+    /// token in this file (or in $SSCARD_HSM_TOKEN). Without either, no HSM endpoints.
+    #[arg(long, value_name = "FILE")]
+    pub hsm_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -347,17 +355,41 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     let label = super::inputs::keys_label(&keys);
     let url = sscard_platform::db_url(args.db.db.as_deref());
     let json = global.json;
-    sscard_platform::run(args.listen, &url, keys.keys, None, |addr, store| {
+    // The HSM service of the reader-interface issue, mounted in the same server.
+    let hsm_token = match (&args.hsm_token_file, std::env::var(TOKEN_ENV)) {
+        (Some(path), _) => Some(AccessToken::from_file(path)?),
+        (None, Ok(text)) => Some(AccessToken::new(&text)?),
+        (None, Err(_)) => None,
+    };
+    let hsm = match hsm_token {
+        Some(token) => {
+            let hsm_keys = args
+                .keys
+                .load(true)?
+                .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
+            let backend = std::sync::Arc::new(Hsm::new(hsm_keys.keys));
+            Some(hsm_router(HsmState::new(backend, token)))
+        }
+        None => None,
+    };
+    let with_hsm = hsm.is_some();
+    sscard_platform::run(args.listen, &url, keys.keys, hsm, |addr, store| {
         let backend = format!("{:?}", store.backend()).to_lowercase();
         if json {
             // One line (programs wait for it): our own words only, nothing from a file or card.
             let ready = json!({
                 "listening": format!("http://{addr}"), "backend": backend, "keys": label,
+                "hsm": with_hsm,
             });
             println!("{ready}");
         } else {
             super::output::eprint_line(&format!(
-                "sscard platform: listening on http://{addr} ({backend}; {label})"
+                "sscard platform: listening on http://{addr} ({backend}; {label}{})",
+                if with_hsm {
+                    "; HSM endpoints mounted"
+                } else {
+                    ""
+                }
             ));
         }
     })?;

@@ -110,6 +110,11 @@ pub struct Service {
 impl Service {
     /// Starts `sscard platform serve` on a free loopback port and waits (bounded) for its line.
     pub fn start(db: &str) -> Service {
+        Service::start_with(db, &[])
+    }
+
+    /// With extra environment variables (e.g. the HSM's token).
+    pub fn start_with(db: &str, env: &[(&str, &str)]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
             .args([
                 "--json",
@@ -120,6 +125,7 @@ impl Service {
                 "--db",
                 db,
             ])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use file_structures::personalise::IssuerKeys;
@@ -100,10 +99,10 @@ impl Harness {
         let admin = rt
             .block_on(store.add_terminal("admin-1", Role::Admin, &Actor::new("test")))
             .unwrap();
-        let app = router(AppState {
-            store: store.clone(),
-            keys: Arc::new(IssuerKeys::test_keys().unwrap()),
-        });
+        let app = router(AppState::new(
+            store.clone(),
+            IssuerKeys::test_keys().unwrap(),
+        ));
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
