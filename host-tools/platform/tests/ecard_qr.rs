@@ -281,3 +281,43 @@ fn the_signing_key_is_generated_once_with_mode_0600() {
     assert!(load_or_generate(&dir, Some(&dir.join("missing.pem"))).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+on_both_backends!(a_lost_card_is_refused_offline_after_the_next_sync);
+
+fn a_lost_card_is_refused_offline_after_the_next_sync(db: Db) {
+    let h = Harness::new(db);
+    let p = platform();
+    let (c, e) = holder(&h, 1, true);
+    let (_, other) = holder(&h, 2, true);
+    let now = UnixTime::now();
+    let synced = h.rt.block_on(h.store.ecard_blacklist()).unwrap();
+    let code =
+        h.rt.block_on(
+            h.store
+                .issue_code(&p.signer, &e.id, None, Purpose::Payment, now),
+        )
+        .unwrap();
+    assert!(sscard_ecard::verify_offline(&code, &p.keys, now, &synced).is_ok());
+    h.rt.block_on(
+        h.store
+            .change_state(&c.card_number, Action::LossFormal, None, &actor(), None),
+    )
+    .unwrap();
+    // Online: refused at once.
+    assert_eq!(refusal_code(verify(&h, &p, &code, now)), "card-lost");
+    // Offline before the sync the terminal does not know yet; after it, refused.
+    assert!(sscard_ecard::verify_offline(&code, &p.keys, now, &synced).is_ok());
+    let synced = h.rt.block_on(h.store.ecard_blacklist()).unwrap();
+    let refusal = sscard_ecard::verify_offline(&code, &p.keys, now, &synced).unwrap_err();
+    assert_eq!(refusal.code(), "card-blocked");
+    assert!(refusal.to_string().contains("reported lost"), "{refusal}");
+    // Another holder's codes still verify offline.
+    let fine =
+        h.rt.block_on(
+            h.store
+                .issue_code(&p.signer, &other.id, None, Purpose::Identity, now),
+        )
+        .unwrap();
+    assert!(sscard_ecard::verify_offline(&fine, &p.keys, now, &synced).is_ok());
+    assert_eq!(synced.len(), 1);
+}
