@@ -5,10 +5,12 @@
 //! The QR codes themselves are the `sscard-ecard` library's; this module owns what the database
 //! knows about each e-card.
 
+pub mod api;
 pub mod offline;
 pub mod online;
 mod password;
 pub(crate) mod schema;
+pub mod sessions;
 pub mod signing_key;
 
 use serde::{Deserialize, Serialize};

@@ -49,6 +49,12 @@ pub(crate) const MIGRATION: Migration = Migration {
             expires_at {int} NOT NULL,
             created_at TEXT NOT NULL
         )",
+        // A holder's login: a random bearer token, stored as SHA-256, with its expiry.
+        "CREATE TABLE ecard_sessions (
+            token_sha256 TEXT PRIMARY KEY,
+            ecard_id TEXT NOT NULL REFERENCES ecards(id),
+            expires_at {int} NOT NULL
+        )",
     ],
     sqlite: &[
         "CREATE TRIGGER ecard_follows_replacement AFTER UPDATE OF state ON cards
