@@ -244,3 +244,30 @@ pub fn router(service: EcardService) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(service)
 }
+
+impl EcardService {
+    /// The service for `sscard platform serve`: the signing key from `key_file`, or generated
+    /// into `data_dir` on the first start; codes valid for `validity_secs`.
+    pub fn start(
+        store: Store,
+        data_dir: &std::path::Path,
+        key_file: Option<&std::path::Path>,
+        validity_secs: u16,
+    ) -> Result<EcardService, crate::ServeError> {
+        let key_error = |path: &std::path::Path| {
+            let path = path.to_owned();
+            move |source| crate::ServeError::EcardKey { path, source }
+        };
+        let default_path = data_dir.join(super::signing_key::DEFAULT_KEY_FILE);
+        let (secret, path) = super::signing_key::load_or_generate(data_dir, key_file)
+            .map_err(key_error(key_file.unwrap_or(&default_path)))?;
+        let keys = super::signing_key::published(&secret).map_err(key_error(&path))?;
+        let signer = Signer::new(&secret).map_err(key_error(&path))?;
+        Ok(EcardService {
+            store,
+            signer: Arc::new(signer.with_validity_secs(validity_secs)),
+            keys: Arc::new(keys),
+            policy: VerifyPolicy::default(),
+        })
+    }
+}
