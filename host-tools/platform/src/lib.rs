@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod ecard;
 pub mod error;
 mod migrations;
 pub mod model;
@@ -22,7 +23,7 @@ pub mod time;
 pub use api::{router, serve, AppState};
 pub use client::{BlacklistCache, Client, ClientError};
 pub use error::PlatformError;
-pub use server::{db_url, run, runtime, ServeError};
+pub use server::{db_url, run, run_with, runtime, ServeError};
 pub use store::{Backend, Store};
 
 /// The default listening address: loopback only.

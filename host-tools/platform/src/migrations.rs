@@ -15,11 +15,12 @@ pub(crate) struct Migration {
     pub postgres: &'static [&'static str],
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    common: &[
-        "CREATE TABLE persons (
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        common: &[
+            "CREATE TABLE persons (
             id {id},
             ssn TEXT NOT NULL UNIQUE,
             name TEXT NOT NULL,
@@ -28,7 +29,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             suspended_reason TEXT,
             created_at TEXT NOT NULL
         )",
-        "CREATE TABLE cards (
+            "CREATE TABLE cards (
             card_number TEXT PRIMARY KEY,
             card_id_code TEXT NOT NULL UNIQUE,
             person_id {int} NOT NULL REFERENCES persons(id),
@@ -51,10 +52,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             purse_serial {int},
             updated_at TEXT NOT NULL
         )",
-        // One card in use per person: the database refuses a second, whatever the code does.
-        "CREATE UNIQUE INDEX one_active_card_per_person ON cards (person_id)
+            // One card in use per person: the database refuses a second, whatever the code does.
+            "CREATE UNIQUE INDEX one_active_card_per_person ON cards (person_id)
             WHERE state IN ('issued', 'activated', 'temporarily_lost')",
-        "CREATE TABLE events (
+            "CREATE TABLE events (
             id {id},
             at TEXT NOT NULL,
             card_number TEXT,
@@ -64,16 +65,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             actor TEXT NOT NULL,
             terminal TEXT
         )",
-        "CREATE INDEX events_by_card ON events (card_number, id)",
-        "CREATE TABLE terminals (
+            "CREATE INDEX events_by_card ON events (card_number, id)",
+            "CREATE TABLE terminals (
             id TEXT PRIMARY KEY,
             role TEXT NOT NULL CHECK (role IN ('outlet', 'hospital', 'admin')),
             token_sha256 TEXT NOT NULL UNIQUE,
             revoked {int} NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL
         )",
-        // A write and its answer commit together: a retried key finds the answer, or nothing.
-        "CREATE TABLE idempotency (
+            // A write and its answer commit together: a retried key finds the answer, or nothing.
+            "CREATE TABLE idempotency (
             terminal_id TEXT NOT NULL,
             key TEXT NOT NULL,
             request_sha256 TEXT NOT NULL,
@@ -82,7 +83,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             at TEXT NOT NULL,
             PRIMARY KEY (terminal_id, key)
         )",
-        "CREATE TABLE settlements (
+            "CREATE TABLE settlements (
             card_number TEXT NOT NULL REFERENCES cards(card_number),
             serial {int} NOT NULL,
             balance_before {int} NOT NULL,
@@ -98,28 +99,30 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             uploaded_at TEXT NOT NULL,
             PRIMARY KEY (card_number, serial)
         )",
-        "CREATE TABLE blacklist (
+            "CREATE TABLE blacklist (
             version {id},
             card_number TEXT NOT NULL,
             listed {int} NOT NULL,
             state TEXT NOT NULL,
             at TEXT NOT NULL
         )",
-    ],
-    // The event log is append-only in the database too.
-    sqlite: &[
-        "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        ],
+        // The event log is append-only in the database too.
+        sqlite: &[
+            "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
             BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END",
-        "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+            "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
             BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END",
-    ],
-    postgres: &[
-        "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        ],
+        postgres: &[
+            "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS
             $$ BEGIN RAISE EXCEPTION 'the event log is append-only'; END $$",
-        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+            "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
             FOR EACH ROW EXECUTE FUNCTION events_append_only()",
-    ],
-}];
+        ],
+    },
+    crate::ecard::schema::MIGRATION,
+];
 
 /// The statements of `migration` for `backend`, placeholders filled.
 pub(crate) fn statements(migration: &Migration, backend: Backend) -> Vec<String> {

@@ -202,7 +202,7 @@ pub fn permissions(status: &CardStatus, amount: Option<i64>) -> Permissions {
     }
 }
 
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), PlatformError> {
+pub(crate) fn check_len(field: &str, value: &str, max: usize) -> Result<(), PlatformError> {
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(PlatformError::invalid(
             field,
@@ -325,7 +325,7 @@ impl Store {
         }
     }
 
-    async fn load_card(
+    pub(crate) async fn load_card(
         &self,
         conn: &mut AnyConnection,
         card_number: &str,
@@ -429,7 +429,7 @@ impl Store {
         }
     }
 
-    async fn append_event(
+    pub(crate) async fn append_event(
         conn: &mut AnyConnection,
         card_number: Option<&str>,
         ssn: Option<&str>,

@@ -23,6 +23,12 @@ pub enum ServeError {
     },
     #[error("the service stopped: {0}")]
     Io(#[source] std::io::Error),
+    #[error("the e-card signing key {path}: {source}")]
+    EcardKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: sscard_ecard::KeyError,
+    },
 }
 
 /// The database URL for `--db`: none → a SQLite file in the working directory; a plain path →
@@ -52,11 +58,23 @@ pub fn run(
     extra: Option<Router>,
     ready: impl FnOnce(SocketAddr, &Store),
 ) -> Result<(), ServeError> {
+    run_with(listen, db_url, keys, |_| Ok(extra), ready)
+}
+
+/// As [`run`], with the routes to merge made from the opened store (the e-card service needs
+/// it).
+pub fn run_with(
+    listen: SocketAddr,
+    db_url: &str,
+    keys: IssuerKeys,
+    extra: impl FnOnce(&Store) -> Result<Option<Router>, ServeError>,
+    ready: impl FnOnce(SocketAddr, &Store),
+) -> Result<(), ServeError> {
     let runtime = runtime().map_err(ServeError::Io)?;
     runtime.block_on(async {
         let store = Store::open(db_url).await?;
         let mut app = router(AppState::new(store.clone(), keys));
-        if let Some(extra) = extra {
+        if let Some(extra) = extra(&store)? {
             app = app.merge(extra);
         }
         let listener = tokio::net::TcpListener::bind(listen)

@@ -68,6 +68,15 @@ pub struct ServeArgs {
     /// token in this file (or in $SSCARD_HSM_TOKEN). Without either, no HSM endpoints.
     #[arg(long, value_name = "FILE")]
     pub hsm_token_file: Option<PathBuf>,
+    /// The SM2 key e-card QR codes are signed with (PKCS#8 PEM or 64 hex digits). Without it,
+    /// sscard-ecard-key.pem beside the SQLite database (the working directory for PostgreSQL),
+    /// generated (mode 0600) on the first start.
+    #[arg(long, value_name = "FILE")]
+    pub ecard_key: Option<PathBuf>,
+    /// How long an e-card QR code is valid, in seconds (the setting qr_validity_secs).
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u16).range(5..=300))]
+    pub qr_validity: u16,
 }
 
 #[derive(Debug, clap::Args)]
@@ -373,7 +382,27 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
         None => None,
     };
     let with_hsm = hsm.is_some();
-    sscard_platform::run(args.listen, &url, keys.keys, hsm, |addr, store| {
+    // The data directory: the SQLite file's, or the working directory for PostgreSQL.
+    let data_dir = url
+        .strip_prefix("sqlite:")
+        .map(|path| path.split('?').next().unwrap_or(path))
+        .and_then(|path| std::path::Path::new(path).parent())
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let ecard = |store: &sscard_platform::Store| {
+        let service = sscard_platform::ecard::api::EcardService::start(
+            store.clone(),
+            &data_dir,
+            args.ecard_key.as_deref(),
+            args.qr_validity,
+        )?;
+        let routes = sscard_platform::ecard::api::router(service);
+        Ok(Some(match hsm {
+            Some(hsm) => routes.merge(hsm),
+            None => routes,
+        }))
+    };
+    sscard_platform::run_with(args.listen, &url, keys.keys, ecard, |addr, store| {
         let backend = format!("{:?}", store.backend()).to_lowercase();
         if json {
             // One line (programs wait for it): our own words only, nothing from a file or card.
