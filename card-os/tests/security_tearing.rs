@@ -10,7 +10,7 @@
 
 mod common;
 use common::secured::*;
-use common::{hex, snapshot, Storage};
+use common::{hex, recover_through_second_cut, snapshot, Storage};
 
 use card_os::crypto::external_cryptogram;
 use card_os::testing::{exchange, TearingStorage};
@@ -51,11 +51,7 @@ fn check_atomic(base: &Storage, build: Build, also: &[Vec<u8>]) {
                 card.storage_mut().cut_after(cut, tear);
                 exchange(&mut card, &apdu);
             }
-            tearing.restore_power();
-            tearing.cut_after(1, tear);
-            let _ = Card::power_on(&mut tearing);
-            tearing.restore_power();
-            assert!(Card::power_on(&mut tearing).is_ok());
+            recover_through_second_cut(&mut tearing, tear);
             let state = snapshot(&storage);
             assert!(
                 state == old || state == new || also.contains(&state),

@@ -83,11 +83,7 @@ fn check_cuts(
                 );
             }
             // A cut during recovery too, then a clean power-on.
-            tearing.restore_power();
-            tearing.cut_after(1, tear);
-            let _ = Card::power_on(&mut tearing);
-            tearing.restore_power();
-            assert!(Card::power_on(&mut tearing).is_ok());
+            recover_through_second_cut(&mut tearing, tear);
             let state = snapshot(&storage);
             assert!(
                 state == old || state == new,

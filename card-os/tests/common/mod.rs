@@ -55,3 +55,16 @@ pub fn status<S: card_os::Storage>(card: &mut Card<S>, apdu: &str) -> Status {
 }
 pub mod purse;
 pub mod secured;
+
+/// After a cut: power back, cut again during the recovery (after one write, torn if `tear`), then
+/// power back for good and check the card powers on.
+pub fn recover_through_second_cut(
+    tearing: &mut card_os::testing::TearingStorage<&mut Storage>,
+    tear: bool,
+) {
+    tearing.restore_power();
+    tearing.cut_after(1, tear);
+    let _ = Card::power_on(&mut *tearing);
+    tearing.restore_power();
+    assert!(Card::power_on(&mut *tearing).is_ok());
+}
