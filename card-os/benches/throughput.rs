@@ -11,25 +11,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use card_os::testing::{demo_card, SSSE_NAME};
+use card_os::testing::{demo_card, READ_MIX};
 use card_os::{Card, Command, RamStorage, MAX_RESPONSE};
 
 const ROUNDS: usize = 2_000_000;
-
-fn read_mix() -> Vec<Vec<u8>> {
-    let mut select = vec![0x00, 0xA4, 0x04, 0x00, 0x0F];
-    select.extend_from_slice(&SSSE_NAME);
-    select.push(0x00);
-    vec![
-        select,
-        // EF05 (SFI 5) card identification code and card number, by tag.
-        vec![0x00, 0xB2, 0x01, 0x28, 0x00],
-        vec![0x00, 0xB2, 0x07, 0x28, 0x00],
-        // EF06 (SFI 6) social security number and name, by tag.
-        vec![0x00, 0xB2, 0x08, 0x30, 0x00],
-        vec![0x00, 0xB2, 0x09, 0x30, 0x20],
-    ]
-}
 
 /// Parses the header and answers 9000: the floor of what any card costs.
 fn null_card(apdu: &[u8], response: &mut [u8]) -> usize {
@@ -59,7 +44,7 @@ fn main() {
     let mut storage = Box::new(RamStorage::<65536>::new());
     demo_card(&mut *storage).expect("demo card");
     let mut card = Card::power_on(&mut *storage).expect("power on");
-    let mix = read_mix();
+    let mix = READ_MIX;
     let mut response = vec![0u8; MAX_RESPONSE];
 
     for apdu in &mix {

@@ -82,3 +82,31 @@ impl<S: Storage> Storage for TearingStorage<S> {
         Ok(())
     }
 }
+
+/// SELECT of the SSSE by name ([`SSSE_NAME`]), asking for the FCI.
+pub const SELECT_SSSE_BY_NAME: [u8; 21] = select_ssse_by_name();
+
+// Evaluated at compile time: an index out of range fails the build, it cannot panic on a card.
+#[allow(clippy::indexing_slicing)]
+const fn select_ssse_by_name() -> [u8; 21] {
+    let mut apdu = [0u8; 21];
+    apdu[1] = 0xA4;
+    apdu[2] = 0x04;
+    apdu[4] = SSSE_NAME.len() as u8;
+    let mut i = 0;
+    while i < SSSE_NAME.len() {
+        apdu[5 + i] = SSSE_NAME[i];
+        i += 1;
+    }
+    apdu
+}
+
+/// The benches' read mix: select the SSSE, then read EF05 (SFI 5: card identification code and
+/// card number) and EF06 (SFI 6: social security number and name) by tag.
+pub const READ_MIX: [&[u8]; 5] = [
+    &SELECT_SSSE_BY_NAME,
+    &[0x00, 0xB2, 0x01, 0x28, 0x00],
+    &[0x00, 0xB2, 0x07, 0x28, 0x00],
+    &[0x00, 0xB2, 0x08, 0x30, 0x00],
+    &[0x00, 0xB2, 0x09, 0x30, 0x20],
+];

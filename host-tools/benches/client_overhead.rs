@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use card_os::testing::{demo_card, SSSE_NAME};
+use card_os::testing::{demo_card, READ_MIX};
 use card_os::{Card, MAX_RESPONSE};
 use host_tools::protocol::apdu;
 use host_tools::protocol::client::Client;
@@ -15,20 +15,6 @@ use host_tools::transport::trace::TracingTransport;
 use host_tools::transport::CardTransport;
 
 const ROUNDS: usize = 200_000;
-
-/// The same five APDUs as card-os's throughput bench.
-fn read_mix() -> Vec<Vec<u8>> {
-    let mut select = vec![0x00, 0xA4, 0x04, 0x00, 0x0F];
-    select.extend_from_slice(&SSSE_NAME);
-    select.push(0x00);
-    vec![
-        select,
-        vec![0x00, 0xB2, 0x01, 0x28, 0x00],
-        vec![0x00, 0xB2, 0x07, 0x28, 0x00],
-        vec![0x00, 0xB2, 0x08, 0x30, 0x00],
-        vec![0x00, 0xB2, 0x09, 0x30, 0x20],
-    ]
-}
 
 fn demo_storage() -> MemoryStorage {
     let mut storage = MemoryStorage::erased(64 * 1024);
@@ -56,7 +42,7 @@ fn time(mut f: impl FnMut() -> usize) -> (f64, usize) {
 }
 
 fn main() {
-    let mix = read_mix();
+    let mix = READ_MIX;
     let apdus = ROUNDS * mix.len();
 
     let mut card = Card::power_on(demo_storage()).expect("power on");
