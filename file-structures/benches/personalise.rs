@@ -125,17 +125,8 @@ fn main() {
     let free_personaliser = Personaliser::new(&free, &keys);
     let start = Instant::now();
     for r in &records {
-        let mut script = free_personaliser.script(r).expect("script");
-        script
-            .steps
-            .retain(|s| s.apdu[..2] != [0x80, 0xD4] && s.apdu[..2] != [0x80, 0xF0]);
-        let mut storage = Box::new(CardStorage::new());
-        run_script(
-            &mut *storage,
-            &format_params(&free, &script.card_id_code),
-            &script,
-        )
-        .expect("file-system steps");
+        let script = free_personaliser.script(r).expect("script");
+        let storage = run_file_system_steps(&free, script).expect("file-system steps");
         black_box(storage.as_bytes().to_vec());
     }
     rate(

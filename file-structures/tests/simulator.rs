@@ -102,19 +102,10 @@ fn structure_and_records_of_a_script_build_a_card_that_reads_back_every_field() 
     let layout = all_free_national();
     let record = holder();
     let keys = IssuerKeys::test_keys().unwrap();
-    let mut script = personalisation_script(&layout, &record, &keys).unwrap();
+    let script = personalisation_script(&layout, &record, &keys).unwrap();
     // The security commands (WRITE KEY, WRITE PIN, ISSUE CARD) are tested with the whole script
     // below; here the file system commands run alone.
-    script
-        .steps
-        .retain(|s| s.apdu[..2] != [0x80, 0xD4] && s.apdu[..2] != [0x80, 0xF0]);
-    let mut storage = Box::new(CardStorage::new());
-    run_script(
-        &mut *storage,
-        &format_params(&layout, &script.card_id_code),
-        &script,
-    )
-    .unwrap();
+    let mut storage = run_file_system_steps(&layout, script).unwrap();
     let mut card = Card::power_on(&mut *storage).unwrap();
     assert_eq!(
         read_back(&mut card, &layout, false),

@@ -95,6 +95,25 @@ pub fn run_script<S: Storage>(
     Ok(())
 }
 
+/// A card formatted for `layout` with only the file-system steps of `script` run on it: the
+/// security steps (WRITE KEY and WRITE PIN, `80 D4`; ISSUE CARD, `80 F0`) are left out, so the
+/// files can be read back without keys.
+pub fn run_file_system_steps(
+    layout: &Layout,
+    mut script: Script,
+) -> Result<Box<CardStorage>, PersoError> {
+    script
+        .steps
+        .retain(|s| !matches!(s.apdu.get(..2), Some([0x80, 0xD4] | [0x80, 0xF0])));
+    let mut storage = Box::new(CardStorage::new());
+    run_script(
+        &mut *storage,
+        &format_params(layout, &script.card_id_code),
+        &script,
+    )?;
+    Ok(storage)
+}
+
 /// Non-volatile bytes in use, from GET DATA 0066 (free and total).
 fn bytes_used<S: Storage>(storage: &mut S) -> u32 {
     let Ok(mut card) = Card::power_on(storage) else {

@@ -14,7 +14,8 @@ pub use batch::{
     UNIQUE_ENCODINGS,
 };
 pub use image::{
-    card_image, format_params, run_script, CardImage, CardStorage, CardSummary, IMAGE_SIZE,
+    card_image, format_params, run_file_system_steps, run_script, CardImage, CardStorage,
+    CardSummary, IMAGE_SIZE,
 };
 pub use keys::{IssuerKeys, KeyError, TEST_KEYS_TOML};
 pub use record::{record_from_json, records_from_batch, BatchFormat, CardRecord, RecordError};
