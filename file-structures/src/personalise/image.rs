@@ -105,11 +105,16 @@ pub fn run_file_system_steps(
     script
         .steps
         .retain(|s| !matches!(s.apdu.get(..2), Some([0x80, 0xD4] | [0x80, 0xF0])));
+    run_on_blank_card(layout, &script)
+}
+
+/// A blank card formatted for `layout` with every step of `script` run on it.
+fn run_on_blank_card(layout: &Layout, script: &Script) -> Result<Box<CardStorage>, PersoError> {
     let mut storage = Box::new(CardStorage::new());
     run_script(
         &mut *storage,
         &format_params(layout, &script.card_id_code),
-        &script,
+        script,
     )?;
     Ok(storage)
 }
@@ -143,12 +148,7 @@ impl Personaliser<'_> {
     pub fn card_image(&self, record: &CardRecord) -> Result<CardImage, PersoError> {
         let layout = self.layout();
         let script = self.script(record)?;
-        let mut storage = Box::new(CardStorage::new());
-        run_script(
-            &mut *storage,
-            &format_params(layout, &script.card_id_code),
-            &script,
-        )?;
+        let mut storage = run_on_blank_card(layout, &script)?;
         let card_number = layout
             .fields()
             .find(|f| f.field.encoding == crate::codec::Encoding::CardNumber);
