@@ -4,13 +4,18 @@
 mod common;
 use common::*;
 
+/// A demo card image in a fresh test directory `name`, and the image's path.
+fn demo_card_in(name: &str) -> (TestDir, String) {
+    let dir = TestDir::new(name);
+    let card = demo_image(dir.path()).to_str().unwrap().to_owned();
+    (dir, card)
+}
+
 #[test]
 fn apdu_reads_a_record_from_the_image() {
-    let dir = TestDir::new("cli-read");
-    let card = demo_image(dir.path());
-    let card = card.to_str().unwrap();
+    let (_dir, card) = demo_card_in("cli-read");
     // EF05 record 7: the card number.
-    let run = sscard(&["--card", card, "apdu", SELECT_SSSE, "00B2072C00"]);
+    let run = sscard(&["--card", &card, "apdu", SELECT_SSSE, "00B2072C00"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("(SELECT)"), "{}", run.stdout);
     assert!(
@@ -45,22 +50,18 @@ fn apdu_json_lists_every_exchange() {
 
 #[test]
 fn changes_persist_between_runs() {
-    let dir = TestDir::new("cli-persist");
-    let card = demo_image(dir.path());
-    let card = card.to_str().unwrap();
-    let run = sscard(&["--card", card, "apdu", SELECT_SSSE, "00DC0A30 03 0A0132"]);
+    let (dir, card) = demo_card_in("cli-persist");
+    let run = sscard(&["--card", &card, "apdu", SELECT_SSSE, "00DC0A30 03 0A0132"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = sscard(&["--json", "--card", card, "apdu", SELECT_SSSE, "00B20A3000"]);
+    let run = sscard(&["--json", "--card", &card, "apdu", SELECT_SSSE, "00B20A3000"]);
     assert_eq!(run.json()["exchanges"][1]["data"], "0A0132");
     assert!(!dir.path().join("demo.card.tmp").exists());
 }
 
 #[test]
 fn a_refused_apdu_stops_the_run_with_its_status_word() {
-    let dir = TestDir::new("cli-refused");
-    let card = demo_image(dir.path());
-    let card = card.to_str().unwrap();
-    let run = sscard(&["--card", card, "apdu", "00A4000C02EEEE", "00A4000C023F00"]);
+    let (_dir, card) = demo_card_in("cli-refused");
+    let run = sscard(&["--card", &card, "apdu", "00A4000C02EEEE", "00A4000C023F00"]);
     assert_eq!(run.code, EXIT_REFUSED);
     assert_eq!(
         run.stderr.trim(),
@@ -75,7 +76,7 @@ fn a_refused_apdu_stops_the_run_with_its_status_word() {
     let run = sscard(&[
         "--json",
         "--card",
-        card,
+        &card,
         "apdu",
         "--keep-going",
         "00A4000C02EEEE",
@@ -133,13 +134,11 @@ fn a_missing_image_is_an_io_error() {
 
 #[test]
 fn atr_and_readers_of_the_simulated_card() {
-    let dir = TestDir::new("cli-atr");
-    let card = demo_image(dir.path());
-    let card = card.to_str().unwrap();
-    let run = sscard(&["--json", "--card", card, "atr"]);
+    let (_dir, card) = demo_card_in("cli-atr");
+    let run = sscard(&["--json", "--card", &card, "atr"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["ssc"]["region"], "3303");
-    let run = sscard(&["--json", "--card", card, "readers"]);
+    let run = sscard(&["--json", "--card", &card, "readers"]);
     let readers = run.json();
     assert_eq!(readers["readers"][0]["card_present"], true);
     assert!(readers["readers"][0]["atr"]
