@@ -11,6 +11,13 @@ fn demo_card_in(name: &str) -> (TestDir, String) {
     (dir, card)
 }
 
+/// `sscard --card card --trace trace apdu args...`.
+fn apdus_traced(card: &str, trace: &std::path::Path, args: &[&str]) -> Run {
+    let mut all = vec!["--card", card, "--trace", trace.to_str().unwrap(), "apdu"];
+    all.extend_from_slice(args);
+    sscard(&all)
+}
+
 #[test]
 fn apdu_reads_a_record_from_the_image() {
     let (_dir, card) = demo_card_in("cli-read");
@@ -149,20 +156,18 @@ fn atr_and_readers_of_the_simulated_card() {
 
 #[test]
 fn the_trace_has_every_exchange_and_no_pin() {
-    let dir = TestDir::new("cli-trace");
-    let card = demo_image(dir.path());
+    let (dir, card) = demo_card_in("cli-trace");
     let trace = dir.path().join("trace.jsonl");
-    let run = sscard(&[
-        "--card",
-        card.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-        "apdu",
-        "--keep-going",
-        SELECT_SSSE,
-        "0020000003 987654",
-        "00B2012C00",
-    ]);
+    let run = apdus_traced(
+        &card,
+        &trace,
+        &[
+            "--keep-going",
+            SELECT_SSSE,
+            "0020000003 987654",
+            "00B2012C00",
+        ],
+    );
     // The demo card has no PIN: VERIFY is refused, the run goes on.
     assert_eq!(run.code, EXIT_REFUSED, "{}", run.stderr);
     let text = std::fs::read_to_string(&trace).unwrap();
@@ -186,17 +191,9 @@ fn the_trace_has_every_exchange_and_no_pin() {
 
 #[test]
 fn an_unwritable_trace_is_an_io_error() {
-    let dir = TestDir::new("cli-trace-io");
-    let card = demo_image(dir.path());
+    let (dir, card) = demo_card_in("cli-trace-io");
     let trace = dir.path().join("no-such-dir").join("trace.jsonl");
-    let run = sscard(&[
-        "--card",
-        card.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-        "apdu",
-        "00A4000C023F00",
-    ]);
+    let run = apdus_traced(&card, &trace, &["00A4000C023F00"]);
     assert_eq!(run.code, EXIT_IO);
     assert!(
         run.stderr.starts_with("sscard: could not create"),
