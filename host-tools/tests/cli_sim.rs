@@ -16,6 +16,14 @@ const HOLDER_FIELDS: [&str; 9] = [
     "expiry_date",
 ];
 
+/// The run succeeded and its output shows every one of `expected`.
+fn assert_succeeds_showing(run: &Run, expected: &[&str]) {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for expected in expected {
+        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
+    }
+}
+
 /// `sscard --json info` (no keys) on a new sample card of national `version`.
 fn info_json(label: &str, version: &str) -> serde_json::Value {
     let dir = TestDir::new(label);
@@ -30,22 +38,22 @@ fn sim_new_then_info_shows_the_sample_holder_as_a_person_reads_it() {
     let dir = TestDir::new("cli-info-table");
     let card = sample_card(dir.path(), "2.0");
     let run = sscard(&["--card", card.to_str().unwrap(), "info"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    for expected in [
-        "national 2.0",
-        "姓名",
-        "张测试",
-        "T0000001X",
-        "110105199001010010",
-        "男 male",
-        "汉族 (01)",
-        "1990-01-01",
-        "2034-01-01",
-        "2.00",
-        "not activated",
-    ] {
-        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
-    }
+    assert_succeeds_showing(
+        &run,
+        &[
+            "national 2.0",
+            "姓名",
+            "张测试",
+            "T0000001X",
+            "110105199001010010",
+            "男 male",
+            "汉族 (01)",
+            "1990-01-01",
+            "2034-01-01",
+            "2.00",
+            "not activated",
+        ],
+    );
 }
 
 #[test]
@@ -134,19 +142,19 @@ fn explore_shows_fcp_facts_decoded_records_and_why_a_file_was_not_read() {
     let dir = TestDir::new("cli-explore");
     let card = sample_card(dir.path(), "3.0");
     let run = sscard(&["--card", card.to_str().unwrap(), "explore", "SSSE"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    for expected in [
-        "DF SSSE 社会保障应用",
-        "EF SSSE/EF05 发卡机构数据",
-        "FID EF05, linear-variable, SFI 5",
-        "access: read free; update external authentication with key 04",
-        "tag 07",
-        "卡号",
-        "T0000001X",
-        "not read: 6982 security status not satisfied",
-    ] {
-        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
-    }
+    assert_succeeds_showing(
+        &run,
+        &[
+            "DF SSSE 社会保障应用",
+            "EF SSSE/EF05 发卡机构数据",
+            "FID EF05, linear-variable, SFI 5",
+            "access: read free; update external authentication with key 04",
+            "tag 07",
+            "卡号",
+            "T0000001X",
+            "not read: 6982 security status not satisfied",
+        ],
+    );
     assert!(!run.stdout.contains("DF DF01"), "only SSSE was asked for");
 }
 
@@ -224,20 +232,20 @@ fn sim_new_labels_the_test_keys() {
 #[test]
 fn demo_runs_in_memory_and_shows_the_holder() {
     let run = sscard(&["demo"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    for expected in [
-        "张测试",
-        "TEST",
-        "ATR",
-        "SSSE",
-        "T0000001X",
-        "not activated",
-        "Medical settlement receipt",
-        "余额 balance: 487.50",
-        "TAC: ",
-    ] {
-        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
-    }
+    assert_succeeds_showing(
+        &run,
+        &[
+            "张测试",
+            "TEST",
+            "ATR",
+            "SSSE",
+            "T0000001X",
+            "not activated",
+            "Medical settlement receipt",
+            "余额 balance: 487.50",
+            "TAC: ",
+        ],
+    );
     let run = sscard(&["--json", "demo"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
