@@ -176,6 +176,9 @@ fn many_processes_and_threads_on_one_image_lose_no_acknowledged_write() {
     let mut all = Vec::new();
     std::thread::scope(|s| {
         let watcher = s.spawn(|| watch(&path, &stop, &reads));
+        // A failed assertion below must stop the watcher too, or the scope would wait for it
+        // forever instead of reporting the failure.
+        let _stop_watcher = StopOnDrop(&stop);
 
         // 1. This process owns the image: every other process is refused, naming this one.
         let held = SimTransport::open_image(&path).unwrap();
@@ -385,4 +388,13 @@ fn a_save_keeps_the_image_mode() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o640);
+}
+
+/// Sets its flag when dropped, also while a panic unwinds.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
