@@ -105,6 +105,7 @@ if [ "$browser_ready" = 1 ]; then
   step "browser: pages in headless Chromium"
   cargo test --locked -p host-tools --test services_e2e -- --ignored
   cargo test --locked -p sscard-platform --test admin_page -- --ignored
+  cargo test --locked -p sscard-platform --test ecard_pages -- --ignored
 fi
 
 if [ "$postgres_ready" = 1 ]; then

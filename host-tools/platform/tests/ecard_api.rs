@@ -3,38 +3,16 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use serde_json::{json, Value};
-use sscard_ecard::{PlatformSecretKey, PublicKeySet, Signer, VerifyPolicy};
 use sscard_platform::auth::Role;
-use sscard_platform::ecard::api::{router, EcardService};
 use sscard_platform::registry::{Action, Actor};
 
 on_both_backends!(holder_and_pharmacy_through_http);
 
 /// The service with the e-card routes on a port of its own; its base URL.
 fn serve(h: &Harness) -> String {
-    let secret = PlatformSecretKey::generate().unwrap();
-    let mut keys = PublicKeySet::new();
-    keys.insert(secret.public_key().clone()).unwrap();
-    let app = router(EcardService {
-        store: h.store.clone(),
-        signer: Arc::new(Signer::new(&secret).unwrap()),
-        keys: Arc::new(keys),
-        policy: VerifyPolicy::default(),
-    });
-    let listener =
-        h.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    h.rt.spawn(sscard_platform::serve(
-        listener,
-        app,
-        std::future::pending(),
-    ));
-    base
+    h.serve_ecard(sscard_ecard::DEFAULT_VALIDITY_SECS).0
 }
 
 /// (status, body) of a request; `token` as a bearer credential.

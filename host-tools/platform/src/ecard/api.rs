@@ -116,12 +116,19 @@ pub struct CodeAnswer {
     pub issued_at: u64,
     pub expires_at: u64,
     pub validity_secs: u16,
+    /// The code drawn as an SVG document, when asked for with `render=svg` (the holder's page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svg: Option<String>,
 }
+
+/// SVG user units per QR module in a rendered code.
+const SVG_MODULE_PX: u32 = 6;
 
 #[derive(Deserialize)]
 struct CodeQuery {
     purpose: Option<String>,
     member: Option<String>,
+    render: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -195,16 +202,41 @@ async fn qr(
             "member: family accounts are not available yet",
         ));
     }
+    let render_svg = match query.render.as_deref() {
+        None => false,
+        Some("svg") => true,
+        Some(_) => {
+            return Err(error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-request",
+                "render: svg, or leave it out",
+            ))
+        }
+    };
     let now = UnixTime::now();
     let code = s
         .store
         .issue_code(&s.signer, &id, None, purpose, now)
         .await?;
+    let svg = if render_svg {
+        Some(
+            sscard_ecard::render::to_svg(&code, SVG_MODULE_PX).map_err(|e| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "render-failed",
+                    &format!("the code could not be drawn: {e}"),
+                )
+            })?,
+        )
+    } else {
+        None
+    };
     Ok(Json(CodeAnswer {
         code,
         issued_at: now.secs(),
         expires_at: now.secs() + u64::from(s.signer.validity_secs()),
         validity_secs: s.signer.validity_secs(),
+        svg,
     }))
 }
 
@@ -231,7 +263,8 @@ async fn blacklist(
     Ok(Json(s.store.ecard_blacklist().await?))
 }
 
-/// The e-card routes, to `.merge` into the back office's router.
+/// The e-card routes and the holder's and scanner's pages, to `.merge` into the back office's
+/// router.
 pub fn router(service: EcardService) -> Router {
     Router::new()
         .route("/api/v1/ecard/applications", post(apply))
@@ -243,6 +276,7 @@ pub fn router(service: EcardService) -> Router {
         .route("/api/v1/ecard/{id}/qr", get(qr))
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(service)
+        .merge(super::pages::router())
 }
 
 impl EcardService {

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod offline;
 pub mod online;
+pub mod pages;
 mod password;
 pub(crate) mod schema;
 pub mod sessions;

@@ -4,10 +4,13 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use file_structures::personalise::IssuerKeys;
 use sqlx::Connection;
+use sscard_ecard::{PlatformSecretKey, PublicKeySet, Signer, VerifyPolicy};
+use sscard_platform::ecard::api::EcardService;
 use sscard_platform::model::*;
 use sscard_platform::registry::Actor;
 use sscard_platform::{auth::Role, router, AppState, Client, Store};
@@ -166,6 +169,36 @@ impl Harness {
             }
             out
         })
+    }
+
+    /// The e-card routes (API and pages) on a port of their own, signing with a fresh key whose
+    /// codes are valid for `validity_secs`: the base URL and the signer.
+    pub fn serve_ecard(&self, validity_secs: u16) -> (String, Arc<Signer>) {
+        let secret = PlatformSecretKey::generate().unwrap();
+        let mut keys = PublicKeySet::new();
+        keys.insert(secret.public_key().clone()).unwrap();
+        let signer = Arc::new(
+            Signer::new(&secret)
+                .unwrap()
+                .with_validity_secs(validity_secs),
+        );
+        let app = sscard_platform::ecard::api::router(EcardService {
+            store: self.store.clone(),
+            signer: signer.clone(),
+            keys: Arc::new(keys),
+            policy: VerifyPolicy::default(),
+        });
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        self.rt.spawn(sscard_platform::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
+        (base, signer)
     }
 
     pub fn state_of(&self, card: &str) -> CardState {
