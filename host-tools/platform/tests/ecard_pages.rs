@@ -144,6 +144,17 @@ fn the_holder_logs_in_and_sees_the_card_and_a_code_that_refreshes() {
         .as_str()
         .unwrap()
         .contains("<svg"));
+    // A service without family accounts (404): the section hides itself.
+    page.wait_for(
+        "the family list to be asked for",
+        "document.getElementById('family').dataset.loaded",
+        WAIT,
+    );
+    assert_eq!(
+        page.eval("document.getElementById('family').dataset.loaded"),
+        "absent"
+    );
+    assert_eq!(page.eval("document.getElementById('family').hidden"), true);
     // The session token is nowhere but in the script's memory.
     assert_eq!(
         page.eval("localStorage.length + sessionStorage.length + document.cookie.length"),

@@ -179,23 +179,34 @@
   }
 
   // The family section hides itself where the service has no family accounts (404).
+  // data-loaded on the section: "absent", "error" or "shown" once the list was asked for.
   async function loadFamily() {
     const list = $("members");
     list.replaceChildren();
+    delete $("family").dataset.loaded;
     $("family-error").textContent = "";
     $("member-qr").hidden = true;
     let family;
     try {
       family = await api("GET", "/api/v1/ecard/" + encodeURIComponent(session.ecard.id) + "/family");
     } catch (e) {
+      if (!session) return;
+      if (e.status === 401) {
+        logOut("Your session ended: " + e.message);
+        return;
+      }
       if (e.status === 404) {
         $("family").hidden = true;
+        $("family").dataset.loaded = "absent";
         return;
       }
       $("family").hidden = false;
       $("family-error").textContent = "The family members could not be read: " + e.message;
+      $("family").dataset.loaded = "error";
       return;
     }
+    // Logged out while the list was on its way: nothing to show.
+    if (!session) return;
     const members = Array.isArray(family.members) ? family.members : [];
     $("family-limit").textContent =
       members.length + " of at most " + family.limit + " family members";
@@ -219,6 +230,7 @@
       list.append(item);
     }
     $("family").hidden = false;
+    $("family").dataset.loaded = "shown";
   }
 
   function logOut(message) {
@@ -230,6 +242,7 @@
       $(id).textContent = "";
     }
     $("members").replaceChildren();
+    delete $("family").dataset.loaded;
     $("card").hidden = true;
     $("family").hidden = true;
     $("login").hidden = false;
