@@ -117,7 +117,7 @@ impl Client {
         }
     }
 
-    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = self.url(path);
         let result = self
             .agent
@@ -127,7 +127,7 @@ impl Client {
         self.answer(&url, result)
     }
 
-    fn post<B: Serialize, T: DeserializeOwned>(
+    pub(crate) fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -143,6 +143,16 @@ impl Client {
         }
         let body = serde_json::to_value(body).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
         let result = request.send_json(body);
+        self.answer(&url, result)
+    }
+
+    pub(crate) fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = self.url(path);
+        let result = self
+            .agent
+            .delete(&url)
+            .set("Authorization", &self.authorization)
+            .call();
         self.answer(&url, result)
     }
 
@@ -237,7 +247,7 @@ impl Client {
 }
 
 /// Percent-encodes a path segment or query value (everything but unreserved characters).
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

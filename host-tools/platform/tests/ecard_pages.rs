@@ -13,6 +13,7 @@ use common::*;
 use serde_json::{json, Value};
 use sscard_ecard::{Purpose, UnixTime};
 use sscard_platform::auth::Role;
+use sscard_platform::ecard::family::{Consent, FamilyAddition, MemberRef, Relationship};
 use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
 use sscard_platform::model::{CardRegistration, LossKind, LossRequest};
 use sscard_platform::registry::Actor;
@@ -22,9 +23,23 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Card `i` registered and activated, with an e-card; `name` replaces the test name.
 fn holder(h: &Harness, i: u32, name: Option<&str>) -> (CardRegistration, EcardView) {
+    holder_born(h, i, name, None)
+}
+
+/// As [`holder`], born on 1 January `age` years ago when `age` is given.
+fn holder_born(
+    h: &Harness,
+    i: u32,
+    name: Option<&str>,
+    age: Option<i32>,
+) -> (CardRegistration, EcardView) {
     let mut c = card(i);
     if let Some(name) = name {
         c.name = name.into();
+    }
+    if let Some(age) = age {
+        let year: i32 = sscard_platform::time::today()[..4].parse().unwrap();
+        c.ssn = format!("110105{:04}0101{i:04}", year - age);
     }
     h.register(std::slice::from_ref(&c));
     h.rt.block_on(h.store.record_activation(
@@ -144,17 +159,13 @@ fn the_holder_logs_in_and_sees_the_card_and_a_code_that_refreshes() {
         .as_str()
         .unwrap()
         .contains("<svg"));
-    // A service without family accounts (404): the section hides itself.
+    // No family members yet: the section says so.
     page.wait_for(
-        "the family list to be asked for",
-        "document.getElementById('family').dataset.loaded",
+        "the family list",
+        "document.getElementById('family').dataset.loaded === 'shown'",
         WAIT,
     );
-    assert_eq!(
-        page.eval("document.getElementById('family').dataset.loaded"),
-        "absent"
-    );
-    assert_eq!(page.eval("document.getElementById('family').hidden"), true);
+    assert_eq!(page.text("family-limit"), "0 of at most 8 family members");
     // The session token is nowhere but in the script's memory.
     assert_eq!(
         page.eval("localStorage.length + sessionStorage.length + document.cookie.length"),
@@ -456,4 +467,105 @@ fn the_pages_are_served_with_a_policy_that_allows_nothing_from_elsewhere() {
         }
         other => panic!("render=png: {other:?}"),
     }
+}
+
+#[test]
+#[ignore = "browser: needs chromium (scripts/test.sh runs it)"]
+fn the_holder_shows_a_family_members_live_code_and_the_pharmacy_verifies_it() {
+    let h = Harness::new(Db::Sqlite);
+    let (c, e) = holder(&h, 10, None);
+    let (_, parent) = holder_born(&h, 11, Some("测试父亲"), Some(62));
+    let (_, child) = holder_born(&h, 12, Some("<i>测试</i>孩子"), Some(9));
+    for addition in [
+        FamilyAddition {
+            member: MemberRef::Ecard(parent.id.clone()),
+            relationship: Relationship::Parent,
+            consent: Consent::Own(EcardPassword::new(PASSWORD).unwrap()),
+        },
+        FamilyAddition {
+            member: MemberRef::Ecard(child.id.clone()),
+            relationship: Relationship::Child,
+            consent: Consent::Guardian,
+        },
+    ] {
+        h.rt.block_on(
+            h.store
+                .add_family_member(&e.id, &addition, &Actor::new("test")),
+        )
+        .unwrap();
+    }
+    let (base, _) = h.serve_ecard(4);
+    let pharmacy = h.terminal("pharmacy-2", Role::Hospital);
+    let mut page = Page::open(&format!("{base}/ecard"));
+    log_in(&mut page, &c, PASSWORD);
+    page.wait_for(
+        "the family list",
+        "document.getElementById('family').dataset.loaded === 'shown'",
+        WAIT,
+    );
+    assert_eq!(page.eval("document.getElementById('family').hidden"), false);
+    assert_eq!(page.text("family-limit"), "2 of at most 8 family members");
+    let members =
+        page.eval("[...document.querySelectorAll('#members li.member')].map(li => li.textContent)");
+    assert_eq!(
+        members,
+        json!([
+            "测试父亲 (parent, with their own consent) Show code",
+            "<i>测试</i>孩子 (child, added by a guardian) Show code"
+        ])
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('#members i').length"),
+        0
+    );
+
+    // The child's code: shown, drawn, and fetched again when it expires.
+    page.eval(&format!(
+        "document.querySelector('li.member[data-ecard={}] button.show-code').click()",
+        json!(child.id)
+    ));
+    let first = page.wait_for(
+        "the member's code",
+        "document.getElementById('member-qr').hidden === false \
+         && document.getElementById('member-qr-text').textContent",
+        WAIT,
+    );
+    let first = first.as_str().unwrap().to_owned();
+    assert_eq!(page.text("member-qr-name"), "<i>测试</i>孩子");
+    page.wait_for(
+        "the member's QR image",
+        "document.getElementById('member-qr-image').naturalWidth > 0",
+        WAIT,
+    );
+    let second = page.wait_for(
+        "the member's next code",
+        &format!(
+            "document.getElementById('member-qr-text').textContent !== {} \
+             && document.getElementById('member-qr-text').textContent",
+            json!(first)
+        ),
+        WAIT,
+    );
+    let second = second.as_str().unwrap().to_owned();
+    assert!(second.starts_with("SSC1:"), "{second}");
+    // The holder's own code is still there, apart from the member's.
+    assert_ne!(page.text("qr-text"), "");
+    assert_ne!(page.text("qr-text"), second);
+
+    // At the pharmacy: the child's identity, shown from the holder's app.
+    page.navigate(&format!("{base}/ecard/scanner"));
+    page.type_into("credential", &pharmacy);
+    page.press_enter();
+    page.wait_for(
+        "the code field",
+        "document.body.dataset.state === 'ready'",
+        WAIT,
+    );
+    let (outcome, _, verdict) = scan(&mut page, &second);
+    assert_eq!(outcome, "accepted", "{verdict}");
+    assert_eq!(page.text("id-name"), "<i>测试</i>孩子");
+    assert_eq!(
+        page.text("id-shown-by"),
+        format!("a family account: the app of e-card {}", e.id)
+    );
 }

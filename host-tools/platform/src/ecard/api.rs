@@ -7,11 +7,12 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sscard_ecard::{Blacklist, PublicKeySet, Purpose, Signer, UnixTime, VerifyPolicy};
 
+use super::family;
 use super::online::OnlineVerification;
 use super::{EcardApplication, EcardPassword, EcardView};
 use crate::api::{ApiError, JsonBody};
@@ -156,24 +157,12 @@ async fn login(
     Ok(Json(Session { token, ecard }))
 }
 
-fn own(holder: &Holder, id: &str) -> Result<(), ApiError> {
-    if holder.0 == id {
-        Ok(())
-    } else {
-        Err(error(
-            StatusCode::FORBIDDEN,
-            "not-your-ecard",
-            "this session belongs to another e-card",
-        ))
-    }
-}
-
 async fn show(
     State(s): State<EcardService>,
     holder: Holder,
     Path(id): Path<String>,
 ) -> Result<Json<EcardView>, ApiError> {
-    own(&holder, &id)?;
+    family::api::acting_for(&s, &holder, &id, "show").await?;
     Ok(Json(s.store.ecard_view(&id).await?))
 }
 
@@ -183,7 +172,6 @@ async fn qr(
     Path(id): Path<String>,
     Query(query): Query<CodeQuery>,
 ) -> Result<Json<CodeAnswer>, ApiError> {
-    own(&holder, &id)?;
     let purpose = match query.purpose.as_deref() {
         None | Some("identity") => Purpose::Identity,
         Some("payment") => Purpose::Payment,
@@ -195,13 +183,6 @@ async fn qr(
             ))
         }
     };
-    if query.member.is_some() {
-        return Err(error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            "member: family accounts are not available yet",
-        ));
-    }
     let render_svg = match query.render.as_deref() {
         None => false,
         Some("svg") => true,
@@ -213,10 +194,28 @@ async fn qr(
             ))
         }
     };
+    // A member's code: `/ecard/{member}/qr`, or `/ecard/{holder}/qr?member=`, with the
+    // holder's session and an active family link. The code names both e-cards.
+    let subject = match query.member {
+        Some(member) if holder.0 == id => member,
+        Some(_) => {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "not-your-ecard",
+                "this session belongs to another e-card",
+            ))
+        }
+        None => id,
+    };
+    let action = match purpose {
+        Purpose::Identity => "identity-code",
+        Purpose::Payment => "payment-code",
+    };
+    let member = family::api::acting_for(&s, &holder, &subject, action).await?;
     let now = UnixTime::now();
     let code = s
         .store
-        .issue_code(&s.signer, &id, None, purpose, now)
+        .issue_code(&s.signer, &holder.0, member.as_deref(), purpose, now)
         .await?;
     let svg = if render_svg {
         Some(
@@ -274,6 +273,14 @@ pub fn router(service: EcardService) -> Router {
         .route("/api/v1/ecard/verify", post(verify))
         .route("/api/v1/ecard/{id}", get(show))
         .route("/api/v1/ecard/{id}/qr", get(qr))
+        .route(
+            "/api/v1/ecard/{id}/family",
+            get(family::api::list).post(family::api::add),
+        )
+        .route(
+            "/api/v1/ecard/{id}/family/{member}",
+            delete(family::api::remove),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(service)
         .merge(super::pages::router())

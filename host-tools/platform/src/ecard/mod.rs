@@ -6,6 +6,7 @@
 //! knows about each e-card.
 
 pub mod api;
+pub mod family;
 pub mod offline;
 pub mod online;
 pub mod pages;

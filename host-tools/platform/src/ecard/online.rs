@@ -41,8 +41,9 @@ fn library_refusal(r: sscard_ecard::Refusal) -> PlatformError {
 }
 
 impl Store {
-    /// A fresh code for the working e-card `ecard` (and, for a family member's code, `member`);
-    /// a payment code only at level 2.
+    /// A fresh code for the working e-card `ecard` (and, for a family member's code, `member`,
+    /// which needs an active family link from `ecard`); a payment code only at level 2 of the
+    /// e-card charged (the member's for a member's code).
     pub async fn issue_code(
         &self,
         signer: &Signer,
@@ -53,6 +54,7 @@ impl Store {
     ) -> Result<String, PlatformError> {
         let holder = self.working_ecard(ecard).await?;
         let subject = match member {
+            Some(m) if !self.family_link(ecard, m).await? => return Err(super::family::no_link()),
             Some(m) => Some(self.working_ecard(m).await?),
             None => None,
         };
@@ -113,6 +115,13 @@ impl Store {
             let Some(identity) = identity else {
                 return Err(PlatformError::Corrupt("no e-card row".into()));
             };
+            // A member's code counts only while the family link stands: a removal stops the
+            // codes shown before it, online, at once.
+            if verified.claims.member.is_some()
+                && !Self::link_in(&mut tx, &holder, &subject).await?
+            {
+                return Err(super::family::no_link());
+            }
             if purpose == Purpose::Payment
                 && crate::store::int(&identity, "settlement_linked")? == 0
             {

@@ -80,7 +80,9 @@
     $("id-ssn").textContent = maskSsn(answer.ssn);
     $("id-card-number").textContent = answer.card_number;
     $("id-purpose").textContent = PURPOSES[answer.purpose] || answer.purpose;
-    $("id-shown-by").textContent = answer.shown_by ? "a family member's app (" + answer.shown_by + ")" : "the holder";
+    $("id-shown-by").textContent = answer.shown_by
+      ? "a family account: the app of e-card " + answer.shown_by
+      : "the holder";
     $("identity").hidden = false;
     if (answer.settlement_token) {
       $("detail").textContent = "A one-time settlement token was issued for this payment.";
