@@ -24,10 +24,24 @@ pub struct Page {
 }
 
 impl Drop for Page {
+    /// Closes the browser (killed after 5 s), then removes its profile: a killed browser's
+    /// helper processes may still write into it for a moment, so the removal is tried again.
     fn drop(&mut self) {
+        self.next_id += 1;
+        let close = json!({ "id": self.next_id, "method": "Browser.close" });
+        let _ = self.socket.send(Message::text(close.to_string()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 

@@ -178,8 +178,7 @@
     memberCode = startCode("member-qr", codePath(member.ecard_id));
   }
 
-  // The family section hides itself where the service has no family accounts (404).
-  // data-loaded on the section: "absent", "error" or "shown" once the list was asked for.
+  // data-loaded on the family section: "error" or "shown" once the list was asked for.
   async function loadFamily() {
     const list = $("members");
     list.replaceChildren();
@@ -193,11 +192,6 @@
       if (!session) return;
       if (e.status === 401) {
         logOut("Your session ended: " + e.message);
-        return;
-      }
-      if (e.status === 404) {
-        $("family").hidden = true;
-        $("family").dataset.loaded = "absent";
         return;
       }
       $("family").hidden = false;
