@@ -220,6 +220,33 @@ fn the_holder_logs_in_and_sees_the_card_and_a_code_that_refreshes() {
         .unwrap();
     assert_eq!(v.ecard, e.id);
 
+    // The card reported lost: the next refresh is refused, the old code taken off the screen
+    // and the reason shown.
+    h.admin()
+        .report_loss(
+            &c.card_number,
+            &LossRequest {
+                kind: LossKind::Temporary,
+                note: None,
+            },
+            None,
+        )
+        .unwrap();
+    let error = page.wait_for(
+        "the refused refresh",
+        "document.getElementById('qr-error').textContent",
+        WAIT,
+    );
+    assert_eq!(
+        error,
+        "No code: the physical card is reported lost (temporarily)"
+    );
+    assert_eq!(page.text("qr-text"), "");
+    assert_eq!(
+        page.eval("document.getElementById('qr-image').hasAttribute('src')"),
+        false
+    );
+
     // Logging out forgets the card and the code.
     page.eval("document.getElementById('logout').click()");
     assert_eq!(page.eval("document.body.dataset.state"), "login");
