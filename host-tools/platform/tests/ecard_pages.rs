@@ -373,6 +373,17 @@ fn the_scanner_verifies_a_code_and_refuses_each_bad_one_in_its_own_words() {
         "Refused: this code has already been used. Ask the holder for a new code."
     );
     verdicts.push(verdict);
+    // Cut short, as a bad scan leaves it.
+    let (outcome, reason, verdict) = scan(&mut page, &fresh[..fresh.len() - 8]);
+    assert_eq!(
+        (outcome.as_str(), reason.as_str()),
+        ("refused", "malformed")
+    );
+    assert_eq!(
+        verdict,
+        "Refused: this is not a complete e-card code (damaged, cut short or altered)."
+    );
+    verdicts.push(verdict);
     // Expired: signed by the platform two minutes ago, valid for one.
     let old = UnixTime(UnixTime::now().secs() - 120);
     let expired =
