@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use host_tools::interface::api::{Arg, Driver};
 use serde_json::{json, Value};
-use services_support::{exchange, post, run_sscard, Images, Served};
+use services_support::{exchange, post, run_sscard, test_keys, Images, Served};
 use tokio_tungstenite::tungstenite::Message;
 
 const TOKEN: &str = "e2e-token-0123456789abcdef";
@@ -172,6 +172,66 @@ async fn a_blocked_pin_is_unblocked_and_reloaded_through_the_hsm_service() {
         );
         assert_eq!(driver.call("iVerifyPIN", &[I]).code, then, "after {group}");
     }
+}
+
+/// The HSM debit through `sscard hsm serve`: Step1 on a card whose purse holds 100.00, the
+/// service's debit group (refused without the caller's pCardInfo, answered with it), Step2 pays
+/// and the back office accepts the card's TAC.
+#[tokio::test]
+async fn a_debit_through_sscard_hsm_serve_pays_from_the_purse() {
+    use host_tools::jobs::settlement::{verify_tac, Amounts, Kind, Receipt};
+    let images = Images::new("e2e-hsm-debit", "3.0");
+    let layout = file_structures::layout::national("3.0").unwrap();
+    let mut holder = host_tools::transport::simcard::sample_holder();
+    holder.values.insert("purse_balance".into(), "10000".into());
+    let storage = host_tools::transport::simcard::personalised_card(&layout, &holder, &test_keys())
+        .unwrap()
+        .0;
+    host_tools::transport::sim::SimTransport::create_image(&images.card, &storage).unwrap();
+    let hsm = hsm_service(&images);
+    let pins = "123456,135790,135790,135790";
+    let mut driver = Driver::with_config(images.config_with_pins(false, pins));
+    assert_eq!(ok(driver.call("iChangePIN", &[I])), "");
+    let card_info = "110100D156000005544553540000000A|T0000001X|";
+    let step1 = ok(driver.call(
+        "iDoDebit_HSM_Step1",
+        &[
+            I,
+            Arg::Text(Some(card_info)),
+            Arg::Text(Some("12.50|10.00|20240401093000|")),
+        ],
+    ));
+    assert_eq!(items(&step1).len(), 8, "{step1}");
+    let (status, answer) = ask_hsm(&hsm, "debit", json!({ "step1": step1 }), TOKEN).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cardInfo"));
+    let body = json!({ "step1": step1, "cardInfo": card_info });
+    let (status, answer) = ask_hsm(&hsm, "debit", body, TOKEN).await;
+    assert_eq!(status, 200, "{answer}");
+    let key = answer["pKey"].as_str().expect("a pKey");
+    assert!(key.starts_with("00000001|20240401093000|"), "{key}");
+    let out = ok(driver.call("iDoDebit_HSM_Step2", &[Arg::Text(Some(key))]));
+    let o = items(&out);
+    assert_eq!(o.len(), 9, "{out}");
+    let receipt = Receipt {
+        kind: Kind::Purchase,
+        card_number: CARD_NUMBER.into(),
+        card_id_code: "110100D156000005544553540000000A".into(),
+        terminal_no: o[5].into(),
+        terminal_serial: Some(o[6].into()),
+        serial: 0,
+        time: o[7].into(),
+        amounts: Amounts::new(1000, 0, 0).unwrap(),
+        balance_before: None,
+        balance_after: None,
+        algorithm: 0x03,
+        tac: o[8].into(),
+        resumed: false,
+    };
+    verify_tac(&test_keys(), &layout, &receipt).expect("the back office accepts the TAC");
 }
 
 #[test]

@@ -27,8 +27,9 @@ const STEP1: &str = "110100|0081544C308684110154455354|03|110100D156000005544553
 /// The card's expected internal-authentication result in the recorder's answers.
 const EXPECTED: &str = "A1A2A3A4A5A6A7A8";
 
-/// Records every question and answers like an HSM would in shape: `<expected><original>|...|`.
-/// A code ending in FFFF is a card the keys did not make; debit is not computed.
+/// Records every question and answers like an HSM would in shape: `<expected><original>|...|`
+/// (a debit: `terminal serial|time|MAC1|`). A code ending in FFFF is a card the keys did not
+/// make.
 #[derive(Default)]
 struct Recorder {
     asked: Mutex<Vec<String>>,
@@ -37,12 +38,15 @@ struct Recorder {
 impl HsmBackend for Recorder {
     fn answer(&self, q: &HsmQuestion<'_>) -> Result<String, HsmDenial> {
         let text = match q.step {
+            Step::One(t) if q.group == HsmGroup::Debit => {
+                format!("debit:1:{t}:{}", q.card_info.unwrap_or("NONE"))
+            }
             Step::One(t) => format!("{}:1:{t}", q.group.path()),
             Step::Two { text, algorithm } => format!("{}:2:{algorithm}:{text}", q.group.path()),
         };
         self.asked.lock().unwrap().push(text);
         if q.group == HsmGroup::Debit {
-            return Err(HsmDenial::Unsupported("no medical purse yet".into()));
+            return Ok("00000001|20240401093000|A1B2C3D4|".into());
         }
         match q.step {
             Step::One(t) if t.contains("FFFF|") => Err(HsmDenial::NotGenuine(
@@ -381,9 +385,30 @@ async fn the_backends_refusals_are_4xx_or_501_with_its_reason() {
         .as_str()
         .unwrap()
         .contains("too few items"));
-    let a = s.ask("debit", json!({ "step1": STEP1 })).await;
-    assert_eq!((a.status, a.kind().as_str()), (501, "unsupported"));
     assert_eq!(s.counters.answered(), 0);
+    // A backend that cannot compute a group says so: 501.
+    let addr = serve(hsm_router(HsmState::insecure_without_token(Arc::new(
+        Unable,
+    ))))
+    .await;
+    let body = json!({ "step1": STEP1 }).to_string();
+    let a = exchange(
+        addr,
+        &post("/api/v1/hsm/read-card", &[JSON], body.as_bytes()),
+    )
+    .await;
+    assert_eq!((a.status, a.kind().as_str()), (501, "unsupported"));
+}
+
+/// A backend without the computation of any group.
+struct Unable;
+
+impl HsmBackend for Unable {
+    fn answer(&self, _: &HsmQuestion<'_>) -> Result<String, HsmDenial> {
+        Err(HsmDenial::Unsupported(
+            "this HSM has no issuer keys loaded".into(),
+        ))
+    }
 }
 
 #[tokio::test]
@@ -448,4 +473,147 @@ async fn a_stalled_or_idle_connection_is_closed_within_the_idle_bound() {
     )
     .await;
     assert_eq!(a.status, 200);
+}
+
+/// A Step1 of iDoDebit_HSM_Step1's shape (8 items: alg id, key address, random, purchase serial,
+/// amount, type, terminal no., time) and the caller's pCardInfo.
+const DEBIT_STEP1: &str = "03|32|11223344|0001|10.00|02|000000000000|20240401093000|";
+const CARD_INFO: &str = "110100D156000005544553540000000A|T0000001X|";
+
+#[tokio::test]
+async fn a_debit_step1_with_the_callers_card_info_is_answered() {
+    let s = Service::start().await;
+    let a = s
+        .ask(
+            "debit",
+            json!({ "step1": DEBIT_STEP1, "cardInfo": CARD_INFO }),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.json()["pKey"], "00000001|20240401093000|A1B2C3D4|");
+    assert_eq!(
+        s.asked(),
+        [format!("debit:1:{DEBIT_STEP1}:{CARD_INFO}")],
+        "the backend gets the Step1 and the card"
+    );
+    assert_eq!(s.counters.answered(), 1);
+}
+
+#[tokio::test]
+async fn a_debit_without_card_info_is_422_and_changes_nothing() {
+    let s = Service::start().await;
+    let a = s.ask("debit", json!({ "step1": DEBIT_STEP1 })).await;
+    s.refused_and_unchanged(&a, 422, "forged", "no cardInfo");
+    assert!(a.json()["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cardInfo"));
+    for (info, what) in [
+        ("110100D156000005544553540000000A|", "one item"),
+        ("110100D15600000554455354000000|T0000001X|", "short code"),
+        (
+            "110100D156000006544553540000000A|T0000001X|",
+            "not a card code",
+        ),
+    ] {
+        let a = s
+            .ask("debit", json!({ "step1": DEBIT_STEP1, "cardInfo": info }))
+            .await;
+        s.refused_and_unchanged(&a, 422, "forged", what);
+    }
+    // cardInfo belongs to the debit group only.
+    let a = s
+        .ask(
+            "read-card",
+            json!({ "step1": STEP1, "cardInfo": CARD_INFO }),
+        )
+        .await;
+    s.refused_and_unchanged(&a, 400, "malformed", "cardInfo elsewhere");
+    let a = s
+        .ask(
+            "debit",
+            json!({ "step2": DEBIT_STEP1, "algorithm": "03", "cardInfo": CARD_INFO }),
+        )
+        .await;
+    s.refused_and_unchanged(&a, 400, "malformed", "debit step2");
+}
+
+/// The issuer's HSM of this library behind the service: a debit answered with the card's MAC1
+/// and the HSM's next terminal serial; a forged Step1 (another key than DPK, a type that is not
+/// a purchase, a bad amount, a wrong algorithm, too few items) is 422 and uses no serial.
+#[tokio::test]
+async fn the_issuer_hsm_answers_debits_and_refuses_forged_ones_without_counting() {
+    use host_tools::interface::hsm::Hsm;
+    let keys = file_structures::personalise::IssuerKeys::test_keys().unwrap();
+    let hsm = Arc::new(Hsm::new(keys));
+    let state = HsmState::insecure_without_token(hsm.clone());
+    let counters = state.counters();
+    let addr = serve(hsm_router(state)).await;
+    let ask = |step1: &str| {
+        let body = json!({ "step1": step1, "cardInfo": CARD_INFO }).to_string();
+        async move { exchange(addr, &post("/api/v1/hsm/debit", &[JSON], body.as_bytes())).await }
+    };
+    for (forged, what) in [
+        (
+            "03|80|11223344|0001|10.00|02|000000000000|20240401093000|",
+            "external-auth key 80",
+        ),
+        (
+            "03|33|11223344|0001|10.00|02|000000000000|20240401093000|",
+            "the TAC key",
+        ),
+        (
+            "03|32|11223344|0001|10.00|01|000000000000|20240401093000|",
+            "a load's type",
+        ),
+        (
+            "03|32|11223344|0001|-1.00|02|000000000000|20240401093000|",
+            "a negative amount",
+        ),
+        (
+            "03|32|11223344|0001|0.00|02|000000000000|20240401093000|",
+            "no amount",
+        ),
+        (
+            "02|32|11223344|0001|10.00|02|000000000000|20240401093000|",
+            "SSF33, not held",
+        ),
+        (
+            "03|32|11223344|0001|10.00|02|00000000000X|20240401093000|",
+            "terminal number",
+        ),
+        (
+            "03|32|11223344|0001|10.00|02|000000000000|20241301093000|",
+            "month 13",
+        ),
+        (
+            "03|32|112233|0001|10.00|02|000000000000|20240401093000|",
+            "a short random",
+        ),
+        ("03|32|11223344|0001|10.00|02|000000000000|", "seven items"),
+    ] {
+        let a = ask(forged).await;
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (422, "forged"),
+            "{what}: {:?}",
+            a.body
+        );
+        assert!(!a.json()["error"]["reason"].as_str().unwrap().is_empty());
+    }
+    assert_eq!((hsm.last_debit_serial(), counters.answered()), (0, 0));
+    let a = ask(DEBIT_STEP1).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let key = a.json()["pKey"].as_str().unwrap().to_owned();
+    let items: Vec<&str> = key.split('|').collect();
+    assert_eq!(items.len(), 4, "{key}");
+    assert_eq!(&items[..2], ["00000001", "20240401093000"]);
+    assert!(items[2].len() == 8 && items[2].bytes().all(|b| b.is_ascii_hexdigit()));
+    // The next debit gets the next serial.
+    let again = ask(DEBIT_STEP1).await.json()["pKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(again.starts_with("00000002|"), "{again}");
+    assert_eq!(hsm.last_debit_serial(), 2);
 }

@@ -552,3 +552,134 @@ fn a_load_torn_at_its_credit_is_loaded_exactly_once() {
     verify_tac(&keys(), &till.layout, &receipt).unwrap();
     assert_eq!(purse(&mut c, &till.layout), (START_BALANCE + 2500, 1));
 }
+
+/// The HSM's MAC1 for an initialised purchase: the Step1 string of the reader library's
+/// iDoDebit_HSM_Step1 built from it, answered by the issuer's HSM (TEST keys).
+fn hsm_mac1(
+    hsm: &host_tools::interface::hsm::Hsm,
+    p: &settlement::InitialisedPurchase,
+) -> ([u8; 4], [u8; 4]) {
+    let step1 = format!(
+        "{:02X}|{:02X}|{}|{:04X}|{}|{:02X}|{}|{}|",
+        p.init.algorithm,
+        p.key_index,
+        hex::encode_upper(p.init.random),
+        p.init.serial,
+        settlement::fen_to_yuan(p.amounts.account),
+        p.settings.type_byte(card_os::crypto::purse::TYPE_PURCHASE),
+        hex::encode_upper(p.terminal_no),
+        p.time.text()
+    );
+    let key = hsm
+        .debit(&step1, "110100D156000005544553540000000A|T0000001X|")
+        .unwrap();
+    let items: Vec<&str> = key.split('|').collect();
+    let bytes = |i: usize| -> [u8; 4] { hex::decode(items[i]).unwrap().try_into().unwrap() };
+    (bytes(0), bytes(2))
+}
+
+/// The HSM path (no PSAM): start_purchase, the HSM's MAC1, debit_purchase; the card pulled at
+/// the DEBIT (after the card ran it, and before): the next start with the same card resolves the
+/// journalled debit through GET TRANSACTION PROOF, charged exactly once, its TAC accepted.
+#[test]
+fn a_card_pulled_at_an_hsm_debit_is_settled_exactly_once() {
+    use host_tools::jobs::activation::SecurityModule;
+    use settlement::{debit_purchase, purchase_key_index, start_purchase, Started};
+    for version in ["2.0", "3.0"] {
+        for delivered in [true, false] {
+            let layout = national(version).unwrap();
+            let dir = TestDir::new(&format!("settle-hsm-{version}"));
+            let mut journal = SettlementJournal::open(&dir.path().join("terminal.jsonl")).unwrap();
+            let terminal = Terminal {
+                terminal_no: [0; 6],
+                key_index: purchase_key_index(&layout).unwrap(),
+                lost: LostList::default(),
+            };
+            let hsm = host_tools::interface::hsm::Hsm::new(keys());
+            let pull = PullAt {
+                cla: 0xB0,
+                ins: 0x2C,
+                delivered,
+            };
+            let mut c = card(&layout, Some(pull));
+            let start = |c: &mut Card, journal: &mut SettlementJournal| {
+                start_purchase(
+                    c,
+                    None::<&mut dyn SecurityModule>,
+                    &layout,
+                    &terminal,
+                    &request(700, 0, 0),
+                    &mut pin(PIN),
+                    journal,
+                )
+                .unwrap()
+            };
+            let Started::Initialised(p) = start(&mut c, &mut journal) else {
+                panic!("nothing was open")
+            };
+            let (serial, mac1) = hsm_mac1(&hsm, &p);
+            let e = debit_purchase(&mut c, &p, serial, mac1, &mut journal, |_| Ok(())).unwrap_err();
+            assert!(e.is_resumable(), "{e}");
+            c.reset(ResetKind::Cold).unwrap();
+            let receipt = match start(&mut c, &mut journal) {
+                Started::Resumed(receipt) => {
+                    assert!(delivered, "{version}: resumed a debit the card never ran");
+                    receipt
+                }
+                Started::Initialised(p) => {
+                    assert!(
+                        !delivered,
+                        "{version}: a debit the card ran was started again"
+                    );
+                    let (serial, mac1) = hsm_mac1(&hsm, &p);
+                    debit_purchase(&mut c, &p, serial, mac1, &mut journal, |_| Ok(()))
+                        .unwrap()
+                        .0
+                }
+            };
+            verify_tac(&keys(), &layout, &receipt).unwrap();
+            assert_eq!(
+                purse(&mut c, &layout),
+                (START_BALANCE - 700, 1),
+                "{version} delivered={delivered}: charged once, one record"
+            );
+            assert_eq!(open_transaction(&journal, "T0000001X"), None);
+        }
+    }
+}
+
+/// A wrong MAC1 (an HSM answering for another card) is refused by the card with 9302: no debit,
+/// no record, the intent closed.
+#[test]
+fn a_wrong_hsm_mac1_is_refused_and_changes_nothing() {
+    use host_tools::jobs::activation::SecurityModule;
+    use settlement::{debit_purchase, purchase_key_index, start_purchase, Started};
+    let layout = national("3.0").unwrap();
+    let dir = TestDir::new("settle-hsm-mac1");
+    let mut journal = SettlementJournal::open(&dir.path().join("terminal.jsonl")).unwrap();
+    let terminal = Terminal {
+        terminal_no: [0; 6],
+        key_index: purchase_key_index(&layout).unwrap(),
+        lost: LostList::default(),
+    };
+    let mut c = card(&layout, None);
+    let Started::Initialised(p) = start_purchase(
+        &mut c,
+        None::<&mut dyn SecurityModule>,
+        &layout,
+        &terminal,
+        &request(700, 0, 0),
+        &mut pin(PIN),
+        &mut journal,
+    )
+    .unwrap() else {
+        panic!("nothing was open")
+    };
+    let (serial, mut mac1) = hsm_mac1(&host_tools::interface::hsm::Hsm::new(keys()), &p);
+    mac1[0] ^= 1;
+    let e = debit_purchase(&mut c, &p, serial, mac1, &mut journal, |_| Ok(())).unwrap_err();
+    assert!(matches!(e, SettleError::Mac1Refused), "{e}");
+    assert_eq!(e.status_word(), Some(0x9302));
+    assert_eq!(purse(&mut c, &layout), (START_BALANCE, 0));
+    assert_eq!(open_transaction(&journal, "T0000001X"), None);
+}

@@ -484,7 +484,8 @@ fn debits_check_their_parameters_first() {
     assert_eq!(step2("0011223|20240401093000|00112233|"), -42);
     assert_eq!(step2("00112233|2024040109300X|00112233|"), -41);
     assert_eq!(step2("00112233|20240401093000|0011223G|"), -41);
-    assert_eq!(step2("00112233|20240401093000|00112233|"), -13);
+    // Well-formed, but no Step1 before it: the sequence error of every Step2.
+    assert_eq!(step2("00112233|20240401093000|00112233|"), -12);
 }
 
 #[test]
@@ -564,4 +565,238 @@ fn no_card_is_minus_2_class_errors_and_a_bad_configuration_minus_5() {
         .unwrap(),
     ));
     assert!(d.call("iVerifyPIN", &[I]).code < 0);
+}
+
+/// The card's purse balance and its number of settlement records, read from the image after the
+/// calls (the holder's PIN 135790).
+fn purse_of(f: &Fixture, version: &str) -> (u32, usize) {
+    use host_tools::jobs::settlement::{read_purse, GivenPin};
+    use host_tools::protocol::client::Client;
+    use host_tools::transport::sim::SimTransport;
+    let layout = file_structures::layout::national(version).unwrap();
+    let mut client = Client::new(SimTransport::open_image(&f.card).unwrap());
+    let pin = card_os::crypto::Pin::from_ascii(b"135790").unwrap();
+    let state = read_purse(&mut client, &layout, &mut GivenPin(pin)).unwrap();
+    let settlements = state
+        .records
+        .iter()
+        .filter(|r| r.kind == "settlement")
+        .count();
+    (state.balance, settlements)
+}
+
+/// The back office's receipt of an iDoDebit_HSM_Step2 output (9 items), for its TAC check.
+fn receipt_of(step2: &[String]) -> host_tools::jobs::settlement::Receipt {
+    use host_tools::jobs::settlement::{yuan_to_fen, Amounts, Kind, Receipt};
+    Receipt {
+        kind: Kind::Purchase,
+        card_number: "T0000001X".into(),
+        card_id_code: "110100D156000005544553540000000A".into(),
+        terminal_no: step2[5].clone(),
+        terminal_serial: Some(step2[6].clone()),
+        serial: 0,
+        time: step2[7].clone(),
+        amounts: Amounts::new(yuan_to_fen("amount", &step2[3]).unwrap(), 0, 0).unwrap(),
+        balance_before: None,
+        balance_after: None,
+        algorithm: u8::from_str_radix(&step2[1], 16).unwrap(),
+        tac: step2[8].clone(),
+        resumed: false,
+    }
+}
+
+/// The holder's PIN changed from the initial one (which cannot pay), then `debits` PIN entries.
+fn pins_then(debits: usize) -> String {
+    let mut pins = vec!["123456", "135790", "135790"];
+    pins.extend(std::iter::repeat_n("135790", debits));
+    pins.join(",")
+}
+
+const PAY: &str = "12.50|10.00|20240401093000|";
+
+#[test]
+fn a_debit_through_the_hsm_pays_from_the_purse_and_its_tac_verifies() {
+    for (version, alg) in [("3.0", "03"), ("2.0", "01")] {
+        let f = Fixture::with_balance(&format!("drv-hsm-debit-{version}"), version, 10_000);
+        let mut d = Driver::with_config(f.config(false, &pins_then(3)));
+        assert_eq!(ok(d.call("iChangePIN", &[I])), "");
+        let h = hsm();
+        let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+        let s = items(&step1);
+        assert_eq!(s.len(), 8, "{step1}");
+        assert_eq!(s[0], alg, "{step1}");
+        assert_eq!(s[1].len(), 2, "key address: {step1}");
+        assert_eq!((s[2].len(), s[3].len()), (8, 4), "random, serial: {step1}");
+        assert_eq!(
+            &s[4..],
+            ["10.00", "02", "000000000000", "20240401093000"],
+            "{step1}"
+        );
+        let key = h.debit(&step1, CARD_INFO).unwrap();
+        assert!(key.starts_with("00000001|20240401093000|"), "{key}");
+        let out = ok(d.call("iDoDebit_HSM_Step2", &[t(&key)]));
+        let o = items(&out);
+        assert_eq!(o.len(), 9, "{out}");
+        assert_eq!(o[0].len(), 8, "MAC2: {out}");
+        assert_eq!(
+            &o[1..8],
+            [
+                alg,
+                &s[1],
+                "10.00",
+                "02",
+                "000000000000",
+                "00000001",
+                "20240401093000"
+            ],
+            "{out}"
+        );
+        let layout = file_structures::layout::national(version).unwrap();
+        host_tools::jobs::settlement::verify_tac(&keys(), &layout, &receipt_of(&o))
+            .expect("the back office verifies the card's TAC");
+        // A TAC altered by one digit does not verify.
+        let mut forged = o.clone();
+        forged[8] = format!("{:08X}", u32::from_str_radix(&o[8], 16).unwrap() ^ 1);
+        assert!(
+            host_tools::jobs::settlement::verify_tac(&keys(), &layout, &receipt_of(&forged))
+                .is_err()
+        );
+        // The record reads back; the next debit has the HSM's next terminal serial.
+        let records = ok(d.call("iReadDebitRecord", &[I]));
+        assert!(
+            records.contains("^20240401093000^10.00^10.00^|"),
+            "{records}"
+        );
+        let step1 = ok(d.call(
+            "iDoDebit_HSM_Step1",
+            &[I, t(CARD_INFO), t("5.00|5.00|20240401100000|")],
+        ));
+        let key = h.debit(&step1, CARD_INFO).unwrap();
+        assert!(key.starts_with("00000002|"), "{key}");
+        assert_eq!(
+            items(&ok(d.call("iDoDebit_HSM_Step2", &[t(&key)])))[6],
+            "00000002"
+        );
+        assert_eq!(purse_of(&f, version), (10_000 - 1_500, 2), "{version}");
+        // The exchange is over: a second Step2 has no Step1.
+        assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(&key)])), -12);
+    }
+}
+
+#[test]
+fn a_wrong_mac1_is_refused_by_the_card_and_changes_nothing() {
+    let f = Fixture::with_balance("drv-hsm-debit-mac1", "3.0", 10_000);
+    let mut d = Driver::with_config(f.config(false, &pins_then(3)));
+    assert_eq!(ok(d.call("iChangePIN", &[I])), "");
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    let key = hsm().debit(&step1, CARD_INFO).unwrap();
+    let k = items(&key);
+    let flipped = format!(
+        "{:08X}",
+        u32::from_str_radix(&k[2], 16).unwrap() ^ 0x8000_0000
+    );
+    let wrong = format!("{}|{}|{flipped}|", k[0], k[1]);
+    let r = d.call("iDoDebit_HSM_Step2", &[t(&wrong)]);
+    assert_eq!(r.code, -37634, "9302 negated: {}", r.out);
+    assert!(r.out.contains("MAC1"), "{}", r.out);
+    assert_eq!(purse_of(&f, "3.0"), (10_000, 0), "no debit, no record");
+    // The exchange is over; MAC1 of another card (pCardInfo naming card ...0B) is refused too.
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(&key)])), -12);
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    let other = hsm().debit(&step1, OTHER_CARD).unwrap();
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(&other)])), -37634);
+    assert_eq!(purse_of(&f, "3.0"), (10_000, 0));
+    // A pKey for another Step1's time is refused before the card is asked.
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    let key = hsm().debit(&step1, CARD_INFO).unwrap();
+    let moved = key.replace("20240401093000", "20240401093001");
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(&moved)])), -22);
+    assert_eq!(purse_of(&f, "3.0"), (10_000, 0));
+}
+
+#[test]
+fn hsm_debit_steps_out_of_order_and_amounts_above_the_balance() {
+    let f = Fixture::with_balance("drv-hsm-debit-order", "3.0", 10_000);
+    let mut d = Driver::with_config(f.config(false, &pins_then(3)));
+    let key = "00000001|20240401093000|00112233|";
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(key)])), -12);
+    // The initial PIN cannot pay: −35, and no exchange is left open.
+    assert_eq!(
+        code(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)])),
+        -35
+    );
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(key)])), -12);
+    d.set_config(Some(f.config(false, &pins_then(3))));
+    assert_eq!(ok(d.call("iChangePIN", &[I])), "");
+    // 9401: 150.00 is more than the 100.00 on the card → −37889, nothing open, nothing debited.
+    let low = d.call(
+        "iDoDebit_HSM_Step1",
+        &[I, t(CARD_INFO), t("150.00|150.00|20240401093000|")],
+    );
+    assert_eq!(low.code, -37889, "{}", low.out);
+    assert!(low.out.contains("balance too low"), "{}", low.out);
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(key)])), -12);
+    // Another function between the steps ends the exchange.
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    let key = hsm().debit(&step1, CARD_INFO).unwrap();
+    assert_eq!(code(d.call("iReadCardBas_HSM_Step1", &[I])), 0);
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(&key)])), -12);
+    // Another card in the reader than pCardInfo names: −22.
+    assert_eq!(
+        code(d.call("iDoDebit_HSM_Step1", &[I, t(OTHER_CARD), t(PAY)])),
+        -22
+    );
+    assert_eq!(purse_of(&f, "3.0"), (10_000, 0));
+}
+
+/// A debit torn after the card debited (the terminal lost power before it journalled the
+/// outcome): the next Step1 with the same card asks GET TRANSACTION PROOF, finds it done, and
+/// does not pay again (−22 with the debit's items); a debit torn before the card debited is
+/// closed as not done and Step1 goes on.
+#[test]
+fn a_torn_hsm_debit_is_resolved_by_the_next_step1_and_paid_once() {
+    let f = Fixture::with_balance("drv-hsm-debit-torn", "3.0", 10_000);
+    let mut d = Driver::with_config(f.config(false, &pins_then(4)));
+    let journal = f.dir.path().join(SSCardDriver::ops::debit::DEBIT_JOURNAL);
+    assert_eq!(ok(d.call("iChangePIN", &[I])), "");
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    let key = hsm().debit(&step1, CARD_INFO).unwrap();
+    let out = ok(d.call("iDoDebit_HSM_Step2", &[t(&key)]));
+    let tac = items(&out)[8].clone();
+    // The power lost after DEBIT, before the journal's last line: the intent is open.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.last().unwrap().contains("\"settled\""), "{text}");
+    std::fs::write(
+        &journal,
+        format!("{}\n", lines[..lines.len() - 1].join("\n")),
+    )
+    .unwrap();
+    let r = d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]);
+    assert_eq!(r.code, -22, "{}", r.out);
+    assert!(r.out.contains(&tac), "the completed debit's TAC: {}", r.out);
+    assert!(std::fs::read_to_string(&journal)
+        .unwrap()
+        .contains("\"recovered\""));
+    assert_eq!(purse_of(&f, "3.0"), (10_000 - 1_000, 1), "paid once");
+    // Torn before the card debited: an intent with a serial the card never used.
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    let key = hsm().debit(&step1, CARD_INFO).unwrap();
+    let k = items(&key);
+    let wrong = format!("{}|{}|00000000|", k[0], k[1]);
+    assert_eq!(code(d.call("iDoDebit_HSM_Step2", &[t(&wrong)])), -37634);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.contains("\"not-done\""))
+        .collect();
+    assert!(kept.last().unwrap().contains("\"intent\""), "{text}");
+    std::fs::write(&journal, format!("{}\n", kept.join("\n"))).unwrap();
+    let step1 = ok(d.call("iDoDebit_HSM_Step1", &[I, t(CARD_INFO), t(PAY)]));
+    assert!(std::fs::read_to_string(&journal)
+        .unwrap()
+        .contains("GET TRANSACTION PROOF: 9406"));
+    let key = hsm().debit(&step1, CARD_INFO).unwrap();
+    ok(d.call("iDoDebit_HSM_Step2", &[t(&key)]));
+    assert_eq!(purse_of(&f, "3.0"), (10_000 - 2_000, 2));
 }

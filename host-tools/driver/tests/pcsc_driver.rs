@@ -23,9 +23,10 @@ use host_tools::transport::vpcd::{ServeControl, ServeOptions, FIRST_SLOT_PORT, S
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
 use pcsc_support::{context, wait_for_card, ReaderLock, ServedCard, READER};
 use support::programs::{
-    build_c_program, config_text, python_program, scenario, Terminal, SCENARIO_PINS,
+    build_c_program, config_text, python_program, scenario, Terminal, SCENARIO_BALANCE,
+    SCENARIO_PINS,
 };
-use support::{card_storage, keys, psam_storage};
+use support::{card_storage, card_storage_with_balance, keys, psam_storage};
 use SSCardDriver::api::{Arg, Driver};
 use SSCardDriver::hsm::Hsm;
 use SSCardDriver::Config;
@@ -41,7 +42,9 @@ fn run_terminal(label: &str, program: impl FnOnce(&Path) -> Command) {
     )
     .unwrap();
     let card = ServedCard::start(
-        Box::new(SimTransport::in_memory(card_storage("3.0")).unwrap()),
+        Box::new(
+            SimTransport::in_memory(card_storage_with_balance("3.0", SCENARIO_BALANCE)).unwrap(),
+        ),
         FIRST_SLOT_PORT,
     );
     let psam = ServedCard::start(

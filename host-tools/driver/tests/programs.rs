@@ -4,11 +4,13 @@
 
 mod support;
 
-use support::programs::{build_c_program, python_program, scenario, Terminal, SCENARIO_PINS};
+use support::programs::{
+    build_c_program, python_program, scenario, Terminal, SCENARIO_BALANCE, SCENARIO_PINS,
+};
 use support::Fixture;
 
 fn run(label: &str, program: impl FnOnce(&std::path::Path) -> std::process::Command) {
-    let f = Fixture::new(label, "3.0");
+    let f = Fixture::with_balance(label, "3.0", SCENARIO_BALANCE);
     let config = f.dir.path().join("SSCardDriver.toml");
     std::fs::write(&config, f.config_text(true, SCENARIO_PINS)).unwrap();
     let mut terminal = Terminal::start(program(f.dir.path()), &config);

@@ -154,6 +154,7 @@ pub(crate) enum Pending {
     WriteCard(ops::hsm_files::FilesPending),
     ReloadPin(ops::hsm_pin::PinPending),
     UnblockPin(ops::hsm_pin::PinPending),
+    Debit(ops::debit::DebitPending),
 }
 
 impl Pending {
@@ -162,6 +163,7 @@ impl Pending {
             Pending::ReadCardBas(p) => p.session,
             Pending::ReadCard(p) | Pending::WriteCard(p) => p.session,
             Pending::ReloadPin(p) | Pending::UnblockPin(p) => p.session,
+            Pending::Debit(p) => p.session,
         }
     }
 }

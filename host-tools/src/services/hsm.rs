@@ -8,7 +8,7 @@
 //! POST /api/v1/hsm/write-card     {"step1": "..."}                              -> {"pKey": "..."}
 //! POST /api/v1/hsm/reload-pin     {"step1": "..."} | {"step2": "...", "algorithm": "03"}
 //! POST /api/v1/hsm/unblock-pin    {"step1": "..."} | {"step2": "...", "algorithm": "03"}
-//! POST /api/v1/hsm/debit          {"step1": "..."}
+//! POST /api/v1/hsm/debit          {"step1": "...", "cardInfo": "<pCardInfo>"}    -> {"pKey": "..."}
 //! GET  /api/v1/hsm/status         -> {"answered": n, "refused": n}
 //! ```
 //!
@@ -18,6 +18,11 @@
 //! unauthenticated or inconsistent request changes nothing. Bodies are at most
 //! [`HSM_BODY_MAX`] bytes, each string at most [`STEP_MAX`] characters, and a request is answered
 //! within [`HSM_REQUEST_TIMEOUT`].
+//!
+//! The debit group's Step1 string does not carry the card identification code the card's DPK is
+//! diversified with: its request carries the caller's pCardInfo (`card identification code | card
+//! number |`, what the caller gave iDoDebit_HSM_Step1) as `cardInfo`; a debit request without it
+//! is refused (422), and no other group takes it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -114,6 +119,8 @@ pub enum Step<'a> {
 pub struct HsmQuestion<'a> {
     pub group: HsmGroup,
     pub step: Step<'a>,
+    /// The caller's pCardInfo (the debit group only; checked for shape).
+    pub card_info: Option<&'a str>,
 }
 
 /// Why the backend does not answer.
@@ -128,7 +135,8 @@ pub enum HsmDenial {
 }
 
 /// The computation behind the service: the issuer master keys and the card-key derivation.
-/// Must be fast and side-effect free; it is called on the service's threads.
+/// Must be fast; it is called on the service's threads. Its one side effect is the debit group's
+/// terminal serial, counted only for a request it answers.
 pub trait HsmBackend: Send + Sync + 'static {
     fn answer(&self, question: &HsmQuestion<'_>) -> Result<String, HsmDenial>;
 }
@@ -266,6 +274,7 @@ struct HsmRequest {
     step2: Option<String>,
     algorithm: Option<String>,
     card_answer: Option<String>,
+    card_info: Option<String>,
 }
 
 fn malformed(reason: impl Into<String>) -> Refusal {
@@ -388,7 +397,27 @@ fn question<'a>(group: HsmGroup, request: &'a HsmRequest) -> Result<HsmQuestion<
             "a Step string is printable ASCII items each ending with '|'",
         ));
     }
-    if let Step::One(t) = step {
+    let card_info = match (group, &request.card_info) {
+        (HsmGroup::Debit, None) => {
+            return Err(forged(
+                "a debit request carries cardInfo, the caller's pCardInfo ('card identification code|card number|'): Step1 of the debit does not name the card whose key signs",
+            ))
+        }
+        (HsmGroup::Debit, Some(info)) => {
+            crate::interface::ops::CardInfo::parse(info)
+                .map_err(|f| forged(format!("cardInfo is not a pCardInfo: {}", f.message)))?;
+            Some(info.as_str())
+        }
+        (_, None) => None,
+        (other, Some(_)) => {
+            return Err(malformed(format!(
+                "cardInfo belongs to the debit group, not {}",
+                other.path()
+            )))
+        }
+    };
+    // The debit's Step1 has no region item: its card is cardInfo's, checked above.
+    if let (Step::One(t), false) = (step, group == HsmGroup::Debit) {
         let items: Vec<&str> = t.split('|').collect();
         let (region, code) = (items.first().copied(), items.get(3).copied());
         let consistent = match (region, code) {
@@ -406,7 +435,11 @@ fn question<'a>(group: HsmGroup, request: &'a HsmRequest) -> Result<HsmQuestion<
             ));
         }
     }
-    Ok(HsmQuestion { group, step })
+    Ok(HsmQuestion {
+        group,
+        step,
+        card_info,
+    })
 }
 
 fn hex16(text: &str, what: &str) -> Result<String, Refusal> {
@@ -430,14 +463,15 @@ impl HsmBackend for Hsm {
             (HsmGroup::UnblockPin, Step::Two { text, algorithm }) => {
                 self.unblock_step2(algorithm, text)
             }
-            (HsmGroup::Debit, _) => {
-                return Err(HsmDenial::Unsupported(
-                    "MAC1 for debits needs the card's medical purse, which sscard cards do not have yet"
-                        .into(),
-                ))
-            }
+            (HsmGroup::Debit, Step::One(text)) => match question.card_info {
+                Some(info) => self.debit(text, info),
+                None => return Err(HsmDenial::Malformed("a debit needs cardInfo".into())),
+            },
             (group, Step::Two { .. }) => {
-                return Err(HsmDenial::Malformed(format!("{} has no step2", group.path())))
+                return Err(HsmDenial::Malformed(format!(
+                    "{} has no step2",
+                    group.path()
+                )))
             }
         };
         result.map_err(|failure| match failure.code {
@@ -458,6 +492,7 @@ mod tests {
             step2: step2.map(str::to_owned),
             algorithm: algorithm.map(str::to_owned),
             card_answer: None,
+            card_info: None,
         }
     }
 

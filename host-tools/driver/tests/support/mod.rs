@@ -2,6 +2,7 @@
 //! keys), the terminal's PSAM image, and driver configurations naming them.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod hsm_service;
 pub mod programs;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,18 @@ pub fn keys() -> IssuerKeys {
 pub fn card_storage(version: &str) -> MemoryStorage {
     let layout = national(version).expect("the national layout loads");
     personalised_card(&layout, &sample_holder(), &keys())
+        .expect("the sample card personalises")
+        .0
+}
+
+/// As [`card_storage`], the card's medical purse holding `fen`.
+pub fn card_storage_with_balance(version: &str, fen: u32) -> MemoryStorage {
+    let layout = national(version).expect("the national layout loads");
+    let mut holder = sample_holder();
+    holder
+        .values
+        .insert("purse_balance".into(), fen.to_string());
+    personalised_card(&layout, &holder, &keys())
         .expect("the sample card personalises")
         .0
 }
@@ -54,14 +67,7 @@ impl Fixture {
     /// As [`Fixture::new`], the card's medical purse holding `fen`.
     pub fn with_balance(label: &str, version: &str, fen: u32) -> Self {
         let fixture = Fixture::new(label, version);
-        let layout = national(version).expect("the national layout loads");
-        let mut holder = sample_holder();
-        holder
-            .values
-            .insert("purse_balance".into(), fen.to_string());
-        let storage = personalised_card(&layout, &holder, &keys())
-            .expect("the sample card personalises")
-            .0;
+        let storage = card_storage_with_balance(version, fen);
         SimTransport::create_image(&fixture.card, &storage).expect("the card image is saved");
         fixture
     }

@@ -12,6 +12,8 @@ use std::time::Duration;
 use SSCardDriver::api::FUNCTIONS;
 use SSCardDriver::hsm::Hsm;
 
+pub use super::hsm_service::HsmService;
+
 use super::keys;
 
 pub const CARD_INFO: &str = "110100D156000005544553540000000A|T0000001X|";
@@ -154,7 +156,11 @@ pub fn items(text: &str) -> Vec<String> {
 
 /// The PINs the holder types during the scenario, in order.
 pub const SCENARIO_PINS: &str =
-    "123456,123456,135790,135790,135790,135790,111111,246802,246802,246802,246802,135791,135791,135791";
+    "123456,123456,135790,135790,135790,135790,135790,135790,111111,246802,246802,246802,246802,135791,135791,135791";
+
+/// What the scenario's card holds in its purse (fen): less than the PSAM debit asks (9401), more
+/// than the HSM debit.
+pub const SCENARIO_BALANCE: u32 = 500;
 
 pub fn config_text(card_reader: &str, psam: bool, pins: &str) -> String {
     let mut text = format!("[card]\nreader = \"{card_reader}\"\nwait_ms = 3000\n");
@@ -167,10 +173,12 @@ pub fn config_text(card_reader: &str, psam: bool, pins: &str) -> String {
     text
 }
 
-/// All 23 functions, in an order a counter would use them, with their results checked.
+/// All 23 functions, in an order a counter would use them, with their results checked; the HSM
+/// debit's pKey comes from the HSM service over HTTP.
 pub fn scenario(t: &mut Terminal) {
     use A::{N, S};
     let h = Hsm::new(keys());
+    let service = HsmService::start();
     let info = S(CARD_INFO);
     // Basic information, byte-exact in GBK (the program answers the raw bytes in hex).
     let out = t.ok("iReadCardBas", &[N(3)]);
@@ -197,8 +205,8 @@ pub fn scenario(t: &mut Terminal) {
     // PINs from the pad (the scripted source): initial, change, wrong, unblock, reload.
     assert_eq!(t.call("iVerifyPIN", &[N(3)]).0, -35);
     assert_eq!(t.ok("iChangePIN", &[N(3)]), "");
-    // Debits: parameters checked; the served card's purse is empty, so the debit is refused
-    // with its status word (9401 → −37889) and the card has no debit record.
+    // Debits: parameters checked; the served card's purse holds 5.00, so the debit of 10.00 is
+    // refused with its status word (9401 → −37889) and the card has no debit record.
     let pay = S("12.50|10.00|20240401093000|");
     assert_eq!(
         t.call("iDoDebit", &[N(3), S(CARD_INFO), S("12.5|1|x|")]).0,
@@ -213,14 +221,35 @@ pub fn scenario(t: &mut Terminal) {
         -37889
     );
     assert_eq!(t.ok("iReadDebitRecord", &[N(3)]), "");
-    assert_eq!(t.call("iDoDebit_HSM_Step1", &[N(3), info, pay]).0, -13);
+    // The HSM path: Step1 → the HSM service (with the caller's pCardInfo) → Step2 pays 3.00.
+    assert_eq!(t.call("iDoDebit_HSM_Step1", &[N(3), info, pay]).0, -37889);
+    let step1 = t.ok(
+        "iDoDebit_HSM_Step1",
+        &[N(3), S(CARD_INFO), S("3.50|3.00|20240401094000|")],
+    );
+    assert_eq!(items(&step1).len(), 8, "{step1}");
+    let key = service.debit(&step1, CARD_INFO);
+    let out = t.ok("iDoDebit_HSM_Step2", &[S(&key)]);
+    let out = items(&out);
+    assert_eq!(out.len(), 9, "{out:?}");
+    assert_eq!(
+        &out[3..8],
+        [
+            "3.00",
+            "02",
+            "000000000000",
+            &items(&key)[0],
+            "20240401094000"
+        ]
+    );
     assert_eq!(
         t.call(
             "iDoDebit_HSM_Step2",
             &[S("00112233|20240401093000|44556677|")]
         )
         .0,
-        -13
+        -12,
+        "the exchange is over"
     );
     assert_eq!(t.call("iVerifyPIN", &[N(3)]), (-51, "5".to_owned()));
     assert_eq!(t.ok("iUnblockPIN", &[N(3), S(CARD_INFO)]), "");

@@ -2,7 +2,9 @@
 //! purse. Their parameters are parsed and checked here (pPayInfo's grammar, the card named by
 //! pCardInfo); the purse flow itself is the settlement terminal's
 //! ([`crate::jobs::settlement::settle`], [`crate::jobs::settlement::read_purse`]): this module
-//! only adapts its inputs and outputs to the national formats. The HSM pair still answers −13.
+//! only adapts its inputs and outputs to the national formats. The HSM pair splits the same
+//! flow at the MAC1 ([`settlement::start_purchase`] in Step1, [`settlement::debit_purchase`] in
+//! Step2), the back office's HSM computing MAC1 in between; both paths share the journal.
 
 use std::path::{Path, PathBuf};
 
@@ -10,16 +12,16 @@ use card_os::crypto::purse::TYPE_PURCHASE;
 use card_os::crypto::{Algorithm, Pin};
 
 use super::{check_chars, key_hex, key_items, pins, CardInfo};
-use crate::interface::api::Driver;
+use crate::interface::api::{Driver, Pending};
 use crate::interface::codes::{self, Failure, Outcome};
 use crate::interface::config::{Config, PinCodes};
 use crate::interface::pin::PROMPT_PIN;
 use crate::interface::session::{require_psam, security_failure, CardSession};
-use crate::interface::text::split_list;
-use crate::jobs::activation::LostList;
+use crate::interface::text::{list, split_list};
+use crate::jobs::activation::{LostList, SecurityModule};
 use crate::jobs::settlement::{
-    self, fen_to_yuan, Amounts, PinEntry, PurchaseRequest, SettleError, SettlementJournal,
-    Terminal, TradeTime,
+    self, fen_to_yuan, Amounts, InitialisedPurchase, PinEntry, PurchaseRequest, Receipt,
+    SettleError, SettlementJournal, Started, Terminal, TradeTime,
 };
 
 /// pPayInfo: `total amount | account + pooled amount | YYYYMMDDHHMMSS |`, amounts in yuan with
@@ -118,21 +120,6 @@ impl PayInfo {
             time: time.to_owned(),
         })
     }
-}
-
-fn no_purse() -> Failure {
-    Failure::new(
-        codes::NOT_SUPPORTED,
-        "the debit through the HSM is not available in this version: use iDoDebit with a PSAM",
-    )
-}
-
-/// The checks the HSM debit functions make before they would reach the purse.
-fn open_checked(driver: &mut Driver, i_type: i32, info: &CardInfo) -> Result<(), Failure> {
-    let config = driver.config()?;
-    let session = pins::open_named(&config, i_type, info)?.0;
-    session.close();
-    Err(no_purse())
 }
 
 /// The purse's amounts of a pPayInfo: the account and pooled amount is what the purse pays
@@ -315,16 +302,142 @@ pub fn read_debit_record(driver: &mut Driver, i_type: i32) -> Outcome {
     result
 }
 
+/// The algorithm id of the national formats of a card key's algorithm byte.
+fn algorithm_id(byte: u8) -> &'static str {
+    Algorithm::from_byte(byte)
+        .map(CardSession::algorithm_id)
+        .unwrap_or("04")
+}
+
+/// What iDoDebit_HSM_Step1 keeps for Step2: the card, powered and in its purchase.
+pub(crate) struct DebitPending {
+    pub session: CardSession,
+    purchase: InitialisedPurchase,
+}
+
+/// The HSM path's amounts: Step1's format carries one amount for the HSM's MAC1, so the purse
+/// is given the account and pooled amount alone (self-pay and pooled 0); docs/reader-interface.md,
+/// "The HSM debit".
+fn hsm_amounts(pay: &PayInfo) -> Result<Amounts, Failure> {
+    let paid = u32::try_from(pay.account_and_pooled).unwrap_or(u32::MAX);
+    Amounts::new(paid, 0, 0).map_err(|e| Failure::new(codes::ILLEGAL_DATA, e.to_string()))
+}
+
+/// The terminal number of the HSM path: the configured one, else twelve zeros.
+fn hsm_terminal_no(config: &Config) -> [u8; 6] {
+    config
+        .psam_terminal_number
+        .as_deref()
+        .and_then(|n| hex::decode(n).ok())
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; 6])
+}
+
+/// A debit's outcome in iDoDebit_HSM_Step2's 9 items: `MAC2 | alg id | key address | amount |
+/// type | terminal no. | terminal serial | time | TAC |`.
+fn step2_items(receipt: &Receipt, mac2: &str, key_index: u8, kind: u8) -> String {
+    list([
+        mac2.to_owned(),
+        algorithm_id(receipt.algorithm).to_owned(),
+        format!("{key_index:02X}"),
+        fen_to_yuan(receipt.amounts.account),
+        format!("{kind:02X}"),
+        receipt.terminal_no.clone(),
+        receipt.terminal_serial.clone().unwrap_or_default(),
+        receipt.time.clone(),
+        receipt.tac.clone(),
+    ])
+}
+
+/// iDoDebit_HSM_Step1: the card named by pCardInfo; the settlement's checks (the journal's open
+/// transaction of this card resolved first, the lost list, the expiry, the PIN at the pad);
+/// INITIALIZE FOR PURCHASE; then `alg id | key address | random | purchase serial | amount | type
+/// | terminal no. | time |` for the HSM, the card kept powered in its purchase for Step2.
 pub fn hsm_step1(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &str) -> Outcome {
     let info = CardInfo::parse(card_info)?;
-    PayInfo::parse(pay_info)?;
-    open_checked(driver, i_type, &info).map(|()| String::new())
+    let pay = PayInfo::parse(pay_info)?;
+    let amounts = hsm_amounts(&pay)?;
+    let time = TradeTime::parse(&pay.time)
+        .map_err(|e| Failure::new(codes::ILLEGAL_DATA, e.to_string()))?;
+    let config = driver.config()?;
+    let (mut session, _facts) = pins::open_named(&config, i_type, &info)?;
+    let started = (|| {
+        let key_index = settlement::purchase_key_index(&session.layout)
+            .map_err(|e| settle_failure(&config, e))?;
+        let terminal = Terminal {
+            terminal_no: hsm_terminal_no(&config),
+            key_index,
+            lost: LostList::default(),
+        };
+        let mut journal = open_journal(&config)?;
+        let request = PurchaseRequest { amounts, time };
+        let mut pin = PadPin {
+            driver: &mut *driver,
+            failure: None,
+        };
+        let started = settlement::start_purchase(
+            &mut session.client,
+            None::<&mut dyn SecurityModule>,
+            &session.layout,
+            &terminal,
+            &request,
+            &mut pin,
+            &mut journal,
+        );
+        match (started, pin.failure) {
+            (Ok(started), _) => Ok(started),
+            (Err(_), Some(failure)) => Err(failure),
+            (Err(e), None) => Err(settle_failure(&config, e)),
+        }
+    })();
+    match started {
+        Ok(Started::Initialised(purchase)) => {
+            let kind = purchase.settings.type_byte(TYPE_PURCHASE);
+            let out = list([
+                algorithm_id(purchase.init.algorithm).to_owned(),
+                format!("{:02X}", purchase.key_index),
+                hex::encode_upper(purchase.init.random),
+                format!("{:04X}", purchase.init.serial),
+                fen_to_yuan(purchase.amounts.account),
+                format!("{kind:02X}"),
+                hex::encode_upper(purchase.terminal_no),
+                purchase.time.text(),
+            ]);
+            driver.pending = Some(Pending::Debit(DebitPending { session, purchase }));
+            Ok(out)
+        }
+        Ok(Started::Resumed(receipt)) => {
+            // An earlier debit of this card was torn after the card debited: it is complete now
+            // (GET TRANSACTION PROOF) and is not paid again. Its outcome goes to the caller.
+            let kind = session
+                .layout
+                .purse
+                .as_ref()
+                .map_or(TYPE_PURCHASE, |p| p.settings.type_byte(TYPE_PURCHASE));
+            let key_index = settlement::purchase_key_index(&session.layout).unwrap_or_default();
+            session.close();
+            Err(Failure::new(
+                codes::DATA_DIFFERS,
+                format!(
+                    "this card's previous debit (card serial {:04X}) was completed before the card was pulled and is not paid again; start a new debit with Step1; it was: {}",
+                    receipt.serial,
+                    step2_items(&receipt, "", key_index, kind)
+                ),
+            ))
+        }
+        Err(e) => {
+            session.close();
+            Err(e)
+        }
+    }
 }
 
 /// pKey: `terminal serial | time | MAC1 |` (8 hex digits, `YYYYMMDDHHMMSS`, 8 hex digits).
-pub fn hsm_step2(_driver: &mut Driver, key: &str) -> Outcome {
+/// DEBIT FOR PURCHASE with them, journalled as the PSAM path's; the card's refusal is its status
+/// word negated (a wrong MAC1: 9302 → −37634), and it changes neither balance nor log.
+pub fn hsm_step2(driver: &mut Driver, key: &str) -> Outcome {
     let items = key_items(key, 3)?;
-    key_hex(items[0], 4, "the terminal serial")?;
+    let serial = key_hex(items[0], 4, "the terminal serial")?;
     if !items[1].bytes().all(|b| b.is_ascii_digit()) {
         return Err(Failure::new(
             codes::ILLEGAL_CHARACTERS,
@@ -337,8 +450,54 @@ pub fn hsm_step2(_driver: &mut Driver, key: &str) -> Outcome {
             "the time in pKey is 14 digits YYYYMMDDHHMMSS",
         ));
     }
-    key_hex(items[2], 4, "MAC1")?;
-    Err(no_purse())
+    let mac1 = key_hex(items[2], 4, "MAC1")?;
+    let (Ok(serial), Ok(mac1)) = (<[u8; 4]>::try_from(serial), <[u8; 4]>::try_from(mac1)) else {
+        return Err(Failure::new(
+            codes::ILLEGAL_LENGTH,
+            "pKey's items are 4 bytes",
+        ));
+    };
+    let Some(Pending::Debit(pending)) = driver.pending.take() else {
+        if let Some(other) = driver.pending.take() {
+            other.into_session().close();
+        }
+        return Err(Failure::new(
+            codes::NO_CONNECTION,
+            "no iDoDebit_HSM_Step1 before this Step2",
+        ));
+    };
+    let DebitPending {
+        mut session,
+        purchase,
+    } = pending;
+    let result = (|| {
+        if items[1] != purchase.time.text() {
+            return Err(Failure::new(
+                codes::DATA_DIFFERS,
+                "pKey answers another Step1 (its time differs)",
+            ));
+        }
+        let config = driver.config()?;
+        let mut journal = open_journal(&config)?;
+        let (receipt, mac2) = settlement::debit_purchase(
+            &mut session.client,
+            &purchase,
+            serial,
+            mac1,
+            &mut journal,
+            |_| Ok(()),
+        )
+        .map_err(|e| settle_failure(&config, e))?;
+        let kind = purchase.settings.type_byte(TYPE_PURCHASE);
+        Ok(step2_items(
+            &receipt,
+            &hex::encode_upper(mac2),
+            purchase.key_index,
+            kind,
+        ))
+    })();
+    session.close();
+    result
 }
 
 #[cfg(test)]

@@ -432,18 +432,129 @@ where
     P: PurchaseModule + ?Sized,
     E: PinEntry + ?Sized,
 {
+    let started = start_purchase(
+        client,
+        Some(&mut *psam),
+        layout,
+        terminal,
+        request,
+        pin,
+        journal,
+    )?;
+    let purchase = match started {
+        Started::Resumed(receipt) => return Ok(receipt),
+        Started::Initialised(purchase) => purchase,
+    };
+    let signed = match psam_mac1(psam, &purchase) {
+        Ok(signed) => signed,
+        Err(e) => {
+            journal_refusal(journal, &purchase.template, &e)?;
+            return Err(e);
+        }
+    };
+    let (terminal_serial, mac1) = signed.split_at(4);
+    let terminal_serial: [u8; 4] = terminal_serial.try_into().unwrap_or_default();
+    let mac1: PurseMac = mac1.try_into().unwrap_or_default();
+    debit_purchase(client, &purchase, terminal_serial, mac1, journal, |mac2| {
+        psam.credit_sam_for_purchase(mac2)
+    })
+    .map(|(receipt, _mac2)| receipt)
+}
+
+/// INIT SAM FOR PURCHASE of an initialised purchase: the PSAM's terminal serial ‖ MAC1.
+fn psam_mac1<P: PurchaseModule + ?Sized>(
+    psam: &mut P,
+    purchase: &InitialisedPurchase,
+) -> Result<[u8; 8], SettleError> {
+    let init = &purchase.init;
+    let mut input = Vec::with_capacity(44);
+    input.extend_from_slice(&init.random);
+    input.extend_from_slice(&init.serial.to_be_bytes());
+    input.extend_from_slice(&purchase.amounts.to_bytes());
+    input.push(purchase.settings.type_byte(TYPE_PURCHASE));
+    input.extend_from_slice(&purchase.time.bytes());
+    input.extend_from_slice(&[init.key_version, init.algorithm]);
+    input.extend_from_slice(&crypto::diversify::card_factor(&purchase.code).map_err(crypto_error)?);
+    Ok(psam.init_sam_for_purchase(&input)?)
+}
+
+/// A refusal is journalled (diagnostics name its cause); a failure of the link leaves the intent
+/// open for the rerun; a disputed MAC2 has its own line already.
+fn journal_refusal(
+    journal: &mut SettlementJournal,
+    template: &Line,
+    e: &SettleError,
+) -> Result<(), SettleError> {
+    if !e.is_resumable() && !matches!(e, SettleError::Mac2Refused { .. }) {
+        journal.record(Line {
+            step: Step::Refused,
+            sw: e.status_word().map(|sw| format!("{sw:04X}")),
+            reason: Some(e.to_string()),
+            ..template.clone()
+        })?;
+    }
+    Ok(())
+}
+
+/// A purchase the card has initialised (INITIALIZE FOR PURCHASE answered): the card waits for
+/// DEBIT FOR PURCHASE with a terminal serial and MAC1 from a security module, the PSAM's INIT SAM
+/// FOR PURCHASE or the back office's HSM (the national interface's iDoDebit_HSM_Step1/2).
+#[derive(Debug, Clone)]
+pub struct InitialisedPurchase {
+    pub init: card::PurchaseInit,
+    /// The card identification code (the card's keys are diversified with it).
+    pub code: [u8; 16],
+    pub settings: Settings,
+    pub amounts: Amounts,
+    pub time: TradeTime,
+    pub terminal_no: [u8; 6],
+    pub key_index: u8,
+    template: Line,
+}
+
+/// How [`start_purchase`] ended.
+#[derive(Debug)]
+pub enum Started {
+    /// This card had a transaction open in the journal and the card says it happened: its
+    /// receipt (`resumed`); nothing new was started.
+    Resumed(Receipt),
+    /// The card is in a purchase, waiting for DEBIT.
+    Initialised(InitialisedPurchase),
+}
+
+/// The terminal's half of a purchase up to INITIALIZE FOR PURCHASE: the card's blocking, identity
+/// and region (a terminal whose number is twelve zeros has no region: the HSM path without a
+/// PSAM); an open transaction of this card resolved first; the lost list and the expiry;
+/// INTERNAL AUTHENTICATE with `genuine` when there is a module that can check it (the PSAM; the
+/// HSM path has none: there the card proves itself by its MAC2 and TAC, which only its own keys
+/// give); the PIN; INITIALIZE FOR PURCHASE. A refusal is journalled.
+pub fn start_purchase<T, M, E>(
+    client: &mut Client<T>,
+    genuine: Option<&mut M>,
+    layout: &Layout,
+    terminal: &Terminal,
+    request: &PurchaseRequest,
+    pin: &mut E,
+    journal: &mut SettlementJournal,
+) -> Result<Started, SettleError>
+where
+    T: CardTransport,
+    M: SecurityModule + ?Sized,
+    E: PinEntry + ?Sized,
+{
     let purse = purse_ref(layout)?;
     let plan = Plan::new(layout)?;
     steps::check_blocking(client, &plan)?;
     let facts = steps::read_card_id(client, layout)?;
-    if facts.code.get(..3) != terminal.terminal_no.get(..3) {
+    let has_region = terminal.terminal_no.iter().any(|&b| b != 0);
+    if has_region && facts.code.get(..3) != terminal.terminal_no.get(..3) {
         return Err(SettleError::OtherRegion {
             card_region: region_hex(&facts.code),
             psam_region: region_hex(&terminal.terminal_no),
         });
     }
     if let Some(receipt) = resolve_open(client, &purse, journal, &facts.number)? {
-        return Ok(receipt);
+        return Ok(Started::Resumed(receipt));
     }
     let date = request.time.date();
     if terminal.lost.contains(&facts.number) {
@@ -473,45 +584,47 @@ where
         sw: None,
         reason: None,
     };
-    let result = purchase(
-        client, psam, &plan, &purse, &facts, terminal, request, pin, journal, &template,
-    );
-    if let Err(e) = &result {
-        // A refusal is journalled (diagnostics name its cause); a failure of the link leaves the
-        // intent open for the rerun.
-        if !e.is_resumable() && !matches!(e, SettleError::Mac2Refused { .. }) {
-            journal.record(Line {
-                step: Step::Refused,
-                sw: e.status_word().map(|sw| format!("{sw:04X}")),
-                reason: Some(e.to_string()),
-                ..template
-            })?;
+    match initialise(
+        client, genuine, &plan, &purse, &facts, terminal, request, pin,
+    ) {
+        Ok(init) => Ok(Started::Initialised(InitialisedPurchase {
+            init,
+            code: facts.code,
+            settings: purse.settings,
+            amounts: request.amounts,
+            time: request.time,
+            terminal_no: terminal.terminal_no,
+            key_index: terminal.key_index,
+            template,
+        })),
+        Err(e) => {
+            journal_refusal(journal, &template, &e)?;
+            Err(e)
         }
     }
-    result
 }
 
-/// The purchase proper, after the card is identified and no transaction is open.
+/// From the card identified to INITIALIZE FOR PURCHASE.
 #[allow(clippy::too_many_arguments)]
-fn purchase<T, P, E>(
+fn initialise<T, M, E>(
     client: &mut Client<T>,
-    psam: &mut P,
+    genuine: Option<&mut M>,
     plan: &Plan<'_>,
     purse: &PurseRef,
     facts: &CardId,
     terminal: &Terminal,
     request: &PurchaseRequest,
     pin: &mut E,
-    journal: &mut SettlementJournal,
-    template: &Line,
-) -> Result<Receipt, SettleError>
+) -> Result<card::PurchaseInit, SettleError>
 where
     T: CardTransport,
-    P: PurchaseModule + ?Sized,
+    M: SecurityModule + ?Sized,
     E: PinEntry + ?Sized,
 {
-    files::select_df(client, plan.df_path(), Answer::Nothing)?;
-    steps::internal_authenticate(client, &mut *psam, plan, &facts.code)?;
+    if let Some(module) = genuine {
+        files::select_df(client, plan.df_path(), Answer::Nothing)?;
+        steps::internal_authenticate(client, module, plan, &facts.code)?;
+    }
     select_purse(client, purse)?;
     let time = request.time.bytes();
     let date: [u8; 4] = [time[0], time[1], time[2], time[3]];
@@ -519,48 +632,53 @@ where
     card::verify_pin(client, &pin.pin()?)?;
     let amounts = request.amounts;
     // INITIALIZE answers the balance; GET BALANCE only to say how much is missing after `9401`.
-    let init = match card::init_purchase(
+    match card::init_purchase(
         client,
         purse.settings,
         terminal.key_index,
         amounts,
         &terminal.terminal_no,
     ) {
-        Ok(init) => init,
-        Err(SettleError::BalanceTooLow { .. }) => {
-            return Err(SettleError::BalanceTooLow {
-                balance: card::get_balance(client)?,
-                amount: amounts.account,
-            })
-        }
-        Err(SettleError::KeyIndexNotSupported { .. }) => {
-            return Err(SettleError::KeyIndexNotSupported {
-                index: terminal.key_index,
-            })
-        }
-        Err(other) => return Err(other),
-    };
-    let mut input = Vec::with_capacity(44);
-    input.extend_from_slice(&init.random);
-    input.extend_from_slice(&init.serial.to_be_bytes());
-    input.extend_from_slice(&amounts.to_bytes());
-    input.push(purse.settings.type_byte(TYPE_PURCHASE));
-    input.extend_from_slice(&time);
-    input.extend_from_slice(&[init.key_version, init.algorithm]);
-    input.extend_from_slice(&crypto::diversify::card_factor(&facts.code).map_err(crypto_error)?);
-    let signed = psam.init_sam_for_purchase(&input)?;
-    let (terminal_serial, mac1) = signed.split_at(4);
-    let terminal_serial: [u8; 4] = terminal_serial.try_into().unwrap_or_default();
-    let mac1: PurseMac = mac1.try_into().unwrap_or_default();
+        Ok(init) => Ok(init),
+        Err(SettleError::BalanceTooLow { .. }) => Err(SettleError::BalanceTooLow {
+            balance: card::get_balance(client)?,
+            amount: amounts.account,
+        }),
+        Err(SettleError::KeyIndexNotSupported { .. }) => Err(SettleError::KeyIndexNotSupported {
+            index: terminal.key_index,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// DEBIT FOR PURCHASE of an initialised purchase with the security module's terminal serial and
+/// MAC1: the intent journalled before it; `check_mac2` (the PSAM's CREDIT SAM FOR PURCHASE; the
+/// HSM path leaves MAC2 to its caller) after it; the receipt journalled. Answers the receipt and
+/// the card's MAC2. A card pulled at the DEBIT leaves the intent open: the next
+/// [`start_purchase`] of this card resolves it with GET TRANSACTION PROOF.
+pub fn debit_purchase<T, C>(
+    client: &mut Client<T>,
+    purchase: &InitialisedPurchase,
+    terminal_serial: [u8; 4],
+    mac1: PurseMac,
+    journal: &mut SettlementJournal,
+    check_mac2: C,
+) -> Result<(Receipt, PurseMac), SettleError>
+where
+    T: CardTransport,
+    C: FnOnce(&PurseMac) -> Result<(), SecurityError>,
+{
+    let init = &purchase.init;
     let intent = Line {
         step: Step::Intent,
         serial: init.serial,
         balance: Some(init.balance),
         algorithm: Some(init.algorithm),
         terminal_serial: Some(hex::encode_upper(terminal_serial)),
-        ..template.clone()
+        ..purchase.template.clone()
     };
     journal.record(intent.clone())?;
+    let time = purchase.time.bytes();
     let (tac, mac2) = match card::debit(client, &terminal_serial, &time, &mac1) {
         Ok(answer) => answer,
         Err(e) if !e.is_resumable() => {
@@ -571,12 +689,13 @@ where
                 reason: Some(e.to_string()),
                 ..intent
             })?;
+            journal_refusal(journal, &purchase.template, &e)?;
             return Err(e);
         }
         Err(e) => return Err(e),
     };
     let tac_hex = hex::encode_upper(tac);
-    if let Err(e) = psam.credit_sam_for_purchase(&mac2) {
+    if let Err(e) = check_mac2(&mac2) {
         if let SecurityError::PsamRefused { .. } = e {
             journal.record(Line {
                 step: Step::Disputed,
@@ -595,7 +714,13 @@ where
         tac: Some(tac_hex),
         ..intent.clone()
     })?;
-    Ok(Receipt::from_line(&intent, &tac, false))
+    Ok((Receipt::from_line(&intent, &tac, false), mac2))
+}
+
+/// The id of the layout's purchase key (DPK): the key index INITIALIZE FOR PURCHASE names when
+/// no PSAM says which (the HSM path).
+pub fn purchase_key_index(layout: &Layout) -> Result<u8, SettleError> {
+    purse_key(layout, KeyUsage::PursePurchase).map(|(_, id)| id)
 }
 
 /// The outlet that loads the purse: its terminal number, the issuer keys it computes MAC2 with
