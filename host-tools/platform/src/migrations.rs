@@ -122,6 +122,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ],
     },
     crate::ecard::schema::MIGRATION,
+    crate::ecard::payments::MIGRATION,
 ];
 
 /// The statements of `migration` for `backend`, placeholders filled.

@@ -9,6 +9,7 @@ pub mod api;
 pub mod offline;
 pub mod online;
 mod password;
+pub mod payments;
 pub(crate) mod schema;
 pub mod sessions;
 pub mod signing_key;
