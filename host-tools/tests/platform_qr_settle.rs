@@ -170,9 +170,22 @@ impl Desk {
     }
 }
 
+/// What the proxy does with the answer of a payment it holds back.
+#[derive(Clone, Copy)]
+enum Loss {
+    /// Closes the terminal's connection at once.
+    Drop,
+    /// Keeps the terminal waiting (up to a minute): time to kill it.
+    Hang,
+}
+
 /// A proxy in front of the back office that forwards every request and drops the answers of
 /// the first `drops` payments: each is made, the terminal never hears of it.
 fn lossy_proxy(upstream: &str, drops: usize) -> String {
+    proxy(upstream, drops, Loss::Drop)
+}
+
+fn proxy(upstream: &str, drops: usize, loss: Loss) -> String {
     let upstream = upstream.trim_start_matches("http://").to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -180,14 +193,14 @@ fn lossy_proxy(upstream: &str, drops: usize) -> String {
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let (upstream, drops) = (upstream.clone(), drops.clone());
-            std::thread::spawn(move || forward(client, &upstream, &drops));
+            std::thread::spawn(move || forward(client, &upstream, &drops, loss));
         }
     });
     base
 }
 
 /// One request (the head and a Content-Length body) to `upstream`, its answer back, or not.
-fn forward(mut client: TcpStream, upstream: &str, drops: &AtomicUsize) {
+fn forward(mut client: TcpStream, upstream: &str, drops: &AtomicUsize, loss: Loss) {
     client
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -230,6 +243,11 @@ fn forward(mut client: TcpStream, upstream: &str, drops: &AtomicUsize) {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     {
+        if let Loss::Hang = loss {
+            // Until the terminal is killed and its end of the connection closes (bounded).
+            let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
+            let _ = client.read(&mut byte);
+        }
         let _ = client.shutdown(std::net::Shutdown::Both);
         return;
     }
@@ -355,6 +373,59 @@ fn a_payment_whose_answer_is_lost_is_charged_once_by_the_rerun_or_resume() {
     assert_eq!(through.code, 0, "{}{}", through.stdout, through.stderr);
     assert_eq!(desk.balance(1), 7400);
     assert_eq!(desk.payments(), 3);
+}
+
+#[test]
+fn a_terminal_killed_while_the_payment_is_on_its_way_is_charged_once_by_the_rerun() {
+    let desk = Desk::new();
+    let service = Service::start(&desk.db);
+    let hanging = proxy(&service.base, 1, Loss::Hang);
+    let code = desk.code(&service.base, 1);
+    let journal = desk.journal();
+    let mut till = std::process::Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args([
+            "--json",
+            "settle",
+            "--journal",
+            &journal,
+            "--platform",
+            &hanging,
+            "--qr",
+            &code,
+            "--amount",
+            "30",
+        ])
+        .env("SSCARD_PLATFORM_TOKEN", &desk.hospital)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The back office has paid; the terminal waits for the answer: kill it there (SIGKILL).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while desk.balance(1) == 10_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payment never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        till.try_wait().unwrap().is_none(),
+        "the terminal did not wait"
+    );
+    till.kill().unwrap();
+    till.wait().unwrap();
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    assert!(lines.contains(r#""step":"intent""#), "{lines}");
+    // The rerun with the same code: the same payment, charged once.
+    let rerun = desk.settle(&service.base, &["--qr", &code, "--amount", "30"]);
+    assert_eq!(rerun.code, 0, "{}{}", rerun.stdout, rerun.stderr);
+    let receipt = rerun.json()["receipt"].clone();
+    assert_eq!(receipt["resumed"], true);
+    assert_eq!(receipt["balance_after"], 7000);
+    assert_eq!(desk.balance(1), 7000);
+    assert_eq!(desk.payments(), 1);
 }
 
 #[test]
