@@ -26,6 +26,7 @@ on_both_backends!(
     an_insufficient_balance_is_refused_and_changes_nothing,
     the_account_must_be_online_and_linked,
     concurrent_spends_of_one_token_make_one_payment,
+    a_family_member_s_code_charges_the_member_s_own_account,
     through_http_a_pharmacy_pays_and_an_outlet_may_not,
 );
 
@@ -366,6 +367,57 @@ fn concurrent_spends_of_one_token_make_one_payment(db: Db) {
     }
     assert_eq!(balance(&h, &c), 9300);
     assert_eq!(payment_counts(&h), (1, 1, 1));
+}
+
+fn a_family_member_s_code_charges_the_member_s_own_account(db: Db) {
+    let h = Harness::new(db);
+    let p = platform();
+    let (holder_card, shower) = holder(&h, 1, 10_000);
+    let (member_card, member) = holder(&h, 2, 3000);
+    let now = UnixTime::now();
+    let member_token = |h: &Harness| {
+        let code =
+            h.rt.block_on(h.store.issue_code(
+                &p.signer,
+                &shower.id,
+                Some(&member.id),
+                Purpose::Payment,
+                now,
+            ))
+            .unwrap();
+        h.rt.block_on(h.store.verify_code_online(
+            &code,
+            &p.keys,
+            now,
+            &VerifyPolicy::default(),
+            &actor(),
+        ))
+        .unwrap()
+        .settlement_token
+        .unwrap()
+    };
+    let t = member_token(&h);
+    let paid = pay(&h, &request(&t, 1000, "txn-1"), now).unwrap();
+    assert_eq!(paid.ecard, member.id);
+    assert_eq!(paid.shown_by.as_deref(), Some(shower.id.as_str()));
+    assert_eq!(paid.card_number, member_card.card_number);
+    assert_eq!(balance(&h, &member_card), 2000);
+    assert_eq!(balance(&h, &holder_card), 10_000);
+    // The phone's owner reports their own card lost: a member's code shown from it is refused.
+    let t = member_token(&h);
+    h.rt.block_on(h.store.change_state(
+        &holder_card.card_number,
+        Action::LossFormal,
+        None,
+        &actor(),
+        None,
+    ))
+    .unwrap();
+    assert_eq!(
+        refusal_code(pay(&h, &request(&t, 1000, "txn-2"), now)),
+        "card-lost"
+    );
+    assert_eq!(balance(&h, &member_card), 2000);
 }
 
 /// The service with the e-card routes on a port of its own; its base URL and the signer.

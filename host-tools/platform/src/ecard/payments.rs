@@ -136,10 +136,6 @@ impl PaymentRequest {
     }
 }
 
-fn token_refusal(code: &str, reason: &str) -> PlatformError {
-    PlatformError::refused(code, reason)
-}
-
 const PAYMENT_COLUMNS: &str =
     "pm.id, pm.token_sha256, pm.credential_id, pm.terminal_id, pm.terminal_txn_id,
     pm.ecard_id, pm.holder_ecard_id, pm.card_number, pm.amount_fen, pm.self_pay_fen,
@@ -264,20 +260,20 @@ impl Store {
         let token = match token {
             Some(row) if text(&row, "terminal_id")? == actor.id => row,
             _ => {
-                return Err(token_refusal(
+                return Err(PlatformError::refused(
                     "token-unknown",
                     "no such settlement token for this terminal: verify the code online first",
                 ))
             }
         };
         if opt_text(&token, "spent_at")?.is_some() {
-            return Err(token_refusal(
+            return Err(PlatformError::refused(
                 "token-spent",
                 "this settlement token has paid already: verify a fresh code",
             ));
         }
         if int(&token, "expires_at")? <= now.secs() as i64 {
-            return Err(token_refusal(
+            return Err(PlatformError::refused(
                 "token-expired",
                 "this settlement token has expired: verify a fresh code",
             ));
