@@ -510,6 +510,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/settlements"),
     ("get", "/api/v1/blacklist"),
     ("post", "/api/v1/terminals"),
+    // Served by the e-card router (`ecard::api::router`), merged into this one.
+    ("post", "/api/v1/ecard/payments"),
 ];
 
 /// The back office's router: `/api/v1/...` and `/admin`. Merge other routers (the HSM

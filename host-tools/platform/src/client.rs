@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::IDEMPOTENCY_HEADER;
+use crate::ecard::online::OnlineVerification;
+use crate::ecard::payments::{EcardPayment, PaymentRequest};
 use crate::model::*;
 
 /// The default bound on one call (connect, send, answer).
@@ -243,6 +245,18 @@ impl Client {
 
     pub fn history(&self, card_number: &str) -> Result<Vec<Event>, ClientError> {
         self.get(&format!("cards/{}/events", encode(card_number)))
+    }
+
+    /// Verifies an e-card QR code online (a hospital or pharmacy terminal): the identity, and
+    /// for a payment code the one-time settlement token [`Client::pay_with_token`] spends.
+    pub fn verify_code(&self, code: &str) -> Result<OnlineVerification, ClientError> {
+        self.post("ecard/verify", &serde_json::json!({ "code": code }), None)
+    }
+
+    /// Pays from the medical account with a settlement token. Sending the same
+    /// `terminal_txn_id` again (the answer lost) returns the same payment.
+    pub fn pay_with_token(&self, request: &PaymentRequest) -> Result<EcardPayment, ClientError> {
+        self.post("ecard/payments", request, None)
     }
 }
 

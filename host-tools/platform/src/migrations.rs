@@ -123,6 +123,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     crate::ecard::schema::MIGRATION,
     crate::ecard::family::schema::MIGRATION,
+    crate::ecard::payments::MIGRATION,
 ];
 
 /// The statements of `migration` for `backend`, placeholders filled.

@@ -77,6 +77,13 @@ pub enum ExitClass {
     PlatformUnavailable = 51,
     /// The back office does not know the card (or person).
     PlatformUnknownCard = 52,
+    /// Online payment: the back office refused the QR code (malformed, forged, expired,
+    /// replayed, an identity code, a level 1 e-card).
+    QrCodeRefused = 53,
+    /// Online payment: the settlement token was refused (unknown, expired, spent).
+    SettlementTokenRefused = 54,
+    /// Online payment: sent, but no answer: rerun the same command (never charged twice).
+    PaymentUnconfirmed = 55,
     /// Settlement: the purse's balance is below the account amount (9401).
     BalanceTooLow = 40,
     /// Settlement: a wrong PIN (the tries left in the message).
@@ -155,6 +162,8 @@ pub enum CliError {
     Activation(#[from] host_tools::jobs::activation::ActivationError),
     #[error(transparent)]
     Settle(#[from] host_tools::jobs::settlement::SettleError),
+    #[error(transparent)]
+    QrSettle(#[from] host_tools::jobs::settlement::online::QrSettleError),
     #[error(transparent)]
     PsamImage(#[from] host_tools::jobs::activation::psam::PsamImageError),
     #[error("the faulty card could not be made: {0}")]
@@ -341,6 +350,31 @@ fn settle_class(e: &host_tools::jobs::settlement::SettleError) -> (ExitClass, &'
     }
 }
 
+fn qr_settle_class(
+    e: &host_tools::jobs::settlement::online::QrSettleError,
+) -> (ExitClass, &'static str) {
+    use host_tools::jobs::settlement::online::QrSettleError as Q;
+    match e {
+        Q::Amount(_) => (ExitClass::BadAmount, "bad_amount"),
+        Q::NotACode | Q::CodeRefused { .. } | Q::NotPaymentCode => {
+            (ExitClass::QrCodeRefused, "qr_code_refused")
+        }
+        Q::CardRefused { code, .. } if code == "card-expired" => {
+            (ExitClass::CardExpired, "card_expired")
+        }
+        Q::CardRefused { .. } => (ExitClass::CardLost, "card_lost"),
+        Q::TokenRefused { .. } => (
+            ExitClass::SettlementTokenRefused,
+            "settlement_token_refused",
+        ),
+        Q::BalanceTooLow { .. } => (ExitClass::BalanceTooLow, "balance_too_low"),
+        Q::Refused(c) | Q::VerifyFailed(c) => platform_client_class(c),
+        Q::Unconfirmed { .. } => (ExitClass::PaymentUnconfirmed, "payment_unconfirmed"),
+        Q::Journal(_) => (ExitClass::Io, "journal_io"),
+        Q::NoRandomness(_) => (ExitClass::Failure, "no_randomness"),
+    }
+}
+
 fn psam_image_class(
     e: &host_tools::jobs::activation::psam::PsamImageError,
 ) -> (ExitClass, &'static str) {
@@ -397,6 +431,7 @@ impl CliError {
             CliError::Usage(_) => (ExitClass::Usage, "usage"),
             CliError::Activation(e) => activation_class(e),
             CliError::Settle(e) => settle_class(e),
+            CliError::QrSettle(e) => qr_settle_class(e),
             CliError::PsamImage(e) => psam_image_class(e),
             CliError::Layout(LayoutError::Read { source, .. }) | CliError::Input(source) => {
                 input_class(source)
@@ -542,6 +577,9 @@ mod tests {
             ExitClass::PlatformRefused,
             ExitClass::PlatformUnavailable,
             ExitClass::PlatformUnknownCard,
+            ExitClass::QrCodeRefused,
+            ExitClass::SettlementTokenRefused,
+            ExitClass::PaymentUnconfirmed,
             ExitClass::BalanceTooLow,
             ExitClass::WrongPin,
             ExitClass::PinBlocked,

@@ -17,6 +17,7 @@ pub mod output;
 mod personalise;
 mod platform;
 mod progress;
+mod qr_settle;
 mod readers;
 mod services;
 mod settle;

@@ -20,7 +20,7 @@ use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
 use host_tools::transport::sim::SimTransport;
 use host_tools::transport::CardTransport;
 
-use super::inputs::{KeyArgs, LayoutArgs};
+use super::inputs::{KeyArgs, LayoutArgs, PlatformArgs};
 use super::{connect, CliError, Global, Outcome};
 
 /// How the holder's PIN is entered (hidden by default).
@@ -77,7 +77,7 @@ pub struct TerminalArgs {
 }
 
 impl TerminalArgs {
-    fn time(&self) -> Result<TradeTime, CliError> {
+    pub(super) fn time(&self) -> Result<TradeTime, CliError> {
         Ok(match &self.time {
             Some(text) => TradeTime::parse(text).map_err(SettleError::from)?,
             None => TradeTime::now_utc(),
@@ -96,9 +96,15 @@ impl TerminalArgs {
 pub struct SettleArgs {
     #[command(flatten)]
     pub terminal: TerminalArgs,
-    /// The account amount paid from the card's purse, in yuan (12.50).
-    #[arg(long, value_name = "YUAN", allow_hyphen_values = true)]
-    pub amount: String,
+    /// The account amount paid from the card's purse (with --qr: the medical account), in yuan
+    /// (12.50).
+    #[arg(
+        long,
+        value_name = "YUAN",
+        allow_hyphen_values = true,
+        required_unless_present = "resume"
+    )]
+    pub amount: Option<String>,
     /// The self-pay amount (recorded in the card's yearly total), in yuan.
     #[arg(
         long,
@@ -121,6 +127,19 @@ pub struct SettleArgs {
     /// A simulated PSAM card image (made by `sscard sim new --psam`).
     #[arg(long, value_name = "FILE")]
     pub psam: Option<PathBuf>,
+    /// Pay with this e-card QR payment code from the holder's medical account in the back
+    /// office (online mode; needs --platform) instead of the card's purse.
+    #[arg(long, value_name = "CODE", requires = "platform", conflicts_with_all = ["psam", "psam_reader", "pooled"])]
+    pub qr: Option<String>,
+    /// Send again the online payments an earlier `settle --qr` left unconfirmed (needs
+    /// --platform); never charged twice.
+    #[arg(long, requires = "platform", conflicts_with_all = ["qr", "psam", "psam_reader"])]
+    pub resume: bool,
+    /// This till's id on online payments (1 to 64 of A-Z a-z 0-9 - _ .).
+    #[arg(long, value_name = "ID", default_value = "sscard-till")]
+    pub terminal_id: String,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,7 +195,7 @@ fn journal(path: &std::path::Path) -> Result<SettlementJournal, CliError> {
 /// The receipt for the holder.
 pub fn receipt_text(r: &Receipt) -> String {
     let title = match r.kind {
-        Kind::Purchase => "医疗结算回执 / Medical settlement receipt",
+        Kind::Purchase | Kind::QrPayment => "医疗结算回执 / Medical settlement receipt",
         Kind::Load => "医疗账户圈存回执 / Medical purse load receipt",
     };
     let mut rows = vec![
@@ -189,7 +208,7 @@ pub fn receipt_text(r: &Receipt) -> String {
     rows.push(("卡交易序号 card serial", r.serial.to_string()));
     rows.push(("时间 time", r.time.clone()));
     match r.kind {
-        Kind::Purchase => {
+        Kind::Purchase | Kind::QrPayment => {
             rows.push(("个人账户 account", fen_to_yuan(r.amounts.account)));
             rows.push(("个人自付 self-pay", fen_to_yuan(r.amounts.self_pay)));
             rows.push(("统筹支付 pooled fund", fen_to_yuan(r.amounts.pooled)));
@@ -215,9 +234,15 @@ fn pin_entry(args: &PinArgs) -> CliPin {
 }
 
 pub fn settle(global: &Global, args: &SettleArgs) -> Result<Outcome, CliError> {
+    if let Some(code) = &args.qr {
+        return super::qr_settle::settle_qr(global, args, code);
+    }
+    if args.resume {
+        return super::qr_settle::resume(global, args);
+    }
     let amount = |what, text: &str| yuan_to_fen(what, text).map_err(SettleError::from);
     let amounts = Amounts::new(
-        amount("amount", &args.amount)?,
+        amount("amount", args.amount.as_deref().unwrap_or_default())?,
         amount("self-pay amount", &args.self_pay)?,
         amount("pooled amount", &args.pooled)?,
     )

@@ -14,6 +14,7 @@ use sscard_ecard::{Blacklist, PublicKeySet, Purpose, Signer, UnixTime, VerifyPol
 
 use super::family;
 use super::online::OnlineVerification;
+use super::payments::{EcardPayment, PaymentRequest};
 use super::{EcardApplication, EcardPassword, EcardView};
 use crate::api::{ApiError, JsonBody};
 use crate::auth::Role;
@@ -251,6 +252,18 @@ async fn verify(
     ))
 }
 
+async fn pay(
+    State(s): State<EcardService>,
+    Till(actor): Till,
+    JsonBody(request): JsonBody<PaymentRequest>,
+) -> Result<Json<EcardPayment>, ApiError> {
+    Ok(Json(
+        s.store
+            .pay_with_token(&request, UnixTime::now(), &actor)
+            .await?,
+    ))
+}
+
 async fn keys(State(s): State<EcardService>) -> Json<PublicKeySet> {
     Json((*s.keys).clone())
 }
@@ -271,6 +284,7 @@ pub fn router(service: EcardService) -> Router {
         .route("/api/v1/ecard/keys", get(keys))
         .route("/api/v1/ecard/blacklist", get(blacklist))
         .route("/api/v1/ecard/verify", post(verify))
+        .route("/api/v1/ecard/payments", post(pay))
         .route("/api/v1/ecard/{id}", get(show))
         .route("/api/v1/ecard/{id}/qr", get(qr))
         .route(

@@ -11,6 +11,7 @@ pub mod offline;
 pub mod online;
 pub mod pages;
 mod password;
+pub mod payments;
 pub(crate) mod schema;
 pub mod sessions;
 pub mod signing_key;

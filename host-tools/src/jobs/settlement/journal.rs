@@ -1,7 +1,9 @@
 //! The settlement terminal's journal: the activation's JSON-lines file
 //! ([`crate::jobs::journal::JsonLines`]), one line per step of a purchase or a load. The intent
 //! (card, serial, amounts) is on disk before the DEBIT or CREDIT is sent, so a rerun after a
-//! pulled card knows which transaction to ask the card about.
+//! pulled card knows which transaction to ask the card about. An online payment with a QR code
+//! ([`super::online`]) writes its lines here too (kind `qr-payment`): its intent, with the
+//! terminal's transaction id, is on disk before the payment is sent to the back office.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,14 +16,17 @@ use crate::jobs::journal::JsonLines;
 pub enum Kind {
     Purchase,
     Load,
+    /// Paid with an e-card's QR code from the medical account in the back office.
+    QrPayment,
 }
 
 impl Kind {
-    /// The GET TRANSACTION PROOF type (P2).
+    /// The GET TRANSACTION PROOF type (P2); an online payment is not on the card (`00`).
     pub fn proof_type(self) -> u8 {
         match self {
             Kind::Load => 0x01,
             Kind::Purchase => 0x02,
+            Kind::QrPayment => 0x00,
         }
     }
 }
@@ -47,7 +52,7 @@ pub enum Step {
 /// One line of the settlement journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
-    /// The card number.
+    /// The card number (an online payment: the e-card id charged).
     pub card: String,
     pub kind: Kind,
     pub step: Step,
@@ -56,7 +61,7 @@ pub struct Line {
     pub serial: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
-    /// The terminal number (12 digits).
+    /// The terminal number (12 digits; an online payment: the till's id).
     #[serde(default)]
     pub terminal_no: String,
     /// The card's balance before the transaction (from INITIALIZE).
@@ -80,6 +85,34 @@ pub struct Line {
     pub sw: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What only an online payment with a QR code carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlinePayment>,
+}
+
+/// An online payment's part of a line: what a rerun needs to send the same payment again, and
+/// what the back office answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlinePayment {
+    /// The terminal's transaction id: the back office answers the same payment for it.
+    pub txn: String,
+    /// SHA-256 of the code shown (hex): a rerun with the same code finds its transaction.
+    pub code_sha256: String,
+    /// The one-time settlement token the verification answered. Kept to send the payment
+    /// again; it pays once, for this terminal's credential only, and expires within minutes.
+    pub token: String,
+    /// The e-card whose app showed the code, when it is a family member's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_by: Option<String>,
+    /// The back office's payment id, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<String>,
+    /// The account balance after the payment, in fen, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_after: Option<i64>,
+    /// The back office's refusal code, when it refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
 }
 
 /// The settlement journal file.
@@ -117,6 +150,7 @@ mod tests {
             tac: None,
             sw: None,
             reason: None,
+            online: None,
         }
     }
 

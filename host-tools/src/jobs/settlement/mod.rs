@@ -12,6 +12,7 @@
 pub mod card;
 pub mod input;
 pub mod journal;
+pub mod online;
 pub mod records;
 
 use card_os::crypto::purse::{
@@ -32,7 +33,7 @@ use crate::protocol::apdu::Status;
 use crate::protocol::client::{Client, ClientError};
 use crate::transport::CardTransport;
 pub use input::{fen_to_yuan, yuan_to_fen, AmountError, Amounts, TradeTime};
-pub use journal::{open_transaction, Kind, Line, SettlementJournal, Step};
+pub use journal::{open_transaction, Kind, Line, OnlinePayment, SettlementJournal, Step};
 pub use records::LogRecord;
 
 /// The PSAM's terminal number file and the file holding its purchase key's index (level 1).
@@ -303,7 +304,7 @@ impl Receipt {
             pooled: 0,
         });
         let after = line.balance.map(|b| match line.kind {
-            Kind::Purchase => b.saturating_sub(amounts.account),
+            Kind::Purchase | Kind::QrPayment => b.saturating_sub(amounts.account),
             Kind::Load => b.saturating_add(amounts.account),
         });
         Receipt {
@@ -583,6 +584,7 @@ where
         tac: None,
         sw: None,
         reason: None,
+        online: None,
     };
     match initialise(
         client, genuine, &plan, &purse, &facts, terminal, request, pin,
@@ -835,6 +837,7 @@ where
         tac: None,
         sw: None,
         reason: None,
+        online: None,
     };
     journal.record(intent.clone())?;
     let tac = match card::credit_load(client, &bytes, &mac2) {
@@ -940,6 +943,7 @@ pub fn verify_tac(keys: &IssuerKeys, layout: &Layout, receipt: &Receipt) -> Resu
             terminal_no,
         }
         .verify_tac(&dtk, settings, &time, &tac),
+        Kind::QrPayment => return Err(bad("an online payment has no TAC")),
     };
     checked.map_err(|_| TacError::Mismatch)
 }
