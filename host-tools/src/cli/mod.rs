@@ -20,6 +20,7 @@ mod progress;
 mod readers;
 mod services;
 mod settle;
+mod settle_registry;
 mod sim;
 mod table;
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sscard_ecard::{Blacklist, PublicKeySet, Purpose, Signer, UnixTime, VerifyPolicy};
@@ -231,16 +230,26 @@ async fn blacklist(
     Ok(Json(s.store.ecard_blacklist().await?))
 }
 
+fn ecard_routes() -> crate::api::RouteList<EcardService> {
+    crate::api::RouteList::default()
+        .post("/api/v1/ecard/applications", apply)
+        .post("/api/v1/ecard/login", login)
+        .get("/api/v1/ecard/keys", keys)
+        .get("/api/v1/ecard/blacklist", blacklist)
+        .post("/api/v1/ecard/verify", verify)
+        .get("/api/v1/ecard/{id}", show)
+        .get("/api/v1/ecard/{id}/qr", qr)
+}
+
+/// Every e-card route as (method, OpenAPI path).
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    ecard_routes().routes().to_vec()
+}
+
 /// The e-card routes, to `.merge` into the back office's router.
 pub fn router(service: EcardService) -> Router {
-    Router::new()
-        .route("/api/v1/ecard/applications", post(apply))
-        .route("/api/v1/ecard/login", post(login))
-        .route("/api/v1/ecard/keys", get(keys))
-        .route("/api/v1/ecard/blacklist", get(blacklist))
-        .route("/api/v1/ecard/verify", post(verify))
-        .route("/api/v1/ecard/{id}", get(show))
-        .route("/api/v1/ecard/{id}/qr", get(qr))
+    ecard_routes()
+        .into_router()
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(service)
 }

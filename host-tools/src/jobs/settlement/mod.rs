@@ -13,6 +13,7 @@ pub mod card;
 pub mod input;
 pub mod journal;
 pub mod records;
+pub mod registry;
 
 use card_os::crypto::purse::{
     load_session_input, session_key, Load, Purchase, PurseMac, Settings, TYPE_PURCHASE,
@@ -95,6 +96,17 @@ pub enum SettleError {
     CounterAtMaximum,
     #[error("the card's purse key is blocked (6983) after wrong MACs")]
     KeyBlocked,
+    /// The back office's registry says the card may not pay (`code`: `insurance-suspended`,
+    /// `reported-lost`, ...); nothing was written to the card.
+    #[error("the registry refuses card {card}: {reason}; nothing was debited")]
+    RegistryRefused {
+        card: String,
+        code: String,
+        reason: String,
+    },
+    /// The back office refused the terminal itself (its credential or role).
+    #[error("the back office refused this terminal: {0}")]
+    Registry(#[source] sscard_platform::ClientError),
     #[error("the card refused {command}: {}", crate::protocol::sw::explain(*.sw))]
     Refused { command: &'static str, sw: Status },
     #[error("the PSAM failed")]
@@ -432,6 +444,38 @@ where
     P: PurchaseModule + ?Sized,
     E: PinEntry + ?Sized,
 {
+    let mut approval = registry::NoApproval;
+    settle_approved(
+        client,
+        psam,
+        layout,
+        terminal,
+        request,
+        pin,
+        journal,
+        &mut approval,
+    )
+}
+
+/// [`settle`], with `approval` (the back office's registry) asked about the card before anything
+/// is written to it; a transaction the card left open is resolved without asking.
+#[allow(clippy::too_many_arguments)]
+pub fn settle_approved<T, P, E, A>(
+    client: &mut Client<T>,
+    psam: &mut P,
+    layout: &Layout,
+    terminal: &Terminal,
+    request: &PurchaseRequest,
+    pin: &mut E,
+    journal: &mut SettlementJournal,
+    approval: &mut A,
+) -> Result<Receipt, SettleError>
+where
+    T: CardTransport,
+    P: PurchaseModule + ?Sized,
+    E: PinEntry + ?Sized,
+    A: registry::CardApproval + ?Sized,
+{
     let purse = purse_ref(layout)?;
     let plan = Plan::new(layout)?;
     steps::check_blocking(client, &plan)?;
@@ -457,6 +501,7 @@ where
             expiry: facts.expiry.clone(),
         });
     }
+    approval.approve(&facts.number, &date, request.amounts.account)?;
     let template = Line {
         card: facts.number.clone(),
         kind: Kind::Purchase,
