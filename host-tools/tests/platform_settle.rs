@@ -21,7 +21,36 @@ struct Till {
     hospital: String,
 }
 
+/// Where the registry lives: a SQLite file in the test's directory, or a fresh database on the
+/// PostgreSQL test server.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn postgres_db(name: &str) -> String {
+    let server = std::env::var("SSCARD_TEST_POSTGRES_URL").expect("SSCARD_TEST_POSTGRES_URL");
+    let name = format!("sscard_{}_{}", name.replace('-', "_"), std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let status = std::process::Command::new("psql")
+            .args([server.as_str(), "-q", "-c", &sql])
+            .status()
+            .expect("psql runs");
+        assert!(status.success(), "{sql}");
+    }
+    let (head, _) = server.rsplit_once('/').unwrap();
+    format!("{head}/{name}")
+}
+
 fn till(name: &str) -> Till {
+    till_on(name, Backend::Sqlite)
+}
+
+fn till_on(name: &str, backend: Backend) -> Till {
     let dir = TestDir::new(name);
     let mut holder = sample_holder();
     holder["purse_balance"] = "10000".into();
@@ -45,7 +74,10 @@ fn till(name: &str) -> Till {
     let changed = sscard(&["--card", &card, "apdu", "805E010007123456FF135790"]);
     assert_eq!(changed.code, 0, "{}", changed.stderr);
     // The registry knows the card (the batch the card was made from).
-    let db = format!("sqlite:{}", dir.path().join("registry.db").display());
+    let db = match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.path().join("registry.db").display()),
+        Backend::Postgres => postgres_db(name),
+    };
     let batch = dir.path().join("holders.jsonl");
     std::fs::write(&batch, format!("{holder}\n")).unwrap();
     let run = sscard(&[
@@ -168,9 +200,32 @@ fn refused_with(run: &Run, reason_code: &str, words: &str) {
     assert!(!message.contains('\n'), "one sentence: {message}");
 }
 
-#[test]
-fn the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_reason() {
-    let t = till("platform-settle-refusals");
+/// Each test body on SQLite, and (ignored unless the PostgreSQL stack is up) on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Backend::Sqlite)
+            }
+            #[test]
+            #[ignore = "postgres: needs SSCARD_TEST_POSTGRES_URL and scripts/postgres-stack.sh (scripts/test.sh runs it)"]
+            fn postgres() {
+                super::$name(super::Backend::Postgres)
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_reason,
+    records_stay_queued_while_the_back_office_is_away_and_are_uploaded_once,
+);
+
+fn the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_reason(
+    backend: Backend,
+) {
+    let t = till_on("settle-refusals", backend);
     let service = Service::start(&t.db);
     let paid = t.settle("12.50", &service.base);
     assert_eq!(paid.code, 0, "{}{}", paid.stdout, paid.stderr);
@@ -248,9 +303,8 @@ fn the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_rea
     assert_eq!(t.settlement_events(), 1);
 }
 
-#[test]
-fn records_stay_queued_while_the_back_office_is_away_and_are_uploaded_once() {
-    let t = till("platform-settle-queue");
+fn records_stay_queued_while_the_back_office_is_away_and_are_uploaded_once(backend: Backend) {
+    let t = till_on("settle-queue", backend);
     // The back office is away: the card pays offline, the record stays queued in the journal.
     let away = t.settle("12.50", "http://127.0.0.1:9");
     assert_eq!(away.code, 0, "{}{}", away.stdout, away.stderr);
@@ -316,4 +370,98 @@ fn a_revoked_till_is_refused_before_the_purse_is_touched() {
         "{error}"
     );
     assert_eq!(t.purse(), (10000, 0));
+}
+
+/// A card pulled after its DEBIT, put back: the rerun completes the torn purchase from the card's
+/// proof without asking the registry again (the payment happened), and uploads it once.
+#[test]
+fn a_torn_purchase_completed_by_the_rerun_is_uploaded() {
+    use card_os::crypto::Pin;
+    use file_structures::layout::national;
+    use file_structures::personalise::IssuerKeys;
+    use host_tools::jobs::activation::{psam::psam_image, LostList, PsamModule};
+    use host_tools::jobs::settlement::registry::{upload_pending, RegistryApproval};
+    use host_tools::jobs::settlement::{
+        self, Amounts, GivenPin, PurchaseRequest, SettlementJournal, Terminal, TradeTime,
+    };
+    use host_tools::protocol::client::Client;
+    use host_tools::transport::faults::{FaultyTransport, PullAt, TransportFaults};
+    use host_tools::transport::sim::SimTransport;
+    use host_tools::transport::simcard::personalised_card;
+    use host_tools::transport::{CardTransport, ResetKind};
+
+    let t = till("platform-settle-torn");
+    let service = Service::start(&t.db);
+    let platform = sscard_platform::Client::new(
+        &service.base,
+        &t.hospital,
+        std::time::Duration::from_secs(20),
+    );
+    let keys = IssuerKeys::test_keys().unwrap();
+    let layout = national("2.0").unwrap();
+    let mut holder = host_tools::transport::simcard::sample_holder();
+    holder.values.insert("purse_balance".into(), "10000".into());
+    let storage = personalised_card(&layout, &holder, &keys).unwrap().0;
+    let faults = TransportFaults {
+        pull_at: Some(PullAt {
+            // DEBIT FOR PURCHASE, run by the card, its answer lost.
+            cla: 0xB0,
+            ins: 0x2C,
+            delivered: true,
+        }),
+        ..TransportFaults::default()
+    };
+    let mut card = Client::new(FaultyTransport::new(
+        SimTransport::in_memory(storage).unwrap(),
+        faults,
+    ));
+    let pin_change = host_tools::protocol::hexstr::parse("805E010007123456FF135790").unwrap();
+    assert_eq!(card.transmit_raw(&pin_change).unwrap().sw.to_u16(), 0x9000);
+    let mut psam = PsamModule::open(
+        SimTransport::in_memory(psam_image(&layout, &keys, &[0x11, 0x01, 0x00]).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let terminal = Terminal::from_psam(&mut psam, LostList::default()).unwrap();
+    let mut journal = SettlementJournal::open(&std::path::PathBuf::from(&t.journal)).unwrap();
+    let request = PurchaseRequest {
+        amounts: Amounts::new(300, 0, 0).unwrap(),
+        time: TradeTime::parse(TIME).unwrap(),
+    };
+    let mut run = |card: &mut Client<FaultyTransport<SimTransport>>,
+                   journal: &mut SettlementJournal| {
+        let mut approval = RegistryApproval::new(&platform);
+        let result = settlement::settle_approved(
+            card,
+            &mut psam,
+            &layout,
+            &terminal,
+            &request,
+            &mut GivenPin(Pin::from_ascii(PIN.as_bytes()).unwrap()),
+            journal,
+            &mut approval,
+        );
+        (result, approval.consulted)
+    };
+    let (torn, consulted) = run(&mut card, &mut journal);
+    assert!(torn.unwrap_err().is_resumable());
+    assert!(
+        consulted.is_some(),
+        "the registry is asked before the DEBIT"
+    );
+    card.transport_mut().reset(ResetKind::Cold).unwrap();
+    let (receipt, consulted) = run(&mut card, &mut journal);
+    let receipt = receipt.unwrap();
+    assert!(receipt.resumed);
+    assert_eq!(
+        consulted, None,
+        "a completed payment is not asked about again"
+    );
+    let report = upload_pending(&platform, &mut journal).unwrap();
+    assert_eq!(report.results.len(), 1, "{report:?}");
+    assert_eq!(report.results[0].serial, receipt.serial);
+    assert_eq!(report.pending, 0);
+    assert_eq!(t.registry_purse()["balance_fen"], 9700);
+    // Nothing is left to send.
+    let again = upload_pending(&platform, &mut journal).unwrap();
+    assert!(again.results.is_empty() && again.pending == 0, "{again:?}");
 }
