@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Role;
+use crate::auth::{Credential, Role};
 use crate::error::PlatformError;
 use crate::model::*;
 use crate::registry::{Action, Actor, IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN};

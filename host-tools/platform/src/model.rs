@@ -377,21 +377,6 @@ pub struct TerminalRevocation {
     pub event_id: Option<i64>,
 }
 
-/// What a presented token is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    Live {
-        id: String,
-        role: crate::auth::Role,
-    },
-    /// A terminal's credential that an administrator revoked.
-    Revoked {
-        id: String,
-    },
-    /// No terminal's credential.
-    Unknown,
-}
-
 /// Every error answer: a stable code and one sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

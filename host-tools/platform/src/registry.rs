@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::auth::{self, Role};
+use crate::auth::{self, Credential, Role};
 use crate::error::PlatformError;
 use crate::model::*;
 use crate::store::{int, is_unique_violation, opt_int, opt_text, text, Backend, Store};

@@ -14,7 +14,7 @@ use sscard_ecard::{Blacklist, PublicKeySet, Purpose, Signer, UnixTime, VerifyPol
 use super::online::OnlineVerification;
 use super::{EcardApplication, EcardPassword, EcardView};
 use crate::api::{ApiError, JsonBody};
-use crate::auth::Role;
+use crate::auth::{Credential, Role};
 use crate::registry::Actor;
 use crate::store::Store;
 
@@ -76,9 +76,12 @@ impl FromRequestParts<EcardService> for Till {
 
     async fn from_request_parts(parts: &mut Parts, s: &EcardService) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        match s.store.authenticate(&token).await? {
-            Some((id, Role::Hospital | Role::Admin)) => Ok(Till(Actor::new(id))),
-            Some((id, role)) => Err(error(
+        match s.store.credential(&token).await? {
+            Credential::Live {
+                id,
+                role: Role::Hospital | Role::Admin,
+            } => Ok(Till(Actor::new(id))),
+            Credential::Live { id, role } => Err(error(
                 StatusCode::FORBIDDEN,
                 "role-not-allowed",
                 &format!(
@@ -86,7 +89,12 @@ impl FromRequestParts<EcardService> for Till {
                     role.as_str()
                 ),
             )),
-            None => Err(error(
+            Credential::Revoked { id } => Err(error(
+                StatusCode::UNAUTHORIZED,
+                "credential-revoked",
+                &format!("the credential of terminal {id} was revoked: the back office must issue a new one"),
+            )),
+            Credential::Unknown => Err(error(
                 StatusCode::UNAUTHORIZED,
                 "credential-invalid",
                 "the credential is not a live terminal credential",
