@@ -88,9 +88,9 @@ pub enum ActivationError {
         code: String,
         reason: String,
     },
-    /// The back office refused the terminal itself (its credential or role).
-    #[error("the back office refused this terminal: {0}")]
-    Registry(#[source] sscard_platform::ClientError),
+    /// The back office refused the terminal itself (its credential or role), in its words.
+    #[error(transparent)]
+    Registry(sscard_platform::ClientError),
     #[error("card {card} expired on {expiry}")]
     Expired { card: String, expiry: String },
     #[error("card {card} is already activated ({details})")]

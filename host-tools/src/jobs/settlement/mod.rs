@@ -104,9 +104,9 @@ pub enum SettleError {
         code: String,
         reason: String,
     },
-    /// The back office refused the terminal itself (its credential or role).
-    #[error("the back office refused this terminal: {0}")]
-    Registry(#[source] sscard_platform::ClientError),
+    /// The back office refused the terminal itself (its credential or role), in its words.
+    #[error(transparent)]
+    Registry(sscard_platform::ClientError),
     #[error("the card refused {command}: {}", crate::protocol::sw::explain(*.sw))]
     Refused { command: &'static str, sw: Status },
     #[error("the PSAM failed")]
