@@ -113,7 +113,7 @@ if [ "$postgres_ready" = 1 ]; then
   SSCARD_TEST_POSTGRES_URL=$(scripts/postgres-stack.sh url)
   export SSCARD_TEST_POSTGRES_URL
   cargo test --locked -p sscard-platform -- --ignored postgres
-  cargo test --locked -p host-tools --test platform_service -- --ignored postgres
+  cargo test --locked -p host-tools --test platform_service --test platform_settle -- --ignored postgres
 fi
 
 step "done"

@@ -292,7 +292,7 @@ fn a_payment_code_pays_from_the_account_with_a_receipt() {
     assert_eq!(lines[1]["online"]["payment"], receipt["payment_id"]);
     // The same code again: the back office refuses the replay, nothing is charged.
     let replay = desk.settle(&service.base, &["--qr", &code, "--amount", "12.50"]);
-    assert_eq!(replay.code, 53, "{}{}", replay.stdout, replay.stderr);
+    assert_eq!(replay.code, 54, "{}{}", replay.stdout, replay.stderr);
     assert_eq!(replay.json()["error"]["kind"], "qr_code_refused");
     assert_eq!(desk.balance(1), 8750);
     // As text: the holder's identity on stderr, the receipt on stdout.
@@ -328,10 +328,10 @@ fn a_payment_whose_answer_is_lost_is_charged_once_by_the_rerun_or_resume() {
     let desk = Desk::new();
     let service = Service::start(&desk.db);
     let lossy = lossy_proxy(&service.base, 2);
-    // The answer lost: unconfirmed (55), the intent open in the journal.
+    // The answer lost: unconfirmed (56), the intent open in the journal.
     let code = desk.code(&service.base, 1);
     let lost = desk.settle(&lossy, &["--qr", &code, "--amount", "20"]);
-    assert_eq!(lost.code, 55, "{}{}", lost.stdout, lost.stderr);
+    assert_eq!(lost.code, 56, "{}{}", lost.stdout, lost.stderr);
     assert_eq!(lost.json()["error"]["kind"], "payment_unconfirmed");
     assert!(
         lost.stderr.contains("never charged twice"),
@@ -351,12 +351,12 @@ fn a_payment_whose_answer_is_lost_is_charged_once_by_the_rerun_or_resume() {
     assert_eq!(desk.payments(), 1);
     // Again: nothing is open any more; the code itself is spent.
     let again = desk.settle(&service.base, &["--qr", &code, "--amount", "20"]);
-    assert_eq!(again.code, 53, "{}{}", again.stdout, again.stderr);
+    assert_eq!(again.code, 54, "{}{}", again.stdout, again.stderr);
     assert_eq!(desk.balance(1), 8000);
     // Lost once more, completed by --resume this time.
     let code = desk.code(&service.base, 1);
     let lost = desk.settle(&lossy, &["--qr", &code, "--amount", "5"]);
-    assert_eq!(lost.code, 55, "{}{}", lost.stdout, lost.stderr);
+    assert_eq!(lost.code, 56, "{}{}", lost.stdout, lost.stderr);
     let resumed = desk.settle(&service.base, &["--resume"]);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     let out = resumed.json();
@@ -438,9 +438,9 @@ fn refusals_exit_with_their_own_codes_and_charge_nothing() {
     assert_eq!(low.code, 40, "{}{}", low.stdout, low.stderr);
     assert_eq!(low.json()["error"]["kind"], "balance_too_low");
     assert_eq!(desk.balance(2), 500);
-    // Not a code at all: 53, before the back office is asked.
+    // Not a code at all: 54, before the back office is asked.
     let junk = desk.settle(&service.base, &["--qr", "hello", "--amount", "1"]);
-    assert_eq!(junk.code, 53, "{}{}", junk.stdout, junk.stderr);
+    assert_eq!(junk.code, 54, "{}{}", junk.stdout, junk.stderr);
     // A bad amount: 49.
     let code = desk.code(&service.base, 2);
     let bad = desk.settle(&service.base, &["--qr", &code, "--amount", "1.234"]);

@@ -42,13 +42,7 @@ fn desk() -> Desk {
         &db,
     ]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let token = |id: &str, role: &str| {
-        let run = sscard(&[
-            "--json", "platform", "terminal", "--id", id, "--role", role, "--db", &db,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        run.json()["token"].as_str().unwrap().to_owned()
-    };
+    let token = |id: &str, role: &str| add_terminal(&db, id, role);
     let outlet = token("BANK-0001-T42", "outlet");
     let hospital = token("HOSP-01", "hospital");
     Desk {
@@ -59,7 +53,19 @@ fn desk() -> Desk {
     }
 }
 
+fn add_terminal(db: &str, id: &str, role: &str) -> String {
+    let run = sscard(&[
+        "--json", "platform", "terminal", "--id", id, "--role", role, "--db", db,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json()["token"].as_str().unwrap().to_owned()
+}
+
 impl Desk {
+    fn token(&self, id: &str, role: &str) -> String {
+        add_terminal(&self.db, id, role)
+    }
+
     fn card(&self, number: &str) -> String {
         self.dir
             .path()
@@ -324,26 +330,174 @@ fn diagnose_with_the_registry_names_the_back_office_cause() {
 }
 
 #[test]
-fn the_hsm_endpoints_mount_in_the_back_office_with_their_own_token() {
+fn the_hsm_endpoints_take_the_terminal_credentials_of_the_back_office() {
     let desk = desk();
-    let token = "hsm-token-0123456789abcdef";
-    let service = Service::start_with(&desk.db, &[("SSCARD_HSM_TOKEN", token)]);
-    let get = |path: &str, bearer: Option<&str>| {
-        let mut request = ureq::get(&format!("{}{path}", service.base));
+    let admin = desk.token("admin-1", "admin");
+    let spare = desk.token("HOSP-02", "hospital");
+    // The HSM service's own token no longer opens its endpoints in the back office.
+    let own_token = "hsm-token-0123456789abcdef";
+    let service = Service::start_with(&desk.db, &[("SSCARD_HSM_TOKEN", own_token)]);
+    let call = |method: &str, path: &str, bearer: Option<&str>| {
+        let mut request = ureq::request(method, &format!("{}{path}", service.base));
         if let Some(b) = bearer {
             request = request.set("Authorization", &format!("Bearer {b}"));
         }
-        match request.call() {
-            Ok(r) => r.status(),
-            Err(ureq::Error::Status(code, _)) => code,
+        let result = if method == "POST" {
+            request.send_json(serde_json::json!({ "step1": "not a step" }))
+        } else {
+            request.call()
+        };
+        match result {
+            Ok(r) => (r.status(), String::new()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
             Err(e) => panic!("{path}: {e}"),
         }
     };
-    assert_eq!(get("/api/v1/hsm/status", Some(token)), 200);
-    assert_eq!(get("/api/v1/hsm/status", None), 401);
-    assert_eq!(get("/api/v1/hsm/status", Some(&desk.outlet)), 401);
-    // The registry beside it, with the terminals' credentials.
-    assert_eq!(get("/api/v1/cards/T00000028", Some(&desk.outlet)), 200);
-    assert_eq!(get("/api/v1/cards/T00000028", Some(token)), 401);
-    assert_eq!(get("/api/v1/nothing", Some(&desk.outlet)), 404);
+    let status = |bearer| call("GET", "/api/v1/hsm/status", bearer).0;
+    // An outlet, a hospital, an administrator: the same credentials as the registry's.
+    assert_eq!(status(Some(&desk.outlet)), 200);
+    assert_eq!(status(Some(&desk.hospital)), 200);
+    assert_eq!(status(Some(&admin)), 200);
+    // No credential, a forged one, the HSM's own token: 401 with the reason, the HSM not asked.
+    let (code, body) = call("POST", "/api/v1/hsm/read-card", None);
+    assert_eq!(code, 401);
+    assert!(body.contains("credential-missing"), "{body}");
+    let forged = format!("sscp_{}", "0".repeat(64));
+    let (code, body) = call("POST", "/api/v1/hsm/read-card", Some(&forged));
+    assert_eq!(code, 401);
+    assert!(body.contains("credential-invalid"), "{body}");
+    assert_eq!(status(Some(own_token)), 401);
+    // A credential the HSM accepted, revoked by an administrator: refused at once.
+    assert_eq!(status(Some(&spare)), 200);
+    let revoked = ureq::post(&format!(
+        "{}/api/v1/terminals/HOSP-02/revocation",
+        service.base
+    ))
+    .set("Authorization", &format!("Bearer {admin}"))
+    .call()
+    .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let (code, body) = call("GET", "/api/v1/hsm/status", Some(&spare));
+    assert_eq!(code, 401);
+    assert!(body.contains("credential-revoked"), "{body}");
+    // Past the credential check, the HSM judges the request itself.
+    let (code, body) = call("POST", "/api/v1/hsm/read-card", Some(&desk.hospital));
+    assert_eq!(code, 400, "{body}");
+    let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(refusal["error"]["kind"].is_string(), "{body}");
+    // The registry beside it, with the same credentials.
+    assert_eq!(
+        call("GET", "/api/v1/cards/T00000028", Some(&desk.outlet)).0,
+        200
+    );
+    assert_eq!(call("GET", "/api/v1/nothing", Some(&desk.outlet)).0, 404);
+}
+
+#[test]
+fn a_terminal_revoked_from_the_command_line_is_refused() {
+    let desk = desk();
+    let run = sscard(&[
+        "--json",
+        "platform",
+        "terminal",
+        "revoke",
+        "BANK-0001-T42",
+        "--db",
+        &desk.db,
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["already_revoked"], false);
+    let again = sscard(&[
+        "--json",
+        "platform",
+        "terminal",
+        "revoke",
+        "BANK-0001-T42",
+        "--db",
+        &desk.db,
+    ]);
+    assert_eq!(again.json()["already_revoked"], true);
+    let unknown = sscard(&["platform", "terminal", "revoke", "NOBODY", "--db", &desk.db]);
+    assert_eq!(unknown.code, 50, "{}", unknown.stderr);
+    // The outlet's activation is refused by the back office before the card is touched.
+    let service = Service::start(&desk.db);
+    let refused = desk.activate("T00000028", "110105198512310029", "王测试", &service.base);
+    assert_eq!(refused.code, 50, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stdout.contains("revoked"), "{}", refused.stdout);
+    assert_eq!(desk.status("T00000028")["state"], "issued");
+    // Adding a terminal still works as before.
+    let token = desk.token("BANK-0001-T43", "outlet");
+    assert!(token.starts_with("sscp_"));
+}
+
+#[test]
+fn a_card_the_registry_does_not_know_is_refused_before_anything_is_written() {
+    let desk = desk();
+    // A registry that issued only the first card of the batch.
+    let db = format!(
+        "sqlite:{}",
+        desk.dir.path().join("other-registry.db").display()
+    );
+    let batch = desk.dir.path().join("first-holder.csv");
+    let first: Vec<&str> = HOLDERS.lines().take(2).collect();
+    std::fs::write(&batch, first.join("\n") + "\n").unwrap();
+    let run = sscard(&[
+        "platform",
+        "register",
+        "--batch",
+        batch.to_str().unwrap(),
+        "--db",
+        &db,
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let outlet = add_terminal(&db, "BANK-0001-T42", "outlet");
+    let service = Service::start(&db);
+    let journal = desk.dir.path().join("other-terminal.jsonl");
+    let activate = |platform: Option<&str>| {
+        let card = desk.card("T00000036");
+        let mut args = vec![
+            "--card",
+            card.as_str(),
+            "--json",
+            "activate",
+            "--test-keys",
+            "--outlet",
+            "BANK-0001",
+            "--terminal",
+            "T-42",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--id-number",
+            "310101200002290031",
+            "--name",
+            "李测试",
+            "--date",
+            "20240401",
+            "--unsafe-new-pin",
+            "135790",
+        ];
+        match platform {
+            Some(platform) => {
+                args.extend_from_slice(&["--platform", platform]);
+                sscard_env(&args, &[("SSCARD_PLATFORM_TOKEN", &outlet)])
+            }
+            None => sscard(&args),
+        }
+    };
+    let refused = activate(Some(&service.base));
+    assert_eq!(refused.code, 53, "{}{}", refused.stdout, refused.stderr);
+    let error = &refused.json()["error"];
+    assert_eq!(error["kind"], "registry_refused");
+    assert_eq!(error["reason_code"], "unknown-card");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in the registry"),
+        "{error}"
+    );
+    // Nothing was written: the card activates normally where the registry is not asked.
+    let offline = activate(None);
+    assert_eq!(offline.code, 0, "{}{}", offline.stdout, offline.stderr);
+    assert_eq!(offline.json()["activated"], true);
 }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Role;
+use crate::auth::{Credential, Role};
 use crate::error::PlatformError;
 use crate::model::*;
 use crate::registry::{Action, Actor, IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN};
@@ -50,9 +50,12 @@ impl AppState {
     }
 }
 
-/// How long a checked credential is trusted without asking the database again: a revoked
-/// terminal is refused at most this long after. It spares every request a second query.
-pub const CREDENTIAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a checked credential is trusted without asking the database again. It spares every
+/// request a second query. A revocation through the API empties the serving instance's entries
+/// at once; other instances (and a revocation made in the database by `sscard platform terminal
+/// revoke`) refuse the credential at most this long after: short enough to count as at once,
+/// long enough that a busy terminal's requests cost one credential query a second.
+pub const CREDENTIAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The most credentials kept (the cache is emptied when full).
 const CREDENTIAL_CACHE_MAX: usize = 10_000;
 
@@ -67,6 +70,13 @@ impl CredentialCache {
         let map = self.0.lock().ok()?;
         let (id, role, at) = map.get(hash)?;
         (at.elapsed() < CREDENTIAL_CACHE_TTL).then(|| (id.clone(), *role))
+    }
+
+    /// Forgets every entry of terminal `id` (its credential was just revoked).
+    pub fn forget_terminal(&self, id: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, (terminal, _, _)| terminal != id);
+        }
     }
 
     fn put(&self, hash: String, id: String, role: Role) {
@@ -220,16 +230,48 @@ impl FromRequestParts<AppState> for Caller {
         if let Some((id, role)) = state.credentials.get(&hash) {
             return Ok(Caller { id, role });
         }
-        match state.store.authenticate(token).await? {
-            Some((id, role)) => {
+        match state.store.credential(token).await? {
+            Credential::Live { id, role } => {
                 state.credentials.put(hash, id.clone(), role);
                 Ok(Caller { id, role })
             }
-            None => Err(unauthorized(
+            Credential::Revoked { id } => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "credential-revoked",
+                format!("the credential of terminal {id} was revoked: the back office must issue a new one"),
+            )),
+            Credential::Unknown => Err(unauthorized(
                 "credential-invalid",
                 "the credential is not a live terminal credential",
             )),
         }
+    }
+}
+
+/// Who may pass [`require_terminal`]: the service's state (credentials are checked as for every
+/// API route, with the same cache) and the roles allowed.
+#[derive(Clone)]
+pub struct TerminalGate {
+    pub state: AppState,
+    pub roles: &'static [Role],
+}
+
+/// A middleware that admits a request only with a live terminal credential of one of the gate's
+/// roles (`401` / `403` with the reason otherwise): for routes mounted beside the API, such as
+/// the HSM service's, so one credential and one set of roles serve the whole service.
+pub async fn require_terminal(
+    State(gate): State<TerminalGate>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let admitted = match Caller::from_request_parts(&mut parts, &gate.state).await {
+        Ok(caller) => caller.require(gate.roles),
+        Err(refusal) => Err(refusal),
+    };
+    match admitted {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -482,6 +524,18 @@ async fn terminals(
     ))
 }
 
+async fn revocation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TerminalRevocation>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let revoked = state.store.revoke_terminal(&id, &caller.actor()).await?;
+    // Refused from the next request on, not after the cache's lifetime.
+    state.credentials.forget_terminal(&id);
+    Ok(Json(revoked))
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -495,45 +549,93 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 /// The admin page: plain HTML and JavaScript, the credential from the URL fragment.
 pub const ADMIN_PAGE: &str = include_str!("admin.html");
 
-/// Every route as (method, OpenAPI path), the list the OpenAPI test checks.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/health"),
-    ("get", "/api/v1/openapi.json"),
-    ("post", "/api/v1/cards"),
-    ("get", "/api/v1/cards/{card_number}"),
-    ("get", "/api/v1/cards/{card_number}/events"),
-    ("post", "/api/v1/cards/{card_number}/activation"),
-    ("post", "/api/v1/cards/{card_number}/loss"),
-    ("post", "/api/v1/cards/{card_number}/cancellation"),
-    ("post", "/api/v1/cards/{card_number}/account"),
-    ("post", "/api/v1/persons/{ssn}/insurance"),
-    ("post", "/api/v1/settlements"),
-    ("get", "/api/v1/blacklist"),
-    ("post", "/api/v1/terminals"),
-    // Served by the e-card router (`ecard::api::router`), merged into this one.
-    ("post", "/api/v1/ecard/payments"),
-];
+/// A router that remembers the method and path of every route it is given, so that the test
+/// of the OpenAPI description checks what is served, not a list kept beside it.
+pub struct RouteList<S> {
+    router: Router<S>,
+    routes: Vec<(&'static str, &'static str)>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for RouteList<S> {
+    fn default() -> Self {
+        RouteList {
+            router: Router::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> RouteList<S> {
+    pub fn get<H: axum::handler::Handler<T, S>, T: 'static>(
+        mut self,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        self.router = self.router.route(path, get(handler));
+        self.routes.push(("get", path));
+        self
+    }
+
+    pub fn post<H: axum::handler::Handler<T, S>, T: 'static>(
+        mut self,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        self.router = self.router.route(path, post(handler));
+        self.routes.push(("post", path));
+        self
+    }
+
+    pub fn delete<H: axum::handler::Handler<T, S>, T: 'static>(
+        mut self,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        self.router = self.router.route(path, axum::routing::delete(handler));
+        self.routes.push(("delete", path));
+        self
+    }
+
+    /// Every route as (method, OpenAPI path).
+    pub fn routes(&self) -> &[(&'static str, &'static str)] {
+        &self.routes
+    }
+
+    pub fn into_router(self) -> Router<S> {
+        self.router
+    }
+}
+
+/// The API's routes under `/api/v1/`.
+fn api_routes() -> RouteList<AppState> {
+    RouteList::default()
+        .get("/api/v1/health", health)
+        .get("/api/v1/openapi.json", openapi)
+        .post("/api/v1/cards", register)
+        .get("/api/v1/cards/{card_number}", card_status)
+        .get("/api/v1/cards/{card_number}/events", card_events)
+        .post("/api/v1/cards/{card_number}/activation", activation)
+        .post("/api/v1/cards/{card_number}/loss", loss)
+        .post("/api/v1/cards/{card_number}/cancellation", cancellation)
+        .post("/api/v1/cards/{card_number}/account", account)
+        .post("/api/v1/persons/{ssn}/insurance", insurance)
+        .post("/api/v1/settlements", settlements)
+        .get("/api/v1/blacklist", blacklist)
+        .post("/api/v1/terminals", terminals)
+        .post("/api/v1/terminals/{id}/revocation", revocation)
+}
+
+/// Every route of the back office's own API as (method, OpenAPI path); the e-card's are
+/// [`crate::ecard::api::routes`].
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    api_routes().routes().to_vec()
+}
 
 /// The back office's router: `/api/v1/...` and `/admin`. Merge other routers (the HSM
 /// service's) into it with [`Router::merge`] before serving.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/cards", post(register))
-        .route("/api/v1/cards/{card_number}", get(card_status))
-        .route("/api/v1/cards/{card_number}/events", get(card_events))
-        .route("/api/v1/cards/{card_number}/activation", post(activation))
-        .route("/api/v1/cards/{card_number}/loss", post(loss))
-        .route(
-            "/api/v1/cards/{card_number}/cancellation",
-            post(cancellation),
-        )
-        .route("/api/v1/cards/{card_number}/account", post(account))
-        .route("/api/v1/persons/{ssn}/insurance", post(insurance))
-        .route("/api/v1/settlements", post(settlements))
-        .route("/api/v1/blacklist", get(blacklist))
-        .route("/api/v1/terminals", post(terminals))
+    let api = api_routes()
+        .into_router()
         .route("/api/v1/{*rest}", get(not_found).post(not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);

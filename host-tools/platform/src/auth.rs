@@ -36,6 +36,21 @@ impl Role {
     }
 }
 
+/// What a presented token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Live {
+        id: String,
+        role: Role,
+    },
+    /// A terminal's credential that an administrator revoked.
+    Revoked {
+        id: String,
+    },
+    /// No terminal's credential.
+    Unknown,
+}
+
 /// The prefix of every token, so a leaked one is recognisable in logs and scanners.
 pub const TOKEN_PREFIX: &str = "sscp_";
 

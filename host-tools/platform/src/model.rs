@@ -366,6 +366,17 @@ pub struct TerminalCredential {
     pub token: String,
 }
 
+/// `POST /api/v1/terminals/{id}/revocation`: the terminal whose credential is now refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalRevocation {
+    pub id: String,
+    pub role: crate::auth::Role,
+    /// It was revoked before: nothing changed.
+    pub already_revoked: bool,
+    /// The `terminal-revoked` event (`None` when nothing changed).
+    pub event_id: Option<i64>,
+}
+
 /// Every error answer: a stable code and one sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::auth::{self, Role};
+use crate::auth::{self, Credential, Role};
 use crate::error::PlatformError;
 use crate::model::*;
 use crate::store::{int, is_unique_violation, opt_int, opt_text, text, Backend, Store};
@@ -1320,30 +1320,93 @@ impl Store {
 
     /// The terminal a presented token belongs to, if it is a live credential.
     pub async fn authenticate(&self, token: &str) -> Result<Option<(String, Role)>, PlatformError> {
-        if token.len() > auth::MAX_TOKEN_LEN {
-            return Ok(None);
-        }
-        self.retrying(|| self.authenticate_once(token)).await
+        Ok(match self.credential(token).await? {
+            Credential::Live { id, role } => Some((id, role)),
+            Credential::Revoked { .. } | Credential::Unknown => None,
+        })
     }
 
-    async fn authenticate_once(
-        &self,
-        token: &str,
-    ) -> Result<Option<(String, Role)>, PlatformError> {
-        let row =
-            sqlx::query("SELECT id, role FROM terminals WHERE token_sha256 = $1 AND revoked = 0")
-                .bind(auth::token_hash(token))
-                .fetch_optional(&self.reader)
-                .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let role = text(&row, "role")?;
-                let role = Role::parse(&role)
-                    .ok_or_else(|| PlatformError::Corrupt(format!("role {role:?}")))?;
-                Ok(Some((text(&row, "id")?, role)))
-            }
+    /// What a presented token is: a live terminal credential, a revoked one, or nothing.
+    pub async fn credential(&self, token: &str) -> Result<Credential, PlatformError> {
+        if token.len() > auth::MAX_TOKEN_LEN {
+            return Ok(Credential::Unknown);
         }
+        self.retrying(|| self.credential_once(token)).await
+    }
+
+    async fn credential_once(&self, token: &str) -> Result<Credential, PlatformError> {
+        let row = sqlx::query("SELECT id, role, revoked FROM terminals WHERE token_sha256 = $1")
+            .bind(auth::token_hash(token))
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Credential::Unknown);
+        };
+        let id = text(&row, "id")?;
+        if int(&row, "revoked")? != 0 {
+            return Ok(Credential::Revoked { id });
+        }
+        let role = text(&row, "role")?;
+        let role =
+            Role::parse(&role).ok_or_else(|| PlatformError::Corrupt(format!("role {role:?}")))?;
+        Ok(Credential::Live { id, role })
+    }
+
+    /// Revokes terminal `id`'s credential: every later request bearing it is refused
+    /// (`401 credential-revoked`). Revoking a revoked terminal changes nothing and says so.
+    pub async fn revoke_terminal(
+        &self,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<TerminalRevocation, PlatformError> {
+        if !auth::check_terminal_id(id) {
+            return Err(PlatformError::invalid(
+                "id",
+                "1 to 64 of letters, digits, '-', '_', '.'",
+            ));
+        }
+        self.retrying(|| async {
+            let mut tx = self.writer.begin().await?;
+            let row = sqlx::query("SELECT role, revoked FROM terminals WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| {
+                    PlatformError::refused("unknown-terminal", format!("no terminal {id}"))
+                })?;
+            let role = text(&row, "role")?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| PlatformError::Corrupt(format!("role {role:?}")))?;
+            if int(&row, "revoked")? != 0 {
+                return Ok(TerminalRevocation {
+                    id: id.into(),
+                    role,
+                    already_revoked: true,
+                    event_id: None,
+                });
+            }
+            sqlx::query("UPDATE terminals SET revoked = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let event_id = Self::append_event(
+                &mut tx,
+                None,
+                None,
+                "terminal-revoked",
+                serde_json::json!({"terminal": id, "role": role}),
+                actor,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(TerminalRevocation {
+                id: id.into(),
+                role,
+                already_revoked: false,
+                event_id: Some(event_id),
+            })
+        })
+        .await
     }
 
     /// Counts for the invariant checks of the tests and `platform check`: persons with more

@@ -61,20 +61,22 @@ pub fn run(
     run_with(listen, db_url, keys, |_| Ok(extra), ready)
 }
 
-/// As [`run`], with the routes to merge made from the opened store (the e-card service needs
-/// it).
+/// As [`run`], with the routes to merge made from the service's state: its store (the e-card
+/// service needs it) and its credential check (the HSM's endpoints are guarded by it, see
+/// [`crate::api::require_terminal`]).
 pub fn run_with(
     listen: SocketAddr,
     db_url: &str,
     keys: IssuerKeys,
-    extra: impl FnOnce(&Store) -> Result<Option<Router>, ServeError>,
+    extra: impl FnOnce(&AppState) -> Result<Option<Router>, ServeError>,
     ready: impl FnOnce(SocketAddr, &Store),
 ) -> Result<(), ServeError> {
     let runtime = runtime().map_err(ServeError::Io)?;
     runtime.block_on(async {
         let store = Store::open(db_url).await?;
-        let mut app = router(AppState::new(store.clone(), keys));
-        if let Some(extra) = extra(&store)? {
+        let state = AppState::new(store.clone(), keys);
+        let mut app = router(state.clone());
+        if let Some(extra) = extra(&state)? {
             app = app.merge(extra);
         }
         let listener = tokio::net::TcpListener::bind(listen)

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sscard_platform::api::{MAX_BODY_BYTES, OPENAPI_JSON, ROUTES};
+use sscard_platform::api::{CREDENTIAL_CACHE_TTL, MAX_BODY_BYTES, OPENAPI_JSON};
 use sscard_platform::auth::Role;
 
 /// (status, error code, reason) of a raw request.
@@ -175,10 +175,16 @@ fn the_openapi_description_lists_exactly_the_routes() {
             described.push((method.clone(), path.clone()));
         }
     }
-    let mut served: Vec<(String, String)> = ROUTES
-        .iter()
+    // What the routers serve (they record each route as they are built): the API's and the
+    // e-card's; the HSM's are checked by host-tools, which owns that router.
+    let mut served: Vec<(String, String)> = sscard_platform::api::routes()
+        .into_iter()
+        .chain(sscard_platform::ecard::api::routes())
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
+    assert!(served.contains(&("post".into(), "/api/v1/ecard/verify".into())));
+    assert!(served.contains(&("post".into(), "/api/v1/terminals/{id}/revocation".into())));
+    described.retain(|(_, path)| !path.starts_with("/api/v1/hsm/"));
     described.sort();
     served.sort();
     assert_eq!(described, served);
@@ -209,4 +215,70 @@ fn the_service_serves_its_description_and_the_admin_page() {
         .into_json()
         .unwrap();
     assert_eq!(health["schema_version"], 4);
+}
+
+on_both_backends!(a_revoked_credential_is_refused_at_once);
+
+fn a_revoked_credential_is_refused_at_once(db: Db) {
+    let h = Harness::new(db);
+    h.register(&[card(1)]);
+    let hospital = h.terminal("hosp-1", Role::Hospital);
+    let outlet = h.terminal("outlet-1", Role::Outlet);
+    let status = "/api/v1/cards/T00000001";
+    // In use (and so in the service's credential cache).
+    let (code, _, reason) = raw(&h, "GET", status, Some(&hospital), None);
+    assert_eq!(code, 200, "{reason}");
+    // Only an administrator revokes.
+    let revoke = "/api/v1/terminals/hosp-1/revocation";
+    let (code, error, _) = raw(&h, "POST", revoke, Some(&outlet), None);
+    assert_eq!((code, error.as_str()), (403, "role-not-allowed"));
+    let (code, error, _) = raw(&h, "POST", revoke, None, None);
+    assert_eq!((code, error.as_str()), (401, "credential-missing"));
+    let (code, _, reason) = raw(&h, "POST", revoke, Some(&h.admin_token), None);
+    assert_eq!(code, 200, "{reason}");
+    // The very next request is refused, with the reason.
+    let (code, error, reason) = raw(&h, "GET", status, Some(&hospital), None);
+    assert_eq!((code, error.as_str()), (401, "credential-revoked"));
+    assert!(
+        reason.contains("hosp-1") && reason.contains("revoked"),
+        "{reason}"
+    );
+    // Again: nothing changes, and it says so; an unknown terminal is refused.
+    let again: serde_json::Value = ureq::post(&format!("{}{revoke}", h.base))
+        .set("Authorization", &format!("Bearer {}", h.admin_token))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(again["already_revoked"], true);
+    assert!(again["event_id"].is_null());
+    let (code, error, _) = raw(
+        &h,
+        "POST",
+        "/api/v1/terminals/nobody/revocation",
+        Some(&h.admin_token),
+        None,
+    );
+    assert_eq!((code, error.as_str()), (409, "unknown-terminal"));
+    // Revoked in the database (as `sscard platform terminal revoke` does): refused once the
+    // service's cached check of it (made above) has expired.
+    h.rt.block_on(
+        h.store
+            .revoke_terminal("outlet-1", &sscard_platform::registry::Actor::new("test")),
+    )
+    .unwrap();
+    std::thread::sleep(CREDENTIAL_CACHE_TTL + std::time::Duration::from_millis(100));
+    let (code, error, _) = raw(&h, "GET", status, Some(&outlet), None);
+    assert_eq!((code, error.as_str()), (401, "credential-revoked"));
+    // Each revocation is one event.
+    let events =
+        h.rt.block_on(async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM events WHERE kind = 'terminal-revoked'",
+            )
+            .fetch_one(&raw_pool(&h.url).await)
+            .await
+        })
+        .unwrap();
+    assert_eq!(events, 2);
 }

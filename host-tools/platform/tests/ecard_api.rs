@@ -178,4 +178,17 @@ fn holder_and_pharmacy_through_http(db: Db) {
     let (status, keys) = call("GET", &format!("{base}/api/v1/ecard/keys"), None, None);
     assert_eq!(status, 200);
     assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    // The pharmacy's credential revoked: the e-card routes refuse it at once, saying why.
+    h.rt.block_on(h.store.revoke_terminal("pharmacy-1", &Actor::new("t")))
+        .unwrap();
+    let (status, refused) = call(
+        "GET",
+        &format!("{base}/api/v1/ecard/blacklist"),
+        Some(&pharmacy),
+        None,
+    );
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (401, Some("credential-revoked"))
+    );
 }

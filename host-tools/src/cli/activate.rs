@@ -318,7 +318,22 @@ pub fn run(global: &Global, args: &ActivateArgs) -> Result<Outcome, CliError> {
         date,
         lost,
     };
-    let result = activation::activate(
+    // With the back office: the card's full status, asked with the number read from the card.
+    let mut approve = |card: &str| -> Result<(), ActivationError> {
+        let Some(platform) = &platform else {
+            return Ok(());
+        };
+        if let Some(why) = activation::registry::approve(platform, card, &terminal.date)? {
+            if !global.json {
+                super::output::eprint_line(&format!(
+                    "sscard: warning: the registry was not asked about card {} ({why}); the cached blacklist was checked",
+                    host_tools::screen::escape(card)
+                ));
+            }
+        }
+        Ok(())
+    };
+    let result = activation::activate_approved(
         &mut client,
         module.as_mut(),
         &layout,
@@ -326,6 +341,7 @@ pub fn run(global: &Global, args: &ActivateArgs) -> Result<Outcome, CliError> {
         &identity,
         &mut pins,
         &mut journal,
+        &mut approve,
     );
     let _ = client.transport_mut().power_off();
     let Some(platform) = &platform else {

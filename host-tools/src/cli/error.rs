@@ -79,11 +79,11 @@ pub enum ExitClass {
     PlatformUnknownCard = 52,
     /// Online payment: the back office refused the QR code (malformed, forged, expired,
     /// replayed, an identity code, a level 1 e-card).
-    QrCodeRefused = 53,
+    QrCodeRefused = 54,
     /// Online payment: the settlement token was refused (unknown, expired, spent).
-    SettlementTokenRefused = 54,
+    SettlementTokenRefused = 55,
     /// Online payment: sent, but no answer: rerun the same command (never charged twice).
-    PaymentUnconfirmed = 55,
+    PaymentUnconfirmed = 56,
     /// Settlement: the purse's balance is below the account amount (9401).
     BalanceTooLow = 40,
     /// Settlement: a wrong PIN (the tries left in the message).
@@ -105,6 +105,10 @@ pub enum ExitClass {
     MedicalRestricted = 48,
     /// Settlement: a bad amount or trade time (negative, malformed, too large).
     BadAmount = 49,
+    /// A terminal (settlement, activation): the back office's registry refuses the card
+    /// (suspended, lost, cancelled, sealed, replaced, unknown); nothing was written to it. The
+    /// settlement range 40–49 is full, so it follows the back office's codes.
+    RegistryRefused = 53,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,6 +304,8 @@ fn activation_class(
         A::NotIssued => (ExitClass::NotIssued, "not_issued"),
         A::Blocked(_) => (ExitClass::CardBlocked, "card_blocked"),
         A::Lost { .. } => (ExitClass::CardLost, "card_lost"),
+        A::RegistryRefused { .. } => (ExitClass::RegistryRefused, "registry_refused"),
+        A::Registry(c) => platform_client_class(c),
         A::Expired { .. } => (ExitClass::CardExpired, "card_expired"),
         A::AlreadyActivated { .. } => (ExitClass::AlreadyActivated, "already_activated"),
         A::IdentityMismatch { .. } => (ExitClass::IdentityMismatch, "identity_mismatch"),
@@ -323,6 +329,8 @@ fn settle_class(e: &host_tools::jobs::settlement::SettleError) -> (ExitClass, &'
         E::NotIssued => (ExitClass::NotIssued, "not_issued"),
         E::Blocked(_) => (ExitClass::CardBlocked, "card_blocked"),
         E::Lost { .. } => (ExitClass::CardLost, "card_lost"),
+        E::RegistryRefused { .. } => (ExitClass::RegistryRefused, "registry_refused"),
+        E::Registry(c) => platform_client_class(c),
         E::Expired { .. } => (ExitClass::CardExpired, "card_expired"),
         E::FakeCard => (ExitClass::FakeCard, "fake_card"),
         E::OtherRegion { .. } => (ExitClass::OtherRegion, "other_region"),
@@ -528,6 +536,16 @@ impl CliError {
             "exit_code": class as u8,
             "message": self.to_string(),
         });
+        if let CliError::Settle(host_tools::jobs::settlement::SettleError::RegistryRefused {
+            code,
+            ..
+        })
+        | CliError::Activation(
+            host_tools::jobs::activation::ActivationError::RegistryRefused { code, .. },
+        ) = self
+        {
+            error["reason_code"] = json!(code);
+        }
         if let CliError::BadHex { argument, source } = self {
             error["argument"] = json!(argument);
             error["position"] = json!(source.position);
@@ -590,6 +608,7 @@ mod tests {
             ExitClass::MacRefused,
             ExitClass::MedicalRestricted,
             ExitClass::BadAmount,
+            ExitClass::RegistryRefused,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| *c as u8).collect();
         codes.sort_unstable();

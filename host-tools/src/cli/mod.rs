@@ -21,6 +21,7 @@ mod qr_settle;
 mod readers;
 mod services;
 mod settle;
+mod settle_registry;
 mod sim;
 mod table;
 

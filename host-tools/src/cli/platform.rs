@@ -9,8 +9,8 @@ use serde_json::json;
 
 use host_tools::interface::hsm::Hsm;
 use host_tools::screen::escape;
-use host_tools::services::auth::{AccessToken, TOKEN_ENV};
 use host_tools::services::hsm::{hsm_router, HsmState};
+use sscard_platform::api::{require_terminal, TerminalGate};
 use sscard_platform::auth::Role;
 use sscard_platform::model::{
     AccountChange, CardRegistration, CardStatus, Insurance, InsuranceChange,
@@ -25,7 +25,8 @@ use super::{CliError, Global, Outcome};
 pub enum PlatformCommand {
     /// Run the back office: the registry's API under /api/v1/, the admin page at /admin.
     Serve(ServeArgs),
-    /// Add a terminal credential (outlet, hospital or admin); its token is printed once.
+    /// Add a terminal credential (outlet, hospital or admin; its token is printed once), or
+    /// revoke one (`terminal revoke ID`).
     Terminal(TerminalArgs),
     /// Register the cards of a personalisation batch (the CSV or JSONL `sscard personalise` reads).
     Register(RegisterArgs),
@@ -61,13 +62,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Issuer master keys the uploaded TACs are checked with (default: the TEST keys); the HSM
-    /// endpoints use the same keys.
+    /// endpoints (/api/v1/hsm/..., for any terminal credential) compute with the same keys.
     #[command(flatten)]
     pub keys: KeyArgs,
-    /// Mount the HSM service's endpoints (/api/v1/hsm/...) too, answering requests that bear the
-    /// token in this file (or in $SSCARD_HSM_TOKEN). Without either, no HSM endpoints.
-    #[arg(long, value_name = "FILE")]
-    pub hsm_token_file: Option<PathBuf>,
     /// The SM2 key e-card QR codes are signed with (PKCS#8 PEM or 64 hex digits). Without it,
     /// sscard-ecard-key.pem beside the SQLite database (the working directory for PostgreSQL),
     /// generated (mode 0600) on the first start.
@@ -79,16 +76,34 @@ pub struct ServeArgs {
     pub qr_validity: u16,
 }
 
+/// `platform terminal --id ID --role ROLE` adds a credential; `platform terminal revoke ID`
+/// revokes one.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TerminalArgs {
+    #[command(subcommand)]
+    pub action: Option<TerminalAction>,
     /// The terminal's id (letters, digits, - _ .).
-    #[arg(long)]
-    pub id: String,
+    #[arg(long, required = true)]
+    pub id: Option<String>,
     /// outlet, hospital or admin.
-    #[arg(long, value_parser = parse_role)]
-    pub role: Role,
+    #[arg(long, value_parser = parse_role, required = true)]
+    pub role: Option<Role>,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TerminalAction {
+    /// Revoke a terminal's credential: every request bearing it is refused from then on (a
+    /// running service trusts a credential it checked for at most 1 s).
+    Revoke {
+        /// The terminal's id.
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -215,9 +230,31 @@ fn with_store<T>(
 pub fn run(global: &Global, command: &PlatformCommand) -> Result<Outcome, CliError> {
     match command {
         PlatformCommand::Serve(args) => serve(global, args),
+        PlatformCommand::Terminal(TerminalArgs {
+            action: Some(TerminalAction::Revoke { id, db }),
+            ..
+        }) => {
+            let revoked = with_store(db, async |s| s.revoke_terminal(id, &operator()).await)?;
+            let text = if revoked.already_revoked {
+                format!("terminal {} was revoked already", escape(&revoked.id))
+            } else {
+                format!(
+                    "terminal {} ({}) revoked: its credential is refused from now on (by a running service within {} s)",
+                    escape(&revoked.id),
+                    revoked.role.as_str(),
+                    sscard_platform::api::CREDENTIAL_CACHE_TTL.as_secs()
+                )
+            };
+            Ok(Outcome::new(text, json!(revoked)))
+        }
         PlatformCommand::Terminal(args) => {
+            let (Some(id), Some(role)) = (&args.id, args.role) else {
+                return Err(CliError::Usage(
+                    "give --id ID --role outlet|hospital|admin, or: terminal revoke ID".into(),
+                ));
+            };
             let credential = with_store(&args.db, async |s| {
-                s.add_terminal(&args.id, args.role, &operator()).await
+                s.add_terminal(id, role, &operator()).await
             })?;
             Ok(Outcome::new(
                 format!(
@@ -356,6 +393,10 @@ pub fn run(global: &Global, command: &PlatformCommand) -> Result<Outcome, CliErr
     }
 }
 
+/// Who may call the HSM endpoints mounted in the back office: any terminal (an outlet
+/// activates, a hospital settles, both through the national interface's HSM functions).
+const HSM_ROLES: &[Role] = &[Role::Outlet, Role::Hospital, Role::Admin];
+
 fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     let keys = args
         .keys
@@ -364,24 +405,15 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
     let label = super::inputs::keys_label(&keys);
     let url = sscard_platform::db_url(args.db.db.as_deref());
     let json = global.json;
-    // The HSM service of the reader-interface issue, mounted in the same server.
-    let hsm_token = match (&args.hsm_token_file, std::env::var(TOKEN_ENV)) {
-        (Some(path), _) => Some(AccessToken::from_file(path)?),
-        (None, Ok(text)) => Some(AccessToken::new(&text)?),
-        (None, Err(_)) => None,
-    };
-    let hsm = match hsm_token {
-        Some(token) => {
-            let hsm_keys = args
-                .keys
-                .load(true)?
-                .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
-            let backend = std::sync::Arc::new(Hsm::new(hsm_keys.keys));
-            Some(hsm_router(HsmState::new(backend, token)))
-        }
-        None => None,
-    };
-    let with_hsm = hsm.is_some();
+    // The HSM service of the reader-interface issue, mounted in the same server behind the
+    // terminal credentials of the rest of the service.
+    let hsm_keys = args
+        .keys
+        .load(true)?
+        .ok_or_else(|| CliError::Usage("no issuer keys".into()))?;
+    let hsm = hsm_router(HsmState::behind_service(std::sync::Arc::new(Hsm::new(
+        hsm_keys.keys,
+    ))));
     // The data directory: the SQLite file's, or the working directory for PostgreSQL.
     let data_dir = url
         .strip_prefix("sqlite:")
@@ -389,18 +421,21 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
         .and_then(|path| std::path::Path::new(path).parent())
         .filter(|dir| !dir.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-    let ecard = |store: &sscard_platform::Store| {
+    let ecard = |state: &sscard_platform::AppState| {
         let service = sscard_platform::ecard::api::EcardService::start(
-            store.clone(),
+            state.store.clone(),
             &data_dir,
             args.ecard_key.as_deref(),
             args.qr_validity,
         )?;
-        let routes = sscard_platform::ecard::api::router(service);
-        Ok(Some(match hsm {
-            Some(hsm) => routes.merge(hsm),
-            None => routes,
-        }))
+        let gate = TerminalGate {
+            state: state.clone(),
+            roles: HSM_ROLES,
+        };
+        let hsm = hsm.route_layer(axum::middleware::from_fn_with_state(gate, require_terminal));
+        Ok(Some(
+            sscard_platform::ecard::api::router(service).merge(hsm),
+        ))
     };
     sscard_platform::run_with(args.listen, &url, keys.keys, ecard, |addr, store| {
         let backend = format!("{:?}", store.backend()).to_lowercase();
@@ -408,17 +443,12 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome, CliError> {
             // One line (programs wait for it): our own words only, nothing from a file or card.
             let ready = json!({
                 "listening": format!("http://{addr}"), "backend": backend, "keys": label,
-                "hsm": with_hsm,
+                "hsm": true,
             });
             println!("{ready}");
         } else {
             super::output::eprint_line(&format!(
-                "sscard platform: listening on http://{addr} ({backend}; {label}{})",
-                if with_hsm {
-                    "; HSM endpoints mounted"
-                } else {
-                    ""
-                }
+                "sscard platform: listening on http://{addr} ({backend}; {label}; HSM endpoints mounted)"
             ));
         }
     })?;

@@ -10,6 +10,7 @@ use serde_json::json;
 use card_os::crypto::Pin;
 use host_tools::card::info::version_from_atr;
 use host_tools::jobs::activation::{psam::psam_image, LostList, PsamModule, SoftwareModule};
+use host_tools::jobs::settlement::registry::{CardApproval, NoApproval, RegistryApproval};
 use host_tools::jobs::settlement::{
     self, fen_to_yuan, yuan_to_fen, Amounts, Kind, Outlet, PinEntry, PurchaseRequest, PurseState,
     Receipt, SettleError, SettlementJournal, Terminal, TradeTime,
@@ -138,6 +139,9 @@ pub struct SettleArgs {
     /// This till's id on online payments (1 to 64 of A-Z a-z 0-9 - _ .).
     #[arg(long, value_name = "ID", default_value = "sscard-till")]
     pub terminal_id: String,
+    /// The back office: its registry is asked before the purse is touched (a suspended, lost,
+    /// cancelled or sealed card is refused), and the settled records are uploaded (queued in
+    /// the journal while it does not answer, sent by the next settle --platform).
     #[command(flatten)]
     pub platform: PlatformArgs,
 }
@@ -252,12 +256,19 @@ pub fn settle(global: &Global, args: &SettleArgs) -> Result<Outcome, CliError> {
         time: args.terminal.time()?,
     };
     let lost = args.terminal.lost()?;
+    let platform = args.platform.client(global.answer_timeout)?;
+    let mut registry = platform.as_ref().map(RegistryApproval::new);
     let mut psam = open_psam(global, &args.psam_reader, &args.psam)?;
     let terminal = Terminal::from_psam(&mut psam, lost)?;
     let mut journal = journal(&args.terminal.journal)?;
     let mut client = connect::open(global)?;
     let layout = args.terminal.layout.load(version_from_atr(&client.atr()))?;
-    let receipt = settlement::settle(
+    let mut offline = NoApproval;
+    let approval: &mut dyn CardApproval = match registry.as_mut() {
+        Some(registry) => registry,
+        None => &mut offline,
+    };
+    let receipt = settlement::settle_approved(
         &mut client,
         &mut psam,
         &layout,
@@ -265,12 +276,22 @@ pub fn settle(global: &Global, args: &SettleArgs) -> Result<Outcome, CliError> {
         &request,
         &mut pin_entry(&args.terminal.pin),
         &mut journal,
+        approval,
     )?;
     let _ = client.transport_mut().power_off();
-    Ok(Outcome::new(
+    let mut outcome = Outcome::new(
         receipt_text(&receipt),
         json!({ "settled": true, "receipt": receipt, "journal": args.terminal.journal.display().to_string() }),
-    ))
+    );
+    if let (Some(client), Some(registry)) = (&platform, registry) {
+        super::settle_registry::after_settlement(
+            client,
+            registry.consulted,
+            &mut journal,
+            &mut outcome,
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// The outlet's terminal number: 12 digits.

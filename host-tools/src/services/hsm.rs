@@ -34,7 +34,6 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -176,6 +175,17 @@ impl HsmState {
         }
     }
 
+    /// A service mounted in another that authenticates every request before it reaches these
+    /// routes (the back office guards them with its terminal credentials and roles:
+    /// `sscard_platform::api::require_terminal`). It checks no token of its own.
+    pub fn behind_service(backend: Arc<dyn HsmBackend>) -> Self {
+        HsmState {
+            backend,
+            token: None,
+            counters: Arc::default(),
+        }
+    }
+
     /// A service that answers anyone who reaches it (`--insecure-no-auth`, tests only).
     pub fn insecure_without_token(backend: Arc<dyn HsmBackend>) -> Self {
         HsmState {
@@ -194,14 +204,25 @@ impl HsmState {
 /// back office mounts the same router in its own service (`Router::merge`).
 pub fn hsm_router(state: HsmState) -> Router {
     let counters = state.counters();
-    Router::new()
-        .route("/api/v1/hsm/status", get(status))
-        .route("/api/v1/hsm/{group}", post(answer))
+    hsm_route_list()
+        .into_router()
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(HSM_BODY_MAX))
         .layer(middleware::from_fn(bounded))
         .layer(middleware::from_fn_with_state(counters, count_refusals))
         .with_state(state)
+}
+
+fn hsm_route_list() -> sscard_platform::api::RouteList<HsmState> {
+    sscard_platform::api::RouteList::default()
+        .get("/api/v1/hsm/status", status)
+        .post("/api/v1/hsm/{group}", answer)
+}
+
+/// Every HSM route as (method, OpenAPI path): the back office's OpenAPI description lists them,
+/// as it mounts them.
+pub fn hsm_routes() -> Vec<(&'static str, &'static str)> {
+    hsm_route_list().routes().to_vec()
 }
 
 /// Every refusal (4xx/5xx, including the extractor's and the router's own) is counted.
@@ -485,6 +506,20 @@ impl HsmBackend for Hsm {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_back_office_describes_the_hsm_routes_it_mounts() {
+        let spec: serde_json::Value =
+            serde_json::from_str(sscard_platform::api::OPENAPI_JSON).unwrap();
+        let routes = hsm_routes();
+        assert_eq!(routes.len(), 2);
+        for (method, path) in routes {
+            assert!(
+                spec["paths"][path][method].is_object(),
+                "{method} {path} is not in openapi.json"
+            );
+        }
+    }
 
     fn request(step1: Option<&str>, step2: Option<&str>, algorithm: Option<&str>) -> HsmRequest {
         HsmRequest {

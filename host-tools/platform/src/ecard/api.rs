@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sscard_ecard::{Blacklist, PublicKeySet, Purpose, Signer, UnixTime, VerifyPolicy};
@@ -17,7 +16,7 @@ use super::online::OnlineVerification;
 use super::payments::{EcardPayment, PaymentRequest};
 use super::{EcardApplication, EcardPassword, EcardView};
 use crate::api::{ApiError, JsonBody};
-use crate::auth::Role;
+use crate::auth::{Credential, Role};
 use crate::registry::Actor;
 use crate::store::Store;
 
@@ -79,9 +78,12 @@ impl FromRequestParts<EcardService> for Till {
 
     async fn from_request_parts(parts: &mut Parts, s: &EcardService) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        match s.store.authenticate(&token).await? {
-            Some((id, Role::Hospital | Role::Admin)) => Ok(Till(Actor::new(id))),
-            Some((id, role)) => Err(error(
+        match s.store.credential(&token).await? {
+            Credential::Live {
+                id,
+                role: Role::Hospital | Role::Admin,
+            } => Ok(Till(Actor::new(id))),
+            Credential::Live { id, role } => Err(error(
                 StatusCode::FORBIDDEN,
                 "role-not-allowed",
                 &format!(
@@ -89,7 +91,12 @@ impl FromRequestParts<EcardService> for Till {
                     role.as_str()
                 ),
             )),
-            None => Err(error(
+            Credential::Revoked { id } => Err(error(
+                StatusCode::UNAUTHORIZED,
+                "credential-revoked",
+                &format!("the credential of terminal {id} was revoked: the back office must issue a new one"),
+            )),
+            Credential::Unknown => Err(error(
                 StatusCode::UNAUTHORIZED,
                 "credential-invalid",
                 "the credential is not a live terminal credential",
@@ -275,26 +282,30 @@ async fn blacklist(
     Ok(Json(s.store.ecard_blacklist().await?))
 }
 
-/// The e-card routes and the holder's and scanner's pages, to `.merge` into the back office's
-/// router.
+fn ecard_routes() -> crate::api::RouteList<EcardService> {
+    crate::api::RouteList::default()
+        .post("/api/v1/ecard/applications", apply)
+        .post("/api/v1/ecard/login", login)
+        .get("/api/v1/ecard/keys", keys)
+        .get("/api/v1/ecard/blacklist", blacklist)
+        .post("/api/v1/ecard/verify", verify)
+        .get("/api/v1/ecard/{id}", show)
+        .post("/api/v1/ecard/payments", pay)
+        .get("/api/v1/ecard/{id}/qr", qr)
+        .get("/api/v1/ecard/{id}/family", family::api::list)
+        .post("/api/v1/ecard/{id}/family", family::api::add)
+        .delete("/api/v1/ecard/{id}/family/{member}", family::api::remove)
+}
+
+/// Every e-card route as (method, OpenAPI path).
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    ecard_routes().routes().to_vec()
+}
+
+/// The e-card routes, to `.merge` into the back office's router.
 pub fn router(service: EcardService) -> Router {
-    Router::new()
-        .route("/api/v1/ecard/applications", post(apply))
-        .route("/api/v1/ecard/login", post(login))
-        .route("/api/v1/ecard/keys", get(keys))
-        .route("/api/v1/ecard/blacklist", get(blacklist))
-        .route("/api/v1/ecard/verify", post(verify))
-        .route("/api/v1/ecard/payments", post(pay))
-        .route("/api/v1/ecard/{id}", get(show))
-        .route("/api/v1/ecard/{id}/qr", get(qr))
-        .route(
-            "/api/v1/ecard/{id}/family",
-            get(family::api::list).post(family::api::add),
-        )
-        .route(
-            "/api/v1/ecard/{id}/family/{member}",
-            delete(family::api::remove),
-        )
+    ecard_routes()
+        .into_router()
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(service)
         .merge(super::pages::router())

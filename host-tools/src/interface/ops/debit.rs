@@ -383,6 +383,7 @@ pub fn hsm_step1(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &s
             &request,
             &mut pin,
             &mut journal,
+            &mut settlement::registry::NoApproval,
         );
         match (started, pin.failure) {
             (Ok(started), _) => Ok(started),

@@ -5,6 +5,7 @@
 
 pub mod journal;
 pub mod psam;
+pub mod registry;
 pub mod rules;
 pub mod security;
 pub(crate) mod steps;
@@ -79,6 +80,17 @@ pub enum ActivationError {
     Blocked(String),
     #[error("card {card} is on the lost/cancelled list: its application has been blocked and the card must be kept")]
     Lost { card: String },
+    /// The back office's registry says the card may not be activated (`code`: `replaced`,
+    /// `unknown-card`, `sealed`, ...); nothing was written to the card.
+    #[error("the registry refuses card {card}: {reason}; nothing was written")]
+    RegistryRefused {
+        card: String,
+        code: String,
+        reason: String,
+    },
+    /// The back office refused the terminal itself (its credential or role), in its words.
+    #[error(transparent)]
+    Registry(sscard_platform::ClientError),
     #[error("card {card} expired on {expiry}")]
     Expired { card: String, expiry: String },
     #[error("card {card} is already activated ({details})")]
@@ -144,6 +156,37 @@ where
     M: SecurityModule + ?Sized,
     P: PinSource + ?Sized,
 {
+    activate_approved(
+        client,
+        module,
+        layout,
+        terminal,
+        identity,
+        pins,
+        journal,
+        &mut |_| Ok(()),
+    )
+}
+
+/// [`activate`], with `approve` (the back office's registry) asked with the card number read
+/// from the card, after the lost list and before anything is written; an activation the card
+/// shows finished is recorded without asking.
+#[allow(clippy::too_many_arguments)]
+pub fn activate_approved<T, M, P>(
+    client: &mut Client<T>,
+    module: &mut M,
+    layout: &Layout,
+    terminal: &Terminal,
+    identity: &Identity,
+    pins: &mut P,
+    journal: &mut Journal,
+    approve: &mut dyn FnMut(&str) -> Result<(), ActivationError>,
+) -> Result<Receipt, ActivationError>
+where
+    T: CardTransport,
+    M: SecurityModule + ?Sized,
+    P: PinSource + ?Sized,
+{
     let plan = steps::Plan::new(layout)?;
     steps::check_blocking(client, &plan)?;
     let card = steps::read_card(client, layout, &mut *module)?;
@@ -199,6 +242,7 @@ where
                 card: card.number.clone(),
             });
         }
+        approve(&card.number)?;
         if card.expiry.as_str() < terminal.date.as_str() {
             return Err(ActivationError::Expired {
                 card: card.number.clone(),

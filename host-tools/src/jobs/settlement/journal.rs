@@ -47,6 +47,9 @@ pub enum Step {
     Refused,
     /// The card debited, but the PSAM refused its MAC2: the TAC is kept for the back office.
     Disputed,
+    /// The back office answered the upload of this settled purchase (its verdict in `reason`):
+    /// it is not sent again (`registry::pending`).
+    Uploaded,
 }
 
 /// One line of the settlement journal.

@@ -14,6 +14,7 @@ pub mod input;
 pub mod journal;
 pub mod online;
 pub mod records;
+pub mod registry;
 
 use card_os::crypto::purse::{
     load_session_input, session_key, Load, Purchase, PurseMac, Settings, TYPE_PURCHASE,
@@ -96,6 +97,17 @@ pub enum SettleError {
     CounterAtMaximum,
     #[error("the card's purse key is blocked (6983) after wrong MACs")]
     KeyBlocked,
+    /// The back office's registry says the card may not pay (`code`: `insurance-suspended`,
+    /// `reported-lost`, ...); nothing was written to the card.
+    #[error("the registry refuses card {card}: {reason}; nothing was debited")]
+    RegistryRefused {
+        card: String,
+        code: String,
+        reason: String,
+    },
+    /// The back office refused the terminal itself (its credential or role), in its words.
+    #[error(transparent)]
+    Registry(sscard_platform::ClientError),
     #[error("the card refused {command}: {}", crate::protocol::sw::explain(*.sw))]
     Refused { command: &'static str, sw: Status },
     #[error("the PSAM failed")]
@@ -433,6 +445,38 @@ where
     P: PurchaseModule + ?Sized,
     E: PinEntry + ?Sized,
 {
+    let mut approval = registry::NoApproval;
+    settle_approved(
+        client,
+        psam,
+        layout,
+        terminal,
+        request,
+        pin,
+        journal,
+        &mut approval,
+    )
+}
+
+/// [`settle`], with `approval` (the back office's registry) asked about the card before anything
+/// is written to it; a transaction the card left open is resolved without asking.
+#[allow(clippy::too_many_arguments)]
+pub fn settle_approved<T, P, E, A>(
+    client: &mut Client<T>,
+    psam: &mut P,
+    layout: &Layout,
+    terminal: &Terminal,
+    request: &PurchaseRequest,
+    pin: &mut E,
+    journal: &mut SettlementJournal,
+    approval: &mut A,
+) -> Result<Receipt, SettleError>
+where
+    T: CardTransport,
+    P: PurchaseModule + ?Sized,
+    E: PinEntry + ?Sized,
+    A: registry::CardApproval + ?Sized,
+{
     let started = start_purchase(
         client,
         Some(&mut *psam),
@@ -441,6 +485,7 @@ where
         request,
         pin,
         journal,
+        approval,
     )?;
     let purchase = match started {
         Started::Resumed(receipt) => return Ok(receipt),
@@ -529,7 +574,8 @@ pub enum Started {
 /// INTERNAL AUTHENTICATE with `genuine` when there is a module that can check it (the PSAM; the
 /// HSM path has none: there the card proves itself by its MAC2 and TAC, which only its own keys
 /// give); the PIN; INITIALIZE FOR PURCHASE. A refusal is journalled.
-pub fn start_purchase<T, M, E>(
+#[allow(clippy::too_many_arguments)]
+pub fn start_purchase<T, M, E, A>(
     client: &mut Client<T>,
     genuine: Option<&mut M>,
     layout: &Layout,
@@ -537,11 +583,13 @@ pub fn start_purchase<T, M, E>(
     request: &PurchaseRequest,
     pin: &mut E,
     journal: &mut SettlementJournal,
+    approval: &mut A,
 ) -> Result<Started, SettleError>
 where
     T: CardTransport,
     M: SecurityModule + ?Sized,
     E: PinEntry + ?Sized,
+    A: registry::CardApproval + ?Sized,
 {
     let purse = purse_ref(layout)?;
     let plan = Plan::new(layout)?;
@@ -569,6 +617,7 @@ where
             expiry: facts.expiry.clone(),
         });
     }
+    approval.approve(&facts.number, &date, request.amounts.account)?;
     let template = Line {
         card: facts.number.clone(),
         kind: Kind::Purchase,
