@@ -177,6 +177,7 @@ fn the_openapi_description_lists_exactly_the_routes() {
     }
     let mut served: Vec<(String, String)> = ROUTES
         .iter()
+        .chain(sscard_platform::ecard::api::ROUTES)
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     described.sort();

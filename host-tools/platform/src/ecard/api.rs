@@ -230,6 +230,21 @@ async fn blacklist(
     Ok(Json(s.store.ecard_blacklist().await?))
 }
 
+/// Every e-card route as (method, OpenAPI path): with [`crate::api::ROUTES`], the list the
+/// OpenAPI test checks.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/ecard/applications"),
+    ("post", "/api/v1/ecard/login"),
+    ("get", "/api/v1/ecard/keys"),
+    ("get", "/api/v1/ecard/blacklist"),
+    ("post", "/api/v1/ecard/verify"),
+    ("get", "/api/v1/ecard/{id}"),
+    ("get", "/api/v1/ecard/{id}/qr"),
+    ("get", "/api/v1/ecard/{id}/family"),
+    ("post", "/api/v1/ecard/{id}/family"),
+    ("delete", "/api/v1/ecard/{id}/family/{member}"),
+];
+
 /// The e-card routes, to `.merge` into the back office's router.
 pub fn router(service: EcardService) -> Router {
     Router::new()
