@@ -212,12 +212,36 @@ fn a_holder_adds_lists_and_removes_family_members() {
     let listed = run(list.clone(), "111111\n").json();
     assert_eq!(listed["members"].as_array().unwrap().len(), 1);
 
+    // The operator lowers the limit: the list says so, and the next add is refused.
+    let set = sscard(&["--json", "platform", "family-limit", "1", "--db", &db]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.json()["family_max_members"], 1);
+    assert_eq!(run(list.clone(), "111111\n").json()["limit"], 1);
+    let mut add = login("add");
+    add.extend(
+        [
+            "--password-from-stdin",
+            "--member-ecard",
+            &mother_id,
+            "--relationship",
+            "parent",
+        ]
+        .map(String::from),
+    );
+    let full = run(add, "111111\n222222\n");
+    assert_eq!(full.code, EXIT_PLATFORM_REFUSED, "{}", full.stderr);
+    assert!(full.stderr.contains("family-limit"), "{}", full.stderr);
+    assert_eq!(
+        sscard(&["platform", "family-limit", "11", "--db", &db]).code,
+        EXIT_USAGE
+    );
+
     // Without --json, a person reads the family; a malformed password is a usage error.
     let mut text = list.clone();
     text.remove(0);
     let shown = run(text, "111111\n");
     assert_eq!(shown.code, 0, "{}", shown.stderr);
-    assert!(shown.stdout.contains("1 of at most 8"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("1 of at most 1"), "{}", shown.stdout);
     assert!(shown.stdout.contains("guardian"), "{}", shown.stdout);
     let bad = run(list, "12ab\n");
     assert_eq!(bad.code, EXIT_USAGE, "{}", bad.stderr);
