@@ -209,5 +209,5 @@ fn the_service_serves_its_description_and_the_admin_page() {
         .unwrap()
         .into_json()
         .unwrap();
-    assert_eq!(health["schema_version"], 2);
+    assert_eq!(health["schema_version"], 3);
 }

@@ -427,7 +427,7 @@ fn migrations_are_applied_once(db: Db) {
     h.register(&[card(1)]);
     // Opening the same database again (a second service instance, a restart) keeps the data.
     let again = h.rt.block_on(sscard_platform::Store::open(&h.url)).unwrap();
-    assert_eq!(h.rt.block_on(again.schema_version()).unwrap(), 2);
+    assert_eq!(h.rt.block_on(again.schema_version()).unwrap(), 3);
     assert_eq!(
         h.rt.block_on(again.card_status("T00000001", None, None))
             .unwrap()
