@@ -229,10 +229,7 @@ fn member_line(m: &FamilyMember) -> String {
         "  {}  {}  consent: {}  e-card {}  added {}\n",
         escape(&m.name),
         m.relationship.as_str(),
-        match m.consent {
-            sscard_platform::ecard::family::ConsentKind::Own => "own",
-            sscard_platform::ecard::family::ConsentKind::Guardian => "guardian",
-        },
+        m.consent.as_str(),
         escape(&m.ecard_id),
         escape(&m.added_at)
     )

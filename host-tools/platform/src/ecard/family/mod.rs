@@ -78,7 +78,7 @@ pub enum ConsentKind {
 }
 
 impl ConsentKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ConsentKind::Own => "own",
             ConsentKind::Guardian => "guardian",
