@@ -7,6 +7,7 @@ mod conformance;
 mod connect;
 mod demo;
 mod diagnose;
+mod ecard_family;
 pub mod error;
 mod explore;
 mod generate;
@@ -163,6 +164,9 @@ pub enum Command {
     /// The back office: the card registry every terminal consults (serve it, administer it).
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
+    /// A holder's e-card family account (temporary place: to become `sscard ecard family`).
+    #[command(subcommand, hide = true, name = "ecard-family")]
+    EcardFamily(ecard_family::FamilyCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -193,6 +197,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Hsm(command) => services::run_hsm(&cli.global, command),
         Command::Bridge(command) => services::run_bridge(&cli.global, command),
         Command::Platform(command) => platform::run(&cli.global, command),
+        Command::EcardFamily(command) => ecard_family::run(&cli.global, command),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

@@ -44,6 +44,18 @@ pub enum PlatformCommand {
     Account(AccountArgs),
     /// Check the registry's invariants (one card in use per person, events for every change).
     Check(DbArgs),
+    /// Show or set the most family members an e-card holder may have (family_max_members).
+    FamilyLimit(FamilyLimitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FamilyLimitArgs {
+    /// The new limit, 0 to 10 (public sources say 8 or 10); without it, the limit in force.
+    #[arg(value_name = "MEMBERS",
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(sscard_platform::ecard::family::FAMILY_MAX_MEMBERS_CEILING)))]
+    pub limit: Option<u32>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -372,6 +384,18 @@ pub fn run(global: &Global, command: &PlatformCommand) -> Result<Outcome, CliErr
             Ok(Outcome::new(
                 format!("recorded (event {id})"),
                 json!({ "event_id": id, "change": change }),
+            ))
+        }
+        PlatformCommand::FamilyLimit(args) => {
+            let limit = with_store(&args.db, async |s| {
+                if let Some(limit) = args.limit {
+                    s.set_family_max_members(limit, &operator()).await?;
+                }
+                s.family_max_members().await
+            })?;
+            Ok(Outcome::new(
+                format!("family_max_members: {limit}\n"),
+                json!({ "family_max_members": limit }),
             ))
         }
         PlatformCommand::Check(db) => {

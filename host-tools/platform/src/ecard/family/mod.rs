@@ -78,7 +78,7 @@ pub enum ConsentKind {
 }
 
 impl ConsentKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ConsentKind::Own => "own",
             ConsentKind::Guardian => "guardian",
@@ -695,6 +695,26 @@ mod tests {
         assert_eq!(age_on("110105201013150012", "20261201"), None, "month 13");
         assert_eq!(age_on("11010520101215001", "20261201"), None, "17 digits");
         assert_eq!(age_on("1101052010121500１", "20261201"), None, "not ASCII");
+    }
+
+    proptest::proptest! {
+        /// Whole years since the birth date, one more on each birthday, never for a date
+        /// before the birth; any surrounding digits of the number change nothing.
+        #[test]
+        fn age_counts_birthdays(
+            (by, bm, bd) in (1900u32..2100, 1u32..=12, 1u32..=31),
+            (years, tm, td) in (0u32..120, 1u32..=12, 1u32..=31),
+            region in 0u32..1_000_000, serial in 0u32..10_000,
+        ) {
+            let ssn = format!("{region:06}{by:04}{bm:02}{bd:02}{serial:04}");
+            let today = format!("{:04}{tm:02}{td:02}", by + years);
+            let before_birthday = (tm, td) < (bm, bd);
+            let expected = match (years, before_birthday) {
+                (0, true) => None,
+                (n, b) => Some(n - u32::from(b)),
+            };
+            proptest::prop_assert_eq!(age_on(&ssn, &today), expected);
+        }
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! `sscard ecard-family add | list | remove` (to become `sscard ecard family`) against the real
+//! `sscard platform serve`: the holder logs in, adds members with their consent, lists them
+//! and removes one, each with `--json`; passwords come from standard input or a file.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+use sscard_platform::ecard::{EcardApplication, EcardPassword};
+use sscard_platform::model::{ActivationRequest, CardRegistration};
+use sscard_platform::registry::Actor;
+use sscard_platform::Store;
+
+/// The refusal exit code of the back office (docs/host-tools.md).
+const EXIT_PLATFORM_REFUSED: i32 = 50;
+
+/// Runs sscard with `stdin` on its standard input.
+fn sscard_stdin(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sscard runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Person `i` born on 1 January `age` years ago, card activated, e-card with `password`.
+fn person(
+    store: &Store,
+    rt: &tokio::runtime::Runtime,
+    i: u32,
+    age: i32,
+    password: &str,
+) -> (CardRegistration, String) {
+    let year: i32 = sscard_platform::time::today()[..4].parse().unwrap();
+    let c = CardRegistration {
+        card_number: format!("F{i:08}"),
+        card_id_code: format!("110100D15600000554455354{i:08X}"),
+        ssn: format!("110105{:04}0101{i:04}", year - age),
+        name: format!("家人{i}"),
+        issue_date: "20240101".into(),
+        expiry_date: "20340101".into(),
+        version: "3.0".into(),
+        online_mode: false,
+        supersedes: None,
+    };
+    let actor = Actor::new("test");
+    rt.block_on(async {
+        store
+            .register_cards(std::slice::from_ref(&c), &actor)
+            .await
+            .unwrap();
+        store
+            .record_activation(
+                &c.card_number,
+                &ActivationRequest {
+                    date: "20240315".into(),
+                    outlet: "BANK-0001".into(),
+                    terminal: "T-42".into(),
+                    card_id_code: None,
+                    ssn: None,
+                },
+                &actor,
+                None,
+            )
+            .await
+            .unwrap();
+        let e = store
+            .apply_ecard(
+                &EcardApplication {
+                    ssn: c.ssn.clone(),
+                    name: c.name.clone(),
+                    consent_privacy_terms: true,
+                    channel: "city-app".into(),
+                    password: EcardPassword::new(password).unwrap(),
+                },
+                &actor,
+            )
+            .await
+            .unwrap();
+        (c, e.id)
+    })
+}
+
+#[test]
+fn a_holder_adds_lists_and_removes_family_members() {
+    let dir = TestDir::new("cli-ecard-family");
+    let db = format!("sqlite:{}", dir.path().join("registry.db").display());
+    let service = Service::start(&db);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::open(&db)).unwrap();
+    let (holder, holder_id) = person(&store, &rt, 1, 40, "111111");
+    let (mother, mother_id) = person(&store, &rt, 2, 66, "222222");
+    let (_, child_id) = person(&store, &rt, 3, 7, "333333");
+
+    let login = |command: &str| {
+        vec![
+            "--json".to_owned(),
+            "ecard-family".into(),
+            command.into(),
+            "--platform".into(),
+            service.base.clone(),
+            "--ssn".into(),
+            holder.ssn.clone(),
+            "--name".into(),
+            holder.name.clone(),
+        ]
+    };
+    let run = |args: Vec<String>, stdin: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sscard_stdin(&args, stdin)
+    };
+
+    // The mother consents with her password (second line of stdin), found by number and name.
+    let mut add = login("add");
+    add.extend(
+        [
+            "--password-from-stdin",
+            "--member-ssn",
+            &mother.ssn,
+            "--member-name",
+            &mother.name,
+            "--relationship",
+            "parent",
+        ]
+        .map(String::from),
+    );
+    let wrong = run(add.clone(), "111111\n999999\n");
+    assert_eq!(wrong.code, EXIT_PLATFORM_REFUSED, "{}", wrong.stderr);
+    assert_eq!(
+        wrong.json()["error"]["kind"],
+        "platform_refused",
+        "{}",
+        wrong.stdout
+    );
+    assert!(wrong.stderr.contains("wrong"), "{}", wrong.stderr);
+    let added = run(add, "111111\n222222\n");
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let added = added.json();
+    assert_eq!(added["added"]["ecard_id"], mother_id.as_str());
+    assert_eq!(added["added"]["consent"], "own");
+
+    // The child: the holder as guardian; the holder's password from a file.
+    let password_file = dir.path().join("holder-password");
+    std::fs::write(&password_file, "111111\n").unwrap();
+    let mut add = login("add");
+    add.extend(
+        [
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--member-ecard",
+            &child_id,
+            "--relationship",
+            "child",
+            "--guardian",
+        ]
+        .map(String::from),
+    );
+    let added = run(add, "");
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert_eq!(added.json()["added"]["consent"], "guardian");
+
+    let mut list = login("list");
+    list.push("--password-from-stdin".into());
+    let listed = run(list.clone(), "111111\n");
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let listed = listed.json();
+    assert_eq!(listed["holder"], holder_id.as_str());
+    assert_eq!(listed["limit"], 8);
+    let members: Vec<_> = listed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["ecard_id"].as_str().unwrap().to_owned(),
+                m["relationship"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        members,
+        [
+            (mother_id.clone(), "parent".to_owned()),
+            (child_id.clone(), "child".to_owned())
+        ]
+    );
+
+    let mut remove = login("remove");
+    remove.extend(["--password-from-stdin".to_owned(), mother_id.clone()]);
+    let removed = run(remove.clone(), "111111\n");
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert_eq!(removed.json()["removed"]["member"], mother_id.as_str());
+    let again = run(remove, "111111\n");
+    assert_eq!(again.code, EXIT_PLATFORM_REFUSED, "{}", again.stderr);
+
+    let listed = run(list.clone(), "111111\n").json();
+    assert_eq!(listed["members"].as_array().unwrap().len(), 1);
+
+    // The operator lowers the limit: the list says so, and the next add is refused.
+    let set = sscard(&["--json", "platform", "family-limit", "1", "--db", &db]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.json()["family_max_members"], 1);
+    assert_eq!(run(list.clone(), "111111\n").json()["limit"], 1);
+    let mut add = login("add");
+    add.extend(
+        [
+            "--password-from-stdin",
+            "--member-ecard",
+            &mother_id,
+            "--relationship",
+            "parent",
+        ]
+        .map(String::from),
+    );
+    let full = run(add, "111111\n222222\n");
+    assert_eq!(full.code, EXIT_PLATFORM_REFUSED, "{}", full.stderr);
+    assert!(full.stderr.contains("family-limit"), "{}", full.stderr);
+    assert_eq!(
+        sscard(&["platform", "family-limit", "11", "--db", &db]).code,
+        EXIT_USAGE
+    );
+
+    // Without --json, a person reads the family; a malformed password is a usage error.
+    let mut text = list.clone();
+    text.remove(0);
+    let shown = run(text, "111111\n");
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains("1 of at most 1"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("guardian"), "{}", shown.stdout);
+    let bad = run(list, "12ab\n");
+    assert_eq!(bad.code, EXIT_USAGE, "{}", bad.stderr);
+    // No password on the command line: an argument for it does not exist.
+    let mut clear = login("list");
+    clear.extend(["--password".to_owned(), "111111".to_owned()]);
+    assert_eq!(run(clear, "").code, EXIT_USAGE);
+}
