@@ -7,6 +7,7 @@ mod conformance;
 mod connect;
 mod demo;
 mod diagnose;
+mod ecard;
 pub mod error;
 mod explore;
 mod generate;
@@ -161,6 +162,8 @@ pub enum Command {
     /// The back office: the card registry every terminal consults (serve it, administer it).
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
+    /// The electronic card: apply, show the card face, show a QR code, verify a code.
+    Ecard(ecard::EcardArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -191,6 +194,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Hsm(command) => services::run_hsm(&cli.global, command),
         Command::Bridge(command) => services::run_bridge(&cli.global, command),
         Command::Platform(command) => platform::run(&cli.global, command),
+        Command::Ecard(args) => ecard::run(&cli.global, args),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }
