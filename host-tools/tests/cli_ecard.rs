@@ -274,6 +274,29 @@ fn a_holder_applies_sees_the_card_and_shows_codes_a_pharmacy_verifies_online() {
         "{}",
         terminal.stdout
     );
+    // The code's text on a line of its own under the drawing, for a person to read out.
+    let shown = terminal
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("SSC1:"))
+        .unwrap_or_else(|| panic!("{}", terminal.stdout))
+        .to_owned();
+    let by_person = office.ecard_at_hospital(
+        false,
+        &["verify", &shown, "--platform", &office.service.base],
+    );
+    assert_eq!(
+        by_person.code, 0,
+        "{}{}",
+        by_person.stdout, by_person.stderr
+    );
+    assert!(
+        by_person.stdout.contains("1101**********0001"),
+        "{}",
+        by_person.stdout
+    );
+    assert!(!by_person.stdout.contains(&c.ssn), "{}", by_person.stdout);
+    assert!(by_person.stdout.contains(&c.name), "{}", by_person.stdout);
     let svg = office.path("code.svg");
     let run = qr("svg", Some(&svg));
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -385,6 +385,9 @@ fn code_json(code: &CodeAnswer, purpose: Purpose, out: Option<&str>) -> Value {
 
 fn code_text(drawn: &str, code: &CodeAnswer, out: Option<&str>) -> String {
     let mut text = drawn.to_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
     if let Some(out) = out {
         text.push_str(&format!("wrote {}\n", escape(out)));
     }
