@@ -376,6 +376,33 @@ fn a_holder_applies_sees_the_card_and_shows_codes_a_pharmacy_verifies_online() {
     let fine = office.verify_offline(fresh["code"].as_str().unwrap());
     assert_eq!(fine.code, 0, "{}{}", fine.stdout, fine.stderr);
     assert_eq!(fine.json()["holder"]["ecard"], ecard.as_str());
+    // A terminal that keeps the codes it has seen refuses the second showing offline too.
+    let seen = office.path("seen.json");
+    let offline_seen = || {
+        office.ecard(
+            true,
+            &[
+                "verify",
+                fresh["code"].as_str().unwrap(),
+                "--offline",
+                "--keys",
+                &office.path("keys.json"),
+                "--blacklist",
+                &office.path("blacklist.json"),
+                "--seen",
+                &seen,
+            ],
+        )
+    };
+    let first = offline_seen();
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let second = offline_seen();
+    assert_eq!(
+        second.code, EXIT_CODE_REPLAYED,
+        "{}{}",
+        second.stdout, second.stderr
+    );
+    assert_eq!(second.json()["reason"], "replayed");
 }
 
 #[test]
@@ -751,4 +778,49 @@ fn a_login_by_ecard_id_needs_the_right_password_and_one_form_only() {
     assert_eq!(status, 422);
     let (status, _) = login(base, serde_json::json!({"password": PASSWORD}));
     assert_eq!(status, 422);
+}
+
+#[test]
+fn of_offline_runs_at_once_sharing_a_seen_file_exactly_one_accepts_a_code() {
+    let office = office(&[]);
+    let ecard = office.apply(1);
+    let sync = office.sync();
+    assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+    let code = office.code(&ecard)["code"].as_str().unwrap().to_owned();
+    let (keys, blacklist, seen) = (
+        office.path("keys.json"),
+        office.path("blacklist.json"),
+        office.path("seen.json"),
+    );
+    let codes: Vec<i32> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    office
+                        .ecard(
+                            true,
+                            &[
+                                "verify",
+                                &code,
+                                "--offline",
+                                "--keys",
+                                &keys,
+                                "--blacklist",
+                                &blacklist,
+                                "--seen",
+                                &seen,
+                            ],
+                        )
+                        .code
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == EXIT_CODE_REPLAYED).count(),
+        5,
+        "{codes:?}"
+    );
 }

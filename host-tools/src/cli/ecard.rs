@@ -18,6 +18,7 @@ use sscard_platform::ecard::online::OnlineVerification;
 use sscard_platform::ecard::{EcardPassword, EcardView, Level, PRIVACY_TERMS_VERSION};
 use sscard_platform::{Client, ClientError};
 
+use super::ecard_seen::SeenFile;
 use super::inputs::PlatformArgs;
 use super::{CliError, Global, Outcome};
 
@@ -229,6 +230,10 @@ pub struct VerifyArgs {
     /// The cached e-card blacklist (JSON), as --sync-blacklist writes it.
     #[arg(long, value_name = "FILE")]
     pub blacklist: Option<PathBuf>,
+    /// Offline: remember the codes accepted in FILE (JSON, locked while used), so a code shown
+    /// to this terminal twice is refused as replayed.
+    #[arg(long, value_name = "FILE")]
+    pub seen: Option<PathBuf>,
     /// Fetch the back office's e-card blacklist into --blacklist (and the keys into --keys when
     /// that file does not exist yet); then verify CODE, if given, offline.
     #[arg(long, requires_all = ["platform", "blacklist"])]
@@ -340,17 +345,21 @@ fn clock(secs: u64) -> String {
 /// Writes `bytes` to `path` whole: a temporary file beside it, renamed over it, so a viewer
 /// never reads half a picture.
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let create = |source| CliError::CreateFile {
+    replace_file(path, bytes).map_err(|source| CliError::CreateFile {
         path: path.display().to_string(),
         source,
-    };
+    })
+}
+
+/// [`write_whole`]'s work, for the files this command keeps (a picture, a cache).
+pub(super) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp).map_err(create)?;
-    file.write_all(bytes).map_err(create)?;
-    file.sync_all().map_err(create)?;
-    std::fs::rename(&tmp, path).map_err(create)
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Draws one code as the options say: the text to show (the terminal drawing, or the SVG when
@@ -711,7 +720,7 @@ fn verify_offline(args: &VerifyArgs, code: &str) -> Result<Outcome, CliError> {
     let keys = load_keys(keys_path)?;
     let blacklist = load_blacklist(blacklist_path)?;
     Ok(
-        match sscard_ecard::verify_offline(code, &keys, UnixTime::now(), &blacklist) {
+        match check_offline(code, &keys, &blacklist, args.seen.as_deref()) {
             Ok(v) => {
                 let json = json!({
                     "valid": true,
@@ -741,6 +750,27 @@ fn verify_offline(args: &VerifyArgs, code: &str) -> Result<Outcome, CliError> {
             }
         },
     )
+}
+
+/// The library's offline checks, and the replay check when the terminal keeps a seen-codes file.
+fn check_offline(
+    code: &str,
+    keys: &PublicKeySet,
+    blacklist: &Blacklist,
+    seen: Option<&Path>,
+) -> Result<sscard_ecard::VerifiedCode, sscard_ecard::Refusal> {
+    let now = UnixTime::now();
+    match seen {
+        Some(path) => sscard_ecard::verify_and_admit(
+            code,
+            keys,
+            now,
+            blacklist,
+            &SeenFile::new(path),
+            &sscard_ecard::VerifyPolicy::default(),
+        ),
+        None => sscard_ecard::verify_offline(code, keys, now, blacklist),
+    }
 }
 
 /// Why a code is refused, as far as the exit code tells (docs/electronic-card.md): online

@@ -8,6 +8,7 @@ mod connect;
 mod demo;
 mod diagnose;
 mod ecard;
+mod ecard_seen;
 pub mod error;
 mod explore;
 mod generate;
