@@ -1,4 +1,4 @@
-//! `sscard ecard-family add | list | remove` (to become `sscard ecard family`) against the real
+//! `sscard ecard family add | list | remove` against the real
 //! `sscard platform serve`: the holder logs in, adds members with their consent, lists them
 //! and removes one, each with `--json`; passwords come from standard input or a file.
 
@@ -111,7 +111,8 @@ fn a_holder_adds_lists_and_removes_family_members() {
     let login = |command: &str| {
         vec![
             "--json".to_owned(),
-            "ecard-family".into(),
+            "ecard".into(),
+            "family".into(),
             command.into(),
             "--platform".into(),
             service.base.clone(),

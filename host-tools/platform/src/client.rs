@@ -1,14 +1,19 @@
 //! The client terminals use (blocking, every call bounded by a timeout): the activation outlet,
-//! the diagnostics counter and the settlement till.
+//! the diagnostics counter and the settlement till; and the e-card's calls, a holder's
+//! (apply, log in, show, a code) and a hospital terminal's (verify, keys, blacklist).
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use sscard_ecard::{Blacklist, PublicKeySet, Purpose};
+
 use crate::api::IDEMPOTENCY_HEADER;
+use crate::ecard::api::CodeAnswer;
 use crate::ecard::online::OnlineVerification;
 use crate::ecard::payments::{EcardPayment, PaymentRequest};
+use crate::ecard::{EcardPassword, EcardView};
 use crate::model::*;
 
 /// The default bound on one call (connect, send, answer).
@@ -49,7 +54,8 @@ impl ClientError {
 pub struct Client {
     agent: ureq::Agent,
     base: String,
-    authorization: String,
+    /// `None` for the calls that need no credential (an e-card application, a login).
+    authorization: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -70,8 +76,31 @@ impl Client {
                 .timeout(timeout)
                 .build(),
             base: base.trim_end_matches('/').to_owned(),
-            authorization: format!("Bearer {token}"),
+            authorization: Some(format!("Bearer {token}")),
         }
+    }
+
+    /// A client without a credential: for an e-card application and a holder's login.
+    pub fn anonymous(base: &str, timeout: Duration) -> Client {
+        Client {
+            authorization: None,
+            ..Client::new(base, "", timeout)
+        }
+    }
+
+    /// The same connection with another credential (a holder's session token).
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            authorization: Some(format!("Bearer {token}")),
+            ..self.clone()
+        }
+    }
+
+    fn authorised(&self, mut request: ureq::Request) -> ureq::Request {
+        if let Some(authorization) = &self.authorization {
+            request = request.set("Authorization", authorization);
+        }
+        request
     }
 
     fn url(&self, path: &str) -> String {
@@ -121,11 +150,7 @@ impl Client {
 
     pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = self.url(path);
-        let result = self
-            .agent
-            .get(&url)
-            .set("Authorization", &self.authorization)
-            .call();
+        let result = self.authorised(self.agent.get(&url)).call();
         self.answer(&url, result)
     }
 
@@ -136,10 +161,7 @@ impl Client {
         idempotency_key: Option<&str>,
     ) -> Result<T, ClientError> {
         let url = self.url(path);
-        let mut request = self
-            .agent
-            .post(&url)
-            .set("Authorization", &self.authorization);
+        let mut request = self.authorised(self.agent.post(&url));
         if let Some(key) = idempotency_key {
             request = request.set(IDEMPOTENCY_HEADER, key);
         }
@@ -258,6 +280,113 @@ impl Client {
     pub fn pay_with_token(&self, request: &PaymentRequest) -> Result<EcardPayment, ClientError> {
         self.post("ecard/payments", request, None)
     }
+
+    /// A request whose body holds a secret (an e-card password): the serialised body is wiped
+    /// once sent.
+    fn post_secret<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = self.url(path);
+        let bytes = zeroize::Zeroizing::new(
+            serde_json::to_vec(body).map_err(|e| ClientError::BadAnswer(e.to_string()))?,
+        );
+        let result = self
+            .authorised(self.agent.post(&url))
+            .set("Content-Type", "application/json")
+            .send_bytes(&bytes);
+        self.answer(&url, result)
+    }
+
+    /// Applies for an e-card (no credential: the name, number, consent and the card's state
+    /// are what the back office checks).
+    pub fn apply_ecard(
+        &self,
+        application: &EcardApplicationRequest<'_>,
+    ) -> Result<EcardView, ClientError> {
+        self.post_secret("ecard/applications", application)
+    }
+
+    /// Logs a holder in; the session's token goes into [`Client::with_token`].
+    pub fn ecard_login(
+        &self,
+        who: &EcardLogin<'_>,
+        password: &EcardPassword,
+    ) -> Result<EcardSession, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(flatten)]
+            who: &'a EcardLogin<'a>,
+            password: &'a str,
+        }
+        self.post_secret(
+            "ecard/login",
+            &Body {
+                who,
+                password: password.expose(),
+            },
+        )
+    }
+
+    /// The holder's e-card (a holder's session).
+    pub fn ecard(&self, id: &str) -> Result<EcardView, ClientError> {
+        self.get(&format!("ecard/{}", encode(id)))
+    }
+
+    /// A fresh QR code of the holder's e-card (a holder's session).
+    pub fn ecard_code(&self, id: &str, purpose: Purpose) -> Result<CodeAnswer, ClientError> {
+        self.get(&format!("ecard/{}/qr?purpose={purpose}", encode(id)))
+    }
+
+    /// Verifies a code online (a hospital or admin terminal): the holder's identity.
+    pub fn verify_ecard_code(&self, code: &str) -> Result<OnlineVerification, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            code: &'a str,
+        }
+        self.post("ecard/verify", &Body { code }, None)
+    }
+
+    /// The platform's published keys, for offline verification.
+    pub fn ecard_keys(&self) -> Result<PublicKeySet, ClientError> {
+        self.get("ecard/keys")
+    }
+
+    /// The e-card blacklist snapshot an offline terminal caches (a hospital or admin terminal).
+    pub fn ecard_blacklist(&self) -> Result<Blacklist, ClientError> {
+        self.get("ecard/blacklist")
+    }
+}
+
+/// An application for an e-card, as a holder's app sends it.
+#[derive(Debug, Serialize)]
+pub struct EcardApplicationRequest<'a> {
+    pub ssn: &'a str,
+    pub name: &'a str,
+    pub consent_privacy_terms: bool,
+    pub channel: &'a str,
+    #[serde(serialize_with = "expose_password")]
+    pub password: &'a EcardPassword,
+}
+
+fn expose_password<S: serde::Serializer>(p: &&EcardPassword, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.expose())
+}
+
+/// Who logs in: the e-card's id, or name and social security number as the apps ask.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum EcardLogin<'a> {
+    Ecard { ecard: &'a str },
+    Person { ssn: &'a str, name: &'a str },
+}
+
+/// A holder's session: its bearer token and the e-card.
+#[derive(Debug, serde::Deserialize)]
+pub struct EcardSession {
+    pub token: String,
+    pub ecard: EcardView,
 }
 
 /// Percent-encodes a path segment or query value (everything but unreserved characters).

@@ -109,6 +109,20 @@ pub enum ExitClass {
     /// (suspended, lost, cancelled, sealed, replaced, unknown); nothing was written to it. The
     /// settlement range 40–49 is full, so it follows the back office's codes.
     RegistryRefused = 53,
+    /// E-card code: expired (or not valid yet, or claiming too long a validity).
+    CodeExpired = 57,
+    /// E-card code: used before.
+    CodeReplayed = 58,
+    /// E-card code: altered, malformed, or not signed by the platform.
+    CodeTampered = 59,
+    /// E-card code: its card is reported lost, cancelled, sealed or otherwise not working.
+    CodeCardBlocked = 60,
+    /// E-card code: signed with a key, or naming an e-card, nobody here knows.
+    CodeUnknown = 61,
+    /// E-card code: not for this use (an identity code paying, a level 1 e-card paying).
+    CodeNotForThisUse = 62,
+    /// E-card application: no consent to the privacy terms.
+    ConsentRequired = 63,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +224,48 @@ pub enum CliError {
     PlatformRefusedCards { refused: usize },
     #[error("{wrong} of {total} diagnoses in the confusion matrix named the wrong cause")]
     MatrixMismatch { wrong: usize, total: usize },
+    #[error("the code is refused: {0}")]
+    EcardCodeRefused(#[source] sscard_ecard::Refusal),
+    #[error("the back office refuses the code: {reason}")]
+    EcardCodeRefusedOnline {
+        reason: String,
+        #[source]
+        source: sscard_platform::ClientError,
+    },
+    #[error("an e-card is issued only with consent to the privacy terms (version {0}): read them, then give --consent")]
+    ConsentRequired(&'static str),
+    #[error("the e-card password is not accepted: {0}")]
+    EcardPasswordRejected(String),
+    #[error("no terminal to ask the e-card password on: give --password-file FILE")]
+    EcardPasswordNoTerminal,
+    #[error("cannot read the e-card password from {path}: {source}")]
+    EcardPasswordFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not {what}: {source}")]
+    EcardFile {
+        path: String,
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("the platform's key cannot be used: {0}")]
+    EcardKey(#[from] sscard_ecard::KeyError),
+    #[error("the QR code cannot be drawn: {0}")]
+    Render(#[from] sscard_ecard::render::RenderError),
+}
+
+fn code_refusal_class(code: &str) -> (ExitClass, &'static str) {
+    use super::ecard::CodeRefusal as R;
+    match R::of_code(code) {
+        Some(R::Expired) => (ExitClass::CodeExpired, "code_expired"),
+        Some(R::Replayed) => (ExitClass::CodeReplayed, "code_replayed"),
+        Some(R::Tampered) => (ExitClass::CodeTampered, "code_tampered"),
+        Some(R::CardBlocked) => (ExitClass::CodeCardBlocked, "code_card_blocked"),
+        Some(R::Unknown) => (ExitClass::CodeUnknown, "code_unknown"),
+        Some(R::NotForThisUse) => (ExitClass::CodeNotForThisUse, "code_not_for_this_use"),
+        None => (ExitClass::PlatformRefused, "platform_refused"),
+    }
 }
 
 fn transport_class(e: &TransportError) -> (ExitClass, &'static str) {
@@ -500,6 +556,19 @@ impl CliError {
             CliError::NotRecorded { source, .. } => platform_client_class(source),
             CliError::BlacklistCache(_) => (ExitClass::Io, "blacklist_cache"),
             CliError::PlatformRefusedCards { .. } => (ExitClass::PlatformRefused, "cards_refused"),
+            CliError::EcardCodeRefused(r) => code_refusal_class(r.code()),
+            CliError::EcardCodeRefusedOnline { source, .. } => {
+                code_refusal_class(source.code().unwrap_or_default())
+            }
+            CliError::ConsentRequired(_) => (ExitClass::ConsentRequired, "consent_required"),
+            CliError::EcardPasswordRejected(_) | CliError::EcardPasswordNoTerminal => {
+                (ExitClass::PinRejected, "password_rejected")
+            }
+            CliError::EcardPasswordFile { .. } => (ExitClass::Io, "io"),
+            CliError::EcardFile { .. } | CliError::EcardKey(_) => {
+                (ExitClass::BadInput, "bad_ecard_file")
+            }
+            CliError::Render(_) => (ExitClass::Failure, "render_failed"),
         }
     }
 
@@ -609,6 +678,13 @@ mod tests {
             ExitClass::MedicalRestricted,
             ExitClass::BadAmount,
             ExitClass::RegistryRefused,
+            ExitClass::CodeExpired,
+            ExitClass::CodeReplayed,
+            ExitClass::CodeTampered,
+            ExitClass::CodeCardBlocked,
+            ExitClass::CodeUnknown,
+            ExitClass::CodeNotForThisUse,
+            ExitClass::ConsentRequired,
         ];
         let mut codes: Vec<u8> = classes.iter().map(|c| *c as u8).collect();
         codes.sort_unstable();

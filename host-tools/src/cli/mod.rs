@@ -7,7 +7,9 @@ mod conformance;
 mod connect;
 mod demo;
 mod diagnose;
+mod ecard;
 mod ecard_family;
+mod ecard_seen;
 pub mod error;
 mod explore;
 mod generate;
@@ -164,9 +166,8 @@ pub enum Command {
     /// The back office: the card registry every terminal consults (serve it, administer it).
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
-    /// A holder's e-card family account (temporary place: to become `sscard ecard family`).
-    #[command(subcommand, hide = true, name = "ecard-family")]
-    EcardFamily(ecard_family::FamilyCommand),
+    /// The electronic card: apply, show the card face, show a QR code, verify a code.
+    Ecard(ecard::EcardArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -197,7 +198,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Hsm(command) => services::run_hsm(&cli.global, command),
         Command::Bridge(command) => services::run_bridge(&cli.global, command),
         Command::Platform(command) => platform::run(&cli.global, command),
-        Command::EcardFamily(command) => ecard_family::run(&cli.global, command),
+        Command::Ecard(args) => ecard::run(&cli.global, args),
         Command::Completions { shell } => generate::completions(*shell),
         Command::Man => generate::man(),
     }

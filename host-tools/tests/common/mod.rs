@@ -115,6 +115,11 @@ impl Service {
 
     /// With extra environment variables (e.g. the HSM's token).
     pub fn start_with(db: &str, env: &[(&str, &str)]) -> Service {
+        Service::start_full(db, &[], env)
+    }
+
+    /// With extra `platform serve` options (e.g. `--qr-validity 5`) and environment variables.
+    pub fn start_full(db: &str, options: &[&str], env: &[(&str, &str)]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
             .args([
                 "--json",
@@ -125,6 +130,7 @@ impl Service {
                 "--db",
                 db,
             ])
+            .args(options)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

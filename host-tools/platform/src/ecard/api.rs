@@ -105,10 +105,13 @@ impl FromRequestParts<EcardService> for Till {
     }
 }
 
+/// A login: name and social security number (as the apps ask), or the e-card's id (as
+/// `sscard ecard show --ecard ID` does); and the e-card password.
 #[derive(Deserialize)]
 struct Login {
-    ssn: String,
-    name: String,
+    ssn: Option<String>,
+    name: Option<String>,
+    ecard: Option<String>,
     password: String,
 }
 
@@ -158,10 +161,17 @@ async fn login(
     JsonBody(login): JsonBody<Login>,
 ) -> Result<Json<Session>, ApiError> {
     let password = EcardPassword::new(&zeroize::Zeroizing::new(login.password))?;
-    let (token, ecard) = s
-        .store
-        .open_session(&login.ssn, &login.name, &password)
-        .await?;
+    let (token, ecard) = match (login.ecard, login.ssn, login.name) {
+        (Some(id), None, None) => s.store.open_ecard_session(&id, &password).await?,
+        (None, Some(ssn), Some(name)) => s.store.open_session(&ssn, &name, &password).await?,
+        _ => {
+            return Err(error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-request",
+                "log in with ssn and name, or with ecard, and the password",
+            ))
+        }
+    };
     Ok(Json(Session { token, ecard }))
 }
 

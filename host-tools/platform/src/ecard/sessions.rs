@@ -29,6 +29,29 @@ impl Store {
         password: &EcardPassword,
     ) -> Result<(String, EcardView), PlatformError> {
         let view = self.ecard_login(ssn, name, password).await?;
+        self.start_session(view).await
+    }
+
+    /// Logs in with the e-card's id and password (the same count of wrong passwords) and
+    /// opens a session; an id the back office does not hold is `wrong-credentials` too.
+    pub async fn open_ecard_session(
+        &self,
+        id: &str,
+        password: &EcardPassword,
+    ) -> Result<(String, EcardView), PlatformError> {
+        let view = match self.authorised(id, password).await {
+            Err(PlatformError::Refused { code, .. }) if code == "unknown-ecard" => {
+                return Err(PlatformError::refused(
+                    "wrong-credentials",
+                    "the e-card, or the password, is wrong",
+                ))
+            }
+            other => other?,
+        };
+        self.start_session(view).await
+    }
+
+    async fn start_session(&self, view: EcardView) -> Result<(String, EcardView), PlatformError> {
         let token = crate::auth::new_token()
             .map_err(|e| PlatformError::Corrupt(format!("no random token: {e}")))?
             .replacen(crate::auth::TOKEN_PREFIX, SESSION_PREFIX, 1);

@@ -247,6 +247,7 @@ mod tests {
             tac: Some("0A0B0C0D".into()),
             sw: None,
             reason: None,
+            online: None,
         }
     }
 
