@@ -4,7 +4,10 @@
 //! (bytes on the wire × 10 bits). Needs the stack (scripts/pcsc-stack.sh start); run it under the
 //! reader lock:
 //!
-//!     flock /tmp/sscard-pcsc.lock cargo run --release -p sscard-driver --example bas_bench [-- CALLS]
+//!     flock -o /tmp/sscard-pcsc.lock cargo run --release -p sscard-driver --example bas_bench [-- CALLS]
+//!
+//! Rows: iReadCardBas as configured by default (the PSAM kept connected between calls), the same
+//! with `[psam] keep_connected = false`, `sscard info`'s read, and the floor.
 
 #[path = "../../tests/pcsc_support/mod.rs"]
 mod pcsc_support;
@@ -135,6 +138,20 @@ fn main() {
         "iReadCardBas (library → pcscd → vpcd, card + PSAM)",
         &mut bas,
     );
+
+    // The same with the PSAM opened and closed by each call, as before the driver kept it.
+    std::fs::write(
+        &config,
+        "[card]\nreader = \"Virtual PCD 00 00\"\n[psam]\nreader = \"Virtual PCD 00 01\"\nkeep_connected = false\n[pin]\nsource = \"script:\"\n",
+    )
+    .unwrap();
+    let mut unkept = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        call();
+        unkept.push(started.elapsed());
+    }
+    stats("iReadCardBas, [psam] keep_connected = false", &mut unkept);
 
     let layout = national("3.0").unwrap();
     let keys = keys();

@@ -5,9 +5,10 @@
 use std::sync::{Mutex, MutexGuard};
 
 use crate::interface::codes::{self, Failure, Outcome};
-use crate::interface::config::Config;
+use crate::interface::config::{Config, ConfigFile};
 use crate::interface::ops;
 use crate::interface::pin::PinPad;
+use crate::interface::readers::Readers;
 use crate::interface::session::CardSession;
 
 /// A parameter of a national function, in the order of its C signature (pOutInfo excluded).
@@ -168,11 +169,15 @@ impl Pending {
     }
 }
 
-/// The process's driver state: the configuration in force, the PIN pad, an open HSM exchange.
+/// The process's driver state: the configuration in force, the PIN pad, an open HSM exchange,
+/// the readers kept between calls.
 pub struct Driver {
     fixed_config: Option<Config>,
+    config_file: ConfigFile,
     pad: Option<PinPad>,
     pub(crate) pending: Option<Pending>,
+    /// Made at the first call (a `const` driver cannot hold them yet).
+    readers: Option<Readers>,
 }
 
 impl Default for Driver {
@@ -183,12 +188,15 @@ impl Default for Driver {
 
 impl Driver {
     /// A driver that reads its configuration file at each call (`$SSCARD_DRIVER_CONFIG`, else
-    /// beside the library), so an edited file takes effect without reloading the library.
+    /// beside the library), so an edited file takes effect without reloading the library (it is
+    /// parsed again only when its text changed).
     pub const fn new() -> Self {
         Driver {
             fixed_config: None,
+            config_file: ConfigFile::new(),
             pad: None,
             pending: None,
+            readers: None,
         }
     }
 
@@ -196,22 +204,28 @@ impl Driver {
     pub fn with_config(config: Config) -> Self {
         Driver {
             fixed_config: Some(config),
-            pad: None,
-            pending: None,
+            ..Driver::new()
         }
     }
 
-    /// Replaces the configuration (None: back to the file); an open HSM exchange is dropped.
+    /// Replaces the configuration (None: back to the file); an open HSM exchange is dropped, and
+    /// the readers kept for the old one are closed.
     pub fn set_config(&mut self, config: Option<Config>) {
         self.drop_pending();
         self.pad = None;
+        self.readers = None;
         self.fixed_config = config;
+    }
+
+    /// The readers kept between calls (see [`Readers`]); clones share them.
+    pub(crate) fn readers(&mut self) -> Readers {
+        self.readers.get_or_insert_with(Readers::default).clone()
     }
 
     pub(crate) fn config(&mut self) -> Result<Config, Failure> {
         let config = match &self.fixed_config {
             Some(c) => c.clone(),
-            None => Config::locate()?,
+            None => self.config_file.current()?,
         };
         if self.pad.as_ref().map(|p| p.spec()) != Some(&config.pin_source) {
             self.pad = Some(PinPad::new(config.pin_source.clone(), config.pin_timeout));

@@ -51,6 +51,10 @@ pub struct Config {
     pub psam: Option<Slot>,
     /// The terminal number a PSAM without one reports (12 digits).
     pub psam_terminal_number: Option<String>,
+    /// Whether a PSAM in a PC/SC reader stays connected (powered, held, its application
+    /// selected) between calls (`[psam] keep_connected`, default true); false: each call opens
+    /// and closes it.
+    pub psam_keep_connected: bool,
     /// Item 11 of iReadCardBas (may be empty).
     pub terminal_device_number: String,
     pub pin_source: PinSourceSpec,
@@ -85,6 +89,7 @@ struct RawSlot {
     #[serde(default)]
     wait_ms: u64,
     terminal_number: Option<String>,
+    keep_connected: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -177,6 +182,12 @@ impl Config {
             }
         };
         let card = slot(&raw.card, "card")?;
+        if raw.card.keep_connected.is_some() {
+            return Err(bad(
+                source,
+                "keep_connected belongs to [psam]: the card is powered down at the end of every call",
+            ));
+        }
         let psam = raw.psam.as_ref().map(|p| slot(p, "psam")).transpose()?;
         let psam_terminal_number = raw.psam.as_ref().and_then(|p| p.terminal_number.clone());
         if let Some(number) = &psam_terminal_number {
@@ -214,6 +225,11 @@ impl Config {
             card_wait: Duration::from_millis(raw.card.wait_ms.min(600_000)),
             psam,
             psam_terminal_number,
+            psam_keep_connected: raw
+                .psam
+                .as_ref()
+                .and_then(|p| p.keep_connected)
+                .unwrap_or(true),
             terminal_device_number: raw.terminal.device_number,
             pin_source,
             pin_timeout: Duration::from_millis(raw.pin.timeout_ms.clamp(1, 600_000)),
@@ -223,8 +239,8 @@ impl Config {
         })
     }
 
-    /// Reads and parses the file at `path`.
-    pub fn load(path: &Path) -> Result<Config, Failure> {
+    /// The text of the file at `path` (at most 64 KiB).
+    pub fn read_text(path: &Path) -> Result<String, Failure> {
         use std::io::Read;
         let file = std::fs::File::open(path).map_err(|e| bad(path, e))?;
         let mut text = String::new();
@@ -234,22 +250,71 @@ impl Config {
         if text.len() as u64 > CONFIG_MAX {
             return Err(bad(path, format!("larger than {CONFIG_MAX} bytes")));
         }
-        Config::parse(path, &text)
+        Ok(text)
     }
 
-    /// The configuration this process uses: `$SSCARD_DRIVER_CONFIG`, else the file beside the
-    /// library.
-    pub fn locate() -> Result<Config, Failure> {
+    /// Reads and parses the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, Failure> {
+        Config::parse(path, &Config::read_text(path)?)
+    }
+
+    /// The file this process's configuration is in: `$SSCARD_DRIVER_CONFIG`, else the file beside
+    /// the library.
+    pub fn path() -> Result<PathBuf, Failure> {
         if let Some(path) = std::env::var_os(CONFIG_ENV) {
-            return Config::load(Path::new(&path));
+            return Ok(PathBuf::from(path));
         }
         match library_dir() {
-            Some(dir) => Config::load(&dir.join(CONFIG_FILE)),
+            Some(dir) => Ok(dir.join(CONFIG_FILE)),
             None => Err(Failure::new(
                 CANNOT_LOAD,
                 format!("no driver configuration: set {CONFIG_ENV} or put {CONFIG_FILE} beside the library"),
             )),
         }
+    }
+
+    /// The configuration this process uses (see [`Config::path`]).
+    pub fn locate() -> Result<Config, Failure> {
+        Config::load(&Config::path()?)
+    }
+}
+
+/// The configuration file as last read: parsed again only when its text changes, so a call pays
+/// for reading a small file, not for parsing it (an edited file still takes effect at the next
+/// call).
+#[derive(Default)]
+pub struct ConfigFile {
+    last: Option<(PathBuf, String, Config)>,
+}
+
+impl ConfigFile {
+    /// Nothing read yet.
+    pub const fn new() -> Self {
+        ConfigFile { last: None }
+    }
+
+    /// The configuration in the file now (see [`Config::path`]).
+    pub fn current(&mut self) -> Result<Config, Failure> {
+        self.read(&Config::path()?)
+    }
+
+    /// The configuration in the file at `path` now.
+    pub fn read(&mut self, path: &Path) -> Result<Config, Failure> {
+        let text = match Config::read_text(path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.last = None;
+                return Err(e);
+            }
+        };
+        if let Some((last_path, last_text, config)) = &self.last {
+            if last_path == path && *last_text == text {
+                return Ok(config.clone());
+            }
+        }
+        let config = Config::parse(path, &text)?;
+        self.last = Some((path.to_owned(), text, config.clone()));
+        Ok(config)
     }
 }
 
@@ -314,6 +379,36 @@ mod tests {
             assert_eq!(e.code, CANNOT_LOAD, "{text:?}");
             assert!(e.message.contains("SSCardDriver.toml"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn the_psam_stays_connected_unless_the_file_says_not() {
+        let c = parse("[card]\nreader = \"a\"\n[psam]\nreader = \"b\"\n").unwrap();
+        assert!(c.psam_keep_connected);
+        let c = parse("[card]\nreader = \"a\"\n[psam]\nreader = \"b\"\nkeep_connected = false\n")
+            .unwrap();
+        assert!(!c.psam_keep_connected);
+        let e = parse("[card]\nreader = \"a\"\nkeep_connected = true\n").unwrap_err();
+        assert_eq!(e.code, CANNOT_LOAD);
+        assert!(e.message.contains("[psam]"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_edited_file_takes_effect_at_the_next_read() {
+        let dir = crate::testdir::TestDir::new("driver-config-edit");
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, "[card]\nreader = \"a\"\n").unwrap();
+        let mut file = ConfigFile::default();
+        let first = file.read(&path).unwrap();
+        assert_eq!(first.card, Slot::Reader(ReaderChoice::Name("a".into())));
+        // Same length, written at once: a change a modification time could miss.
+        std::fs::write(&path, "[card]\nreader = \"b\"\n").unwrap();
+        let second = file.read(&path).unwrap();
+        assert_eq!(second.card, Slot::Reader(ReaderChoice::Name("b".into())));
+        std::fs::write(&path, "[card]\n").unwrap();
+        assert_eq!(file.read(&path).unwrap_err().code, CANNOT_LOAD);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(file.read(&path).unwrap_err().code, CANNOT_LOAD);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`pin`]: PIN entry (terminal, PIN-pad program, descriptor, script);
 //! - [`hsm`]: what the back office's HSM answers to each Step string;
 //! - [`codes`]: the return codes;
+//! - [`readers`]: the card reader and PSAM kept between calls;
 //! - [`text`]: GBK at the C boundary, `|`-terminated lists;
 //! - [`ops`], [`session`]: the functions' work on the card.
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod hsm;
 pub mod ops;
 pub mod pin;
+pub mod readers;
 pub mod session;
 pub mod text;
 

@@ -1,6 +1,8 @@
 //! One card in its reader for the length of a call (or of an HSM Step1 → Step2 exchange):
 //! opened through the one transport, spoken to through the one client, read through the layout.
 
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::card::auth;
@@ -18,6 +20,7 @@ use file_structures::layout::{self, Df, Ef, Field, KeyUsage, Layout};
 
 use crate::interface::codes::{self, Failure};
 use crate::interface::config::{Config, Slot};
+use crate::interface::readers::{PsamLease, Readers};
 
 /// A reader with a card, as every function uses it.
 pub type Transport = Box<dyn CardTransport + Send>;
@@ -65,7 +68,7 @@ impl CardFacts {
 /// A card opened for a call.
 pub struct CardSession {
     pub client: Client<Transport>,
-    pub layout: Layout,
+    pub layout: Arc<Layout>,
     /// "2.0" or "3.0".
     pub version: String,
     pub atr: Vec<u8>,
@@ -84,25 +87,61 @@ pub fn check_i_type(i_type: i32) -> Result<(), Failure> {
     }
 }
 
+/// The layouts built so far, by layout file (None: the national layout), its text and version:
+/// a layout is built once per process, and again only when its file changes.
+type BuiltLayouts = Vec<(Option<(PathBuf, String)>, String, Arc<Layout>)>;
+
+/// At most this many layouts are kept (the national two and a few files).
+const LAYOUTS_KEPT: usize = 8;
+
 /// The layout for a card of `version`.
-pub fn layout_for(config: &Config, version: &str) -> Result<Layout, Failure> {
-    let result = match &config.layout_file {
-        Some(path) => layout::load(path, Some(version)),
-        None => layout::national(version),
-    };
-    result.map_err(|e| {
+pub fn layout_for(config: &Config, version: &str) -> Result<Arc<Layout>, Failure> {
+    static BUILT: Mutex<BuiltLayouts> = Mutex::new(Vec::new());
+    let cannot = |e: layout::LayoutError| {
         Failure::new(
             codes::CANNOT_LOAD,
             format!("the layout cannot be used: {e}"),
         )
-    })
+    };
+    let source = match &config.layout_file {
+        Some(path) => {
+            let text = file_structures::input::read_text_bounded(
+                path,
+                layout::MAX_LAYOUT_BYTES,
+                "a layout file",
+            )
+            .map_err(|source| {
+                cannot(layout::LayoutError::Read {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
+            Some((path.clone(), text))
+        }
+        None => None,
+    };
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, _, layout)) = built.iter().find(|(s, v, _)| *s == source && v == version) {
+        return Ok(layout.clone());
+    }
+    let layout = match &source {
+        Some((path, text)) => layout::load_str(&path.display().to_string(), text, Some(version)),
+        None => layout::national(version),
+    }
+    .map_err(cannot)?;
+    let layout = Arc::new(layout);
+    if built.len() >= LAYOUTS_KEPT {
+        built.remove(0);
+    }
+    built.push((source, version.to_owned(), layout.clone()));
+    Ok(layout)
 }
 
 impl CardSession {
-    /// Opens the configured card reader and powers the card.
-    pub fn open(config: &Config, i_type: i32) -> Result<CardSession, Failure> {
+    /// Opens the configured card reader (kept between calls in `readers`) and powers the card.
+    pub fn open(readers: &Readers, config: &Config, i_type: i32) -> Result<CardSession, Failure> {
         check_i_type(i_type)?;
-        let transport = open_slot(&config.card, config.card_wait)?;
+        let transport = readers.open_card(&config.card, config.card_wait)?;
         let atr = transport.atr();
         let version = version_from_atr(&atr)
             .unwrap_or(config.default_version.as_str())
@@ -190,8 +229,31 @@ impl CardSession {
     pub fn read_fields(&mut self, path: &str, ids: &[&str]) -> Result<Vec<String>, Failure> {
         let (df, ef) = self.ef(path)?;
         let (df_name, fid) = (df.name.clone(), ef.fid);
-        let fields: Vec<Field> = ids
-            .iter()
+        let fields = self.fields_of(path, ids)?;
+        self.select_df(&df_name)?;
+        self.select_ef(fid)?;
+        fields.iter().map(|f| self.read_field(f)).collect()
+    }
+
+    /// As [`CardSession::read_fields`] when the EF's DF is the current DF already: the EF is
+    /// selected, the DF not again (one APDU fewer; and a card may clear what an authentication
+    /// granted in a DF when that DF is selected again).
+    pub fn read_fields_in_current_df(
+        &mut self,
+        path: &str,
+        ids: &[&str],
+    ) -> Result<Vec<String>, Failure> {
+        let (_, ef) = self.ef(path)?;
+        let fid = ef.fid;
+        let fields = self.fields_of(path, ids)?;
+        self.select_ef(fid)?;
+        fields.iter().map(|f| self.read_field(f)).collect()
+    }
+
+    /// The layout's fields `ids` of EF `path`.
+    fn fields_of(&self, path: &str, ids: &[&str]) -> Result<Vec<Field>, Failure> {
+        let (_, ef) = self.ef(path)?;
+        ids.iter()
             .map(|id| {
                 ef.fields
                     .iter()
@@ -204,10 +266,7 @@ impl CardSession {
                         )
                     })
             })
-            .collect::<Result<_, _>>()?;
-        self.select_df(&df_name)?;
-        self.select_ef(fid)?;
-        fields.iter().map(|f| self.read_field(f)).collect()
+            .collect()
     }
 
     pub fn ef(&self, path: &str) -> Result<(&Df, &Ef), Failure> {
@@ -395,25 +454,15 @@ pub fn security_failure(e: SecurityError) -> Failure {
     }
 }
 
-/// The terminal's PSAM, opened for a call; `None` without one in the configuration.
-pub fn open_psam(config: &Config) -> Result<Option<PsamModule<Transport>>, Failure> {
-    let Some(slot) = &config.psam else {
-        return Ok(None);
-    };
-    let transport = open_slot(slot, Duration::ZERO).map_err(|f| {
-        Failure::new(
-            codes::NO_PSAM,
-            format!("the PSAM is not available: {}", f.message),
-        )
-    })?;
-    PsamModule::open(transport)
-        .map(Some)
-        .map_err(security_failure)
+/// The terminal's PSAM for a call (kept between calls in `readers`); `None` without one in the
+/// configuration.
+pub fn open_psam(readers: &Readers, config: &Config) -> Result<Option<PsamLease>, Failure> {
+    readers.open_psam(config)
 }
 
 /// The PSAM or −2201 (callers then take the HSM path).
-pub fn require_psam(config: &Config) -> Result<PsamModule<Transport>, Failure> {
-    open_psam(config)?.ok_or_else(|| {
+pub fn require_psam(readers: &Readers, config: &Config) -> Result<PsamLease, Failure> {
+    open_psam(readers, config)?.ok_or_else(|| {
         Failure::new(
             codes::NO_PSAM,
             "no PSAM is configured: use the HSM functions (Step1/Step2)",

@@ -108,6 +108,12 @@ pub trait CardTransport {
     fn reset(&mut self, kind: ResetKind) -> Result<Vec<u8>, TransportError>;
     /// Powers the card down (or releases it); a later `reset(Cold)` powers it up again.
     fn power_off(&mut self) -> Result<(), TransportError>;
+    /// Whether the card is still there as this transport left it (not removed, reset or powered
+    /// down since), asked without an APDU; for a connection kept between operations. Transports
+    /// that cannot lose their card answer Ok.
+    fn check(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
 }
 
 /// A boxed transport is a transport, so a command can pick PC/SC or the simulator at run time.
@@ -126,5 +132,8 @@ impl<T: CardTransport + ?Sized> CardTransport for Box<T> {
     }
     fn power_off(&mut self) -> Result<(), TransportError> {
         (**self).power_off()
+    }
+    fn check(&mut self) -> Result<(), TransportError> {
+        (**self).check()
     }
 }

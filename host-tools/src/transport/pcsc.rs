@@ -239,6 +239,8 @@ fn wait_for_card(
 struct Link {
     context: Context,
     reader: CString,
+    /// How the reader was chosen (None: the first with a card).
+    choice: Option<ReaderChoice>,
     card: Option<Card>,
     share: ShareMode,
 }
@@ -280,6 +282,7 @@ impl Link {
         Ok(Link {
             context,
             reader,
+            choice: options.reader.clone(),
             card: Some(card),
             share: options.share,
         })
@@ -315,6 +318,33 @@ impl Link {
                 }
             }
         }
+        self.read_atr()
+    }
+
+    /// Connects again, on this context, to the card in the reader chosen at the open, after
+    /// [`Link::power_off`]; returns the ATR. The reader list is asked again, so the choice must still
+    /// name this reader (a reader unplugged, or another one now matching the name, is an error).
+    fn connect_again(&mut self) -> Result<Vec<u8>, TransportError> {
+        let Some(choice) = &self.choice else {
+            // "The first reader with a card" is a choice to make again: not here.
+            return Err(TransportError::ReaderGone);
+        };
+        if self.card.is_some() {
+            return Err(TransportError::CardInUse);
+        }
+        let names = reader_names(&self.context)?;
+        let readable: Vec<String> = names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        if names[choose(&readable, choice)?] != self.reader {
+            return Err(TransportError::ReaderGone);
+        }
+        let card = self
+            .context
+            .connect(&self.reader, self.share, Protocols::ANY)
+            .map_err(map_error)?;
+        self.card = Some(card);
         self.read_atr()
     }
 
@@ -410,6 +440,21 @@ impl PcscTransport {
     }
 }
 
+impl PcscTransport {
+    /// Connects again to the card in the same reader after [`CardTransport::power_off`] (powering
+    /// it up: a cold ATR), on this transport's PC/SC context and worker thread, without opening
+    /// new ones: for a program that powers the card down between operations. It does not wait for
+    /// a card; on any failure (no card, the reader or pcscd gone) the caller opens afresh with
+    /// [`PcscTransport::open`], which waits and says why as a first open does.
+    pub fn reconnect(&mut self) -> Result<(), TransportError> {
+        self.atr = self
+            .link
+            .call(self.answer_timeout, Link::connect_again)
+            .map_err(no_answer(self.answer_timeout))??;
+        Ok(())
+    }
+}
+
 impl CardTransport for PcscTransport {
     fn name(&self) -> String {
         self.reader.clone()
@@ -448,6 +493,14 @@ impl CardTransport for PcscTransport {
     fn power_off(&mut self) -> Result<(), TransportError> {
         self.link
             .call(self.answer_timeout, Link::power_off)
+            .map_err(no_answer(self.answer_timeout))?
+    }
+
+    /// SCardStatus on the handle: the card removed, reset by someone else, powered down, or pcscd
+    /// restarted is an error.
+    fn check(&mut self) -> Result<(), TransportError> {
+        self.link
+            .call(self.answer_timeout, |link| link.read_atr().map(drop))
             .map_err(no_answer(self.answer_timeout))?
     }
 }

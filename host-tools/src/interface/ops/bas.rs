@@ -18,7 +18,8 @@ pub const PERSONAL_DATA_KEY: u8 = 0x0A;
 /// Terminal number without a PSAM.
 pub const NO_TERMINAL_NUMBER: &str = "000000000000";
 
-/// The personal items: social security number and name (+ name extension).
+/// The personal items: social security number and name (+ name extension), read in SSSE, the
+/// current DF (after the card identification, EF05, and the authentication in SSSE).
 fn personal(session: &mut CardSession) -> Result<(String, String), Failure> {
     let has_ext = session
         .ef("SSSE/EF06")?
@@ -31,7 +32,7 @@ fn personal(session: &mut CardSession) -> Result<(String, String), Failure> {
     } else {
         &["ssn", "name"]
     };
-    let values = session.read_fields("SSSE/EF06", ids)?;
+    let values = session.read_fields_in_current_df("SSSE/EF06", ids)?;
     let ssn = values.first().cloned().unwrap_or_default();
     let name: String = values.iter().skip(1).map(String::as_str).collect();
     Ok((ssn, name))
@@ -72,17 +73,20 @@ fn psam_terminal_number(config: &Config) -> String {
 
 pub fn read_card_bas(driver: &mut Driver, i_type: i32) -> Outcome {
     let config = driver.config()?;
-    let mut session = CardSession::open(&config, i_type)?;
+    let mut session = CardSession::open(&driver.readers(), &config, i_type)?;
     let result = (|| {
         let facts = session.card_facts()?;
         // A 2.0 card shows its personal data freely: no PSAM needed.
         let mut psam = if session.version == "3.0" {
-            Some(crate::interface::session::require_psam(&config)?)
+            Some(crate::interface::session::require_psam(
+                &driver.readers(),
+                &config,
+            )?)
         } else {
-            crate::interface::session::open_psam(&config)?
+            crate::interface::session::open_psam(&driver.readers(), &config)?
         };
-        if let (Some(psam), "3.0") = (psam.as_mut(), session.version.as_str()) {
-            session.select_df("SSSE")?;
+        if let (Some(psam), "3.0") = (psam.as_deref_mut(), session.version.as_str()) {
+            // card_facts left SSSE selected: key 0A is SSSE's.
             let key = session.key_ref("SSSE", PERSONAL_DATA_KEY)?;
             session.authenticate_with(psam, &key, &facts)?;
         }
@@ -115,7 +119,7 @@ pub(crate) struct BasPending {
 /// process factor and whose zero padding to the key's block is the external original data.
 pub fn hsm_step1(driver: &mut Driver, i_type: i32) -> Outcome {
     let config = driver.config()?;
-    let mut session = CardSession::open(&config, i_type)?;
+    let mut session = CardSession::open(&driver.readers(), &config, i_type)?;
     let prepared = (|| {
         let facts = session.card_facts()?;
         session.select_df("SSSE")?;

@@ -205,10 +205,10 @@ pub fn do_debit(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &st
     let time = TradeTime::parse(&pay.time)
         .map_err(|e| Failure::new(codes::ILLEGAL_DATA, e.to_string()))?;
     let config = driver.config()?;
-    let mut psam = require_psam(&config)?;
-    let (mut session, _facts) = pins::open_named(&config, i_type, &info)?;
+    let mut psam = require_psam(&driver.readers(), &config)?;
+    let (mut session, _facts) = pins::open_named(&driver.readers(), &config, i_type, &info)?;
     let result = (|| {
-        let terminal = Terminal::from_psam(&mut psam, LostList::default())
+        let terminal = Terminal::from_psam(&mut *psam, LostList::default())
             .map_err(|e| settle_failure(&config, e))?;
         let mut journal = open_journal(&config)?;
         let request = PurchaseRequest { amounts, time };
@@ -218,7 +218,7 @@ pub fn do_debit(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &st
         };
         let settled = settlement::settle(
             &mut session.client,
-            &mut psam,
+            &mut *psam,
             &session.layout,
             &terminal,
             &request,
@@ -264,7 +264,7 @@ const RECORDS_MAX: usize = 2047;
 /// joined by `|`; as many whole records as fit the buffer.
 pub fn read_debit_record(driver: &mut Driver, i_type: i32) -> Outcome {
     let config = driver.config()?;
-    let mut session = CardSession::open(&config, i_type)?;
+    let mut session = CardSession::open(&driver.readers(), &config, i_type)?;
     let result = (|| {
         session.card_facts()?;
         let mut pin = PadPin {
@@ -360,7 +360,7 @@ pub fn hsm_step1(driver: &mut Driver, i_type: i32, card_info: &str, pay_info: &s
     let time = TradeTime::parse(&pay.time)
         .map_err(|e| Failure::new(codes::ILLEGAL_DATA, e.to_string()))?;
     let config = driver.config()?;
-    let (mut session, _facts) = pins::open_named(&config, i_type, &info)?;
+    let (mut session, _facts) = pins::open_named(&driver.readers(), &config, i_type, &info)?;
     let started = (|| {
         let key_index = settlement::purchase_key_index(&session.layout)
             .map_err(|e| settle_failure(&config, e))?;

@@ -72,19 +72,20 @@ fn unknown(message: String) -> Failure {
 
 /// What a call has done for access so far (the PIN is verified once per call).
 pub(crate) struct Access<'a> {
+    pub readers: crate::interface::readers::Readers,
     pub config: &'a Config,
     pub facts: &'a CardFacts,
     pub pin_verified: bool,
-    pub psam: Option<crate::interface::session::PsamModuleBox>,
+    pub psam: Option<crate::interface::readers::PsamLease>,
 }
 
 impl Access<'_> {
     fn psam(&mut self) -> Result<&mut crate::interface::session::PsamModuleBox, Failure> {
         if self.psam.is_none() {
-            self.psam = Some(require_psam(self.config)?);
+            self.psam = Some(require_psam(&self.readers, self.config)?);
         }
         self.psam
-            .as_mut()
+            .as_deref_mut()
             .ok_or_else(|| Failure::new(codes::NO_PSAM, "no PSAM"))
     }
 }
@@ -225,9 +226,10 @@ pub fn read_card(
     let info = CardInfo::parse(card_info)?;
     let files = address::parse(file_addr)?;
     let config = driver.config()?;
-    let (mut session, facts) = pins::open_named(&config, i_type, &info)?;
+    let (mut session, facts) = pins::open_named(&driver.readers(), &config, i_type, &info)?;
     let result = (|| {
         let mut access = Access {
+            readers: driver.readers(),
             config: &config,
             facts: &facts,
             pin_verified: false,
@@ -346,7 +348,7 @@ pub fn write_card(
     let files = address::parse(file_addr)?;
     let values = address::parse_write_data(&files, write_data)?;
     let config = driver.config()?;
-    let (mut session, facts) = pins::open_named(&config, i_type, &info)?;
+    let (mut session, facts) = pins::open_named(&driver.readers(), &config, i_type, &info)?;
     let result = (|| {
         let resolved: Vec<Resolved> = files
             .iter()
@@ -362,6 +364,7 @@ pub fn write_card(
             commands.push(file_commands);
         }
         let mut access = Access {
+            readers: driver.readers(),
             config: &config,
             facts: &facts,
             pin_verified: false,

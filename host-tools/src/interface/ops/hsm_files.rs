@@ -43,7 +43,7 @@ pub fn step1(
     let info = CardInfo::parse(card_info)?;
     let files = address::parse(file_addr)?;
     let config = driver.config()?;
-    let (mut session, facts) = pins::open_named(&config, i_type, &info)?;
+    let (mut session, facts) = pins::open_named(&driver.readers(), &config, i_type, &info)?;
     let prepared = (|| {
         let resolved: Vec<Resolved> = files
             .iter()

@@ -66,7 +66,7 @@ pub(crate) struct PinPending {
 pub fn step1(driver: &mut Driver, group: Group, i_type: i32, card_info: &str) -> Outcome {
     let info = CardInfo::parse(card_info)?;
     let config = driver.config()?;
-    let (mut session, facts) = pins::open_named(&config, i_type, &info)?;
+    let (mut session, facts) = pins::open_named(&driver.readers(), &config, i_type, &info)?;
     let prepared = (|| {
         let pin_df = session.layout.pin.df.clone();
         session.select_df(&pin_df)?;

@@ -67,7 +67,7 @@ pub fn verify(
 
 pub fn verify_pin(driver: &mut Driver, i_type: i32) -> Outcome {
     let config = driver.config()?;
-    let mut session = CardSession::open(&config, i_type)?;
+    let mut session = CardSession::open(&driver.readers(), &config, i_type)?;
     let result = verify(driver, &config, &mut session).map(|()| String::new());
     session.close();
     result
@@ -86,7 +86,7 @@ pub(crate) fn new_pin_twice(driver: &mut Driver) -> Result<Pin, Failure> {
 
 pub fn change_pin(driver: &mut Driver, i_type: i32) -> Outcome {
     let config = driver.config()?;
-    let mut session = CardSession::open(&config, i_type)?;
+    let mut session = CardSession::open(&driver.readers(), &config, i_type)?;
     let result = (|| {
         let pin_df = session.layout.pin.df.clone();
         session.select_df(&pin_df)?;
@@ -113,11 +113,12 @@ pub fn change_pin(driver: &mut Driver, i_type: i32) -> Outcome {
 
 /// Opens the card named by pCardInfo (−22 when another card is in the reader).
 pub(crate) fn open_named(
+    readers: &crate::interface::readers::Readers,
     config: &Config,
     i_type: i32,
     info: &CardInfo,
 ) -> Result<(CardSession, crate::interface::session::CardFacts), Failure> {
-    let mut session = CardSession::open(config, i_type)?;
+    let mut session = CardSession::open(readers, config, i_type)?;
     let facts = match session
         .card_facts()
         .and_then(|f| info.check(&f).map(|()| f))
@@ -135,15 +136,15 @@ pub(crate) fn open_named(
 pub fn reload_pin(driver: &mut Driver, i_type: i32, card_info: &str) -> Outcome {
     let info = CardInfo::parse(card_info)?;
     let config = driver.config()?;
-    let mut psam = require_psam(&config)?;
-    let (mut session, facts) = open_named(&config, i_type, &info)?;
+    let mut psam = require_psam(&driver.readers(), &config)?;
+    let (mut session, facts) = open_named(&driver.readers(), &config, i_type, &info)?;
     let result = (|| {
         let pin_df = session.layout.pin.df.clone();
         let key = session.key_with_usage(&pin_df, KeyUsage::PinReload)?;
         session.select_df(&pin_df)?;
         let pin = new_pin_twice(driver)?;
         let answer = session.send_with_mac(
-            &mut psam,
+            &mut *psam,
             &key,
             &facts,
             [0x84, 0x2C, 0x00, key.id],
@@ -159,14 +160,14 @@ pub fn reload_pin(driver: &mut Driver, i_type: i32, card_info: &str) -> Outcome 
 pub fn unblock_pin(driver: &mut Driver, i_type: i32, card_info: &str) -> Outcome {
     let info = CardInfo::parse(card_info)?;
     let config = driver.config()?;
-    let mut psam = require_psam(&config)?;
-    let (mut session, facts) = open_named(&config, i_type, &info)?;
+    let mut psam = require_psam(&driver.readers(), &config)?;
+    let (mut session, facts) = open_named(&driver.readers(), &config, i_type, &info)?;
     let result = (|| {
         let pin_df = session.layout.pin.df.clone();
         let key = session.key_with_usage(&pin_df, KeyUsage::PinUnblock)?;
         session.select_df(&pin_df)?;
         let answer =
-            session.send_with_mac(&mut psam, &key, &facts, [0x84, 0x24, 0x00, key.id], &[])?;
+            session.send_with_mac(&mut *psam, &key, &facts, [0x84, 0x24, 0x00, key.id], &[])?;
         succeeded("PIN UNBLOCK", answer.sw).map(|()| String::new())
     })();
     session.close();

@@ -167,6 +167,17 @@ impl<T: CardTransport> PsamModule<T> {
         self.client.into_transport()
     }
 
+    /// The PSAM's transport (to check a connection kept between operations).
+    pub fn transport_mut(&mut self) -> &mut T {
+        self.client.transport_mut()
+    }
+
+    /// Makes the next use DELIVER its key again, as on a PSAM just opened: an operation does not
+    /// rely on the key RAM an earlier operation left.
+    pub fn forget_delivered_key(&mut self) {
+        self.delivered = None;
+    }
+
     fn call(
         &mut self,
         command: &'static str,
