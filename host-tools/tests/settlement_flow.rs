@@ -611,6 +611,7 @@ fn a_card_pulled_at_an_hsm_debit_is_settled_exactly_once() {
                     &request(700, 0, 0),
                     &mut pin(PIN),
                     journal,
+                    &mut host_tools::jobs::settlement::registry::NoApproval,
                 )
                 .unwrap()
             };
@@ -671,6 +672,7 @@ fn a_wrong_hsm_mac1_is_refused_and_changes_nothing() {
         &request(700, 0, 0),
         &mut pin(PIN),
         &mut journal,
+        &mut host_tools::jobs::settlement::registry::NoApproval,
     )
     .unwrap() else {
         panic!("nothing was open")

@@ -172,11 +172,7 @@ impl Client {
 
     pub(crate) fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = self.url(path);
-        let result = self
-            .agent
-            .delete(&url)
-            .set("Authorization", &self.authorization)
-            .call();
+        let result = self.authorised(self.agent.delete(&url)).call();
         self.answer(&url, result)
     }
 

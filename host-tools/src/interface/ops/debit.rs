@@ -312,7 +312,7 @@ fn algorithm_id(byte: u8) -> &'static str {
 /// What iDoDebit_HSM_Step1 keeps for Step2: the card, powered and in its purchase.
 pub(crate) struct DebitPending {
     pub session: CardSession,
-    purchase: InitialisedPurchase,
+    purchase: Box<InitialisedPurchase>,
 }
 
 /// The HSM path's amounts: Step1's format carries one amount for the HSM's MAC1, so the purse

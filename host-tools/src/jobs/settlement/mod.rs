@@ -565,7 +565,7 @@ pub enum Started {
     /// receipt (`resumed`); nothing new was started.
     Resumed(Receipt),
     /// The card is in a purchase, waiting for DEBIT.
-    Initialised(InitialisedPurchase),
+    Initialised(Box<InitialisedPurchase>),
 }
 
 /// The terminal's half of a purchase up to INITIALIZE FOR PURCHASE: the card's blocking, identity
@@ -638,7 +638,7 @@ where
     match initialise(
         client, genuine, &plan, &purse, &facts, terminal, request, pin,
     ) {
-        Ok(init) => Ok(Started::Initialised(InitialisedPurchase {
+        Ok(init) => Ok(Started::Initialised(Box::new(InitialisedPurchase {
             init,
             code: facts.code,
             settings: purse.settings,
@@ -647,7 +647,7 @@ where
             terminal_no: terminal.terminal_no,
             key_index: terminal.key_index,
             template,
-        })),
+        }))),
         Err(e) => {
             journal_refusal(journal, &template, &e)?;
             Err(e)
