@@ -62,14 +62,20 @@ pub struct CredentialCache(
     std::sync::Mutex<std::collections::HashMap<String, (String, Role, std::time::Instant)>>,
 );
 
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialCache")
+    }
+}
+
 impl CredentialCache {
-    fn get(&self, hash: &str) -> Option<(String, Role)> {
+    pub(crate) fn get(&self, hash: &str) -> Option<(String, Role)> {
         let map = self.0.lock().ok()?;
         let (id, role, at) = map.get(hash)?;
         (at.elapsed() < CREDENTIAL_CACHE_TTL).then(|| (id.clone(), *role))
     }
 
-    fn put(&self, hash: String, id: String, role: Role) {
+    pub(crate) fn put(&self, hash: String, id: String, role: Role) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= CREDENTIAL_CACHE_MAX {
                 map.clear();

@@ -77,7 +77,7 @@ impl FromRequestParts<EcardService> for Till {
 
     async fn from_request_parts(parts: &mut Parts, s: &EcardService) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        match s.store.authenticate(&token).await? {
+        match s.store.authenticate_terminal(&token).await? {
             Some((id, Role::Hospital | Role::Admin)) => Ok(Till(Actor::new(id))),
             Some((id, role)) => Err(error(
                 StatusCode::FORBIDDEN,
