@@ -5,9 +5,10 @@
 //! SQLite and, when SSCARD_TEST_POSTGRES_URL is set, PostgreSQL (a fresh database on that
 //! server), with CLIENTS client threads against the service's runtime of SERVICE_THREADS.
 //!
-//! Besides the rate, the CPU time the service's threads spent per verification (the process's
-//! threads other than the clients, from /proc), next to the bare check's time per signature:
-//! what the rate would be if the service had the cores to itself.
+//! Besides the rates, CPU time from /proc (10 ms ticks; the measures are seconds long): the
+//! bare check's per signature on its thread, and the service's per online verification (the
+//! process's threads but the clients', plus PostgreSQL's backends for the bench's database):
+//! their ratio is the rate a service would reach per core it has to itself.
 //!
 //!     cargo build --release -p sscard-platform --example ecard_bench
 //!     target/release/examples/ecard_bench [CLIENTS] [SERVICE_THREADS] [CODES]
@@ -27,8 +28,6 @@ use sscard_platform::registry::Actor;
 use sscard_platform::Store;
 
 const HOLDERS: u32 = 20;
-/// The name of the client threads: their CPU time is not the service's.
-const CLIENT_THREAD: &str = "bench-client";
 
 struct Setup {
     clients: usize,
@@ -107,25 +106,23 @@ fn database_cpu(rt: &tokio::runtime::Runtime, url: &str) -> f64 {
         .sum()
 }
 
-/// CPU seconds (user + system) of this process's threads, split into (clients, the rest).
-fn thread_cpu() -> (f64, f64) {
-    let (mut clients, mut rest) = (0.0, 0.0);
+/// CPU seconds (user + system) of the whole process, exited threads included.
+fn process_cpu() -> f64 {
+    stat_ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default()) / TICKS
+}
+
+/// CPU seconds of this process's threads alive now.
+fn live_threads_cpu() -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (0.0, 0.0);
+        return 0.0;
     };
-    for task in tasks.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let ticks = stat_ticks(&stat);
-        if comm.trim() == CLIENT_THREAD {
-            clients += ticks / TICKS;
-        } else {
-            rest += ticks / TICKS;
-        }
-    }
-    (clients, rest)
+    tasks
+        .flatten()
+        .map(|task| {
+            stat_ticks(&std::fs::read_to_string(task.path().join("stat")).unwrap_or_default())
+                / TICKS
+        })
+        .sum()
 }
 
 struct Online {
@@ -234,15 +231,17 @@ fn online(
     let codes = &codes[1..];
     let chunk = codes.len().div_ceil(setup.clients);
     let database_before = database_cpu(&rt, url);
-    let cpu_before = thread_cpu();
+    // The client threads start after this and are gone before the second reading: the live
+    // threads' difference is the service's, the rest of the process's the clients'.
+    let (process_before, service_before) = (process_cpu(), live_threads_cpu());
     let started = Instant::now();
-    let clients_cpu: f64 = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let threads: Vec<_> = codes
             .chunks(chunk)
             .map(|share| {
                 let (verify_url, authorization) = (&verify_url, &authorization);
                 std::thread::Builder::new()
-                    .name(CLIENT_THREAD.into())
+                    .name("bench-client".into())
                     .spawn_scoped(s, move || {
                         let agent = ureq::AgentBuilder::new().build();
                         for code in share {
@@ -253,19 +252,19 @@ fn online(
                                 .unwrap();
                             assert_eq!(answer.status(), 200);
                         }
-                        own_cpu()
                     })
                     .unwrap()
             })
             .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).sum()
+        for t in threads {
+            t.join().unwrap();
+        }
     });
     let rate = per_second(codes.len(), started);
-    // The clients' threads are gone from /proc by now: what remains is the service's.
-    let cpu_rest_before = cpu_before.1;
-    let (_, cpu_rest_after) = thread_cpu();
+    let service = live_threads_cpu() - service_before;
+    let clients_cpu = process_cpu() - process_before - service;
     let database = (database_cpu(&rt, url) - database_before) / codes.len() as f64;
-    let service_cpu = (cpu_rest_after - cpu_rest_before) / codes.len() as f64 + database;
+    let service_cpu = service / codes.len() as f64 + database;
     println!(
         "{label}: online verifications through the service: {rate:.0}/s \
          (service CPU {:.0} µs each, of it the database server's {:.0} µs; clients' CPU {:.0} µs each)",
