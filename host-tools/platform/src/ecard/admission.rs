@@ -6,7 +6,8 @@
 //! admission waiting in its queue, inserts them all in one transaction, commits, and only then
 //! answers each of them. An answer is therefore never sent before its nonce is on disk (a
 //! replay is refused even after a crash), while verifications that arrive together share one
-//! flush. The database's `PRIMARY KEY` on the nonce stays the authority: two admissions of the
+//! flush. On PostgreSQL a few batches commit at once (their flushes overlap); on SQLite one, its
+//! single writer. The database's `PRIMARY KEY` on the nonce stays the authority: two admissions of the
 //! same nonce, in one batch or in two, or from two processes, leave one row and one `Fresh`.
 
 use std::collections::HashMap;
@@ -14,10 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::AnyPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::PlatformError;
-use crate::store::{text, Store};
+use crate::store::{text, Backend, Store};
 
 /// The most admissions committed in one transaction (4 bound values each: far below either
 /// database's limit of bound parameters per statement).
@@ -110,44 +111,74 @@ impl Store {
     }
 }
 
+/// How many batches may be committing at once: one on SQLite (it has one writer), a few on
+/// PostgreSQL, whose flushes of concurrent commits overlap; while every slot is busy, the queue
+/// fills and the next batch is the larger.
+fn concurrent_batches(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 4,
+    }
+}
+
 /// The committer: `store` has no committer of its own (it never admits), so the task does not
 /// keep its own queue open; it ends when every handle to the queue is gone.
 async fn run(store: Store, mut queue: mpsc::Receiver<(Admission, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let slots = Arc::new(Semaphore::new(concurrent_batches(store.backend())));
     let mut last_purge: Option<Instant> = None;
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
         let purge_before = match last_purge {
             Some(at) if at.elapsed() < PURGE_INTERVAL => None,
-            _ => batch.iter().map(|(a, _)| a.purge_before).min(),
-        };
-        let admissions: Vec<&Admission> = batch.iter().map(|(a, _)| a).collect();
-        match store
-            .retrying(|| commit(&store.writer, &admissions, purge_before))
-            .await
-        {
-            Ok(outcomes) => {
-                if purge_before.is_some() {
-                    last_purge = Some(Instant::now());
-                }
-                for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
-                    // A verification whose caller went away is committed all the same.
-                    let _ = reply.send(Ok(outcome));
-                }
+            _ => {
+                last_purge = Some(Instant::now());
+                batch.iter().map(|(a, _)| a.purge_before).min()
             }
-            Err(_) => {
-                for (admission, reply) in batch.drain(..) {
-                    let one = [&admission];
-                    let outcome = store
-                        .retrying(|| async {
-                            commit(&store.writer, &one, None)
-                                .await?
-                                .into_iter()
-                                .next()
-                                .ok_or_else(|| PlatformError::Corrupt("no outcome".into()))
-                        })
-                        .await;
-                    let _ = reply.send(outcome);
-                }
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            commit_and_answer(&store, batch, purge_before).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Commits `batch` and answers each admission in it.
+async fn commit_and_answer(
+    store: &Store,
+    mut batch: Vec<(Admission, Reply)>,
+    purge_before: Option<i64>,
+) {
+    let admissions: Vec<&Admission> = batch.iter().map(|(a, _)| a).collect();
+    match store
+        .retrying(|| commit(&store.writer, &admissions, purge_before))
+        .await
+    {
+        Ok(outcomes) => {
+            for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
+                // A verification whose caller went away is committed all the same.
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(_) => {
+            for (admission, reply) in batch.drain(..) {
+                let one = [&admission];
+                let outcome = store
+                    .retrying(|| async {
+                        commit(&store.writer, &one, None)
+                            .await?
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| PlatformError::Corrupt("no outcome".into()))
+                    })
+                    .await;
+                let _ = reply.send(outcome);
             }
         }
     }
@@ -163,12 +194,14 @@ async fn commit(
     // The first admission of a nonce in the batch goes to the database; a later one of the
     // same nonce is a replay of it, whatever the database says of the first.
     let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(admissions.len());
-    let unique: Vec<&Admission> = admissions
+    let mut unique: Vec<&Admission> = admissions
         .iter()
         .enumerate()
         .filter(|(i, a)| *first_of.entry(a.nonce.as_str()).or_insert(*i) == *i)
         .map(|(_, a)| *a)
         .collect();
+    // Concurrent batches insert in one order: two of them never wait for each other crosswise.
+    unique.sort_unstable_by(|a, b| a.nonce.cmp(&b.nonce));
     let mut tx = writer.begin().await?;
     if let Some(before) = purge_before {
         sqlx::query("DELETE FROM ecard_nonces WHERE expires_at < $1")
