@@ -36,8 +36,6 @@ pub struct AppState {
     pub store: Store,
     /// The issuer master keys the TACs of uploaded records are checked with.
     pub keys: Arc<IssuerKeys>,
-    /// Credentials seen lately (see [`CREDENTIAL_CACHE_TTL`]).
-    pub credentials: Arc<CredentialCache>,
 }
 
 impl AppState {
@@ -45,7 +43,6 @@ impl AppState {
         AppState {
             store,
             keys: Arc::new(keys),
-            credentials: Arc::default(),
         }
     }
 }
@@ -65,8 +62,14 @@ pub struct CredentialCache(
     std::sync::Mutex<std::collections::HashMap<String, (String, Role, std::time::Instant)>>,
 );
 
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialCache")
+    }
+}
+
 impl CredentialCache {
-    fn get(&self, hash: &str) -> Option<(String, Role)> {
+    pub(crate) fn get(&self, hash: &str) -> Option<(String, Role)> {
         let map = self.0.lock().ok()?;
         let (id, role, at) = map.get(hash)?;
         (at.elapsed() < CREDENTIAL_CACHE_TTL).then(|| (id.clone(), *role))
@@ -79,7 +82,7 @@ impl CredentialCache {
         }
     }
 
-    fn put(&self, hash: String, id: String, role: Role) {
+    pub(crate) fn put(&self, hash: String, id: String, role: Role) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= CREDENTIAL_CACHE_MAX {
                 map.clear();
@@ -226,15 +229,8 @@ impl FromRequestParts<AppState> for Caller {
             )
         })?;
         let token = token.trim();
-        let hash = crate::auth::token_hash(token);
-        if let Some((id, role)) = state.credentials.get(&hash) {
-            return Ok(Caller { id, role });
-        }
-        match state.store.credential(token).await? {
-            Credential::Live { id, role } => {
-                state.credentials.put(hash, id.clone(), role);
-                Ok(Caller { id, role })
-            }
+        match state.store.authenticate_terminal(token).await? {
+            Credential::Live { id, role } => Ok(Caller { id, role }),
             Credential::Revoked { id } => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "credential-revoked",
@@ -532,7 +528,7 @@ async fn revocation(
     caller.require(&[Role::Admin])?;
     let revoked = state.store.revoke_terminal(&id, &caller.actor()).await?;
     // Refused from the next request on, not after the cache's lifetime.
-    state.credentials.forget_terminal(&id);
+    state.store.credentials.forget_terminal(&id);
     Ok(Json(revoked))
 }
 

@@ -42,6 +42,11 @@ pub struct Store {
     pub(crate) writer: AnyPool,
     pub(crate) reader: AnyPool,
     backend: Backend,
+    /// Group commit of online verifications (`ecard::admission`).
+    pub(crate) committer: crate::ecard::admission::Committer,
+    /// Terminal credentials checked lately, for the e-card routes (the API's rule:
+    /// [`crate::api::CREDENTIAL_CACHE_TTL`]).
+    pub(crate) credentials: std::sync::Arc<crate::api::CredentialCache>,
 }
 
 const SQLITE_PRAGMAS: &[&str] = &[
@@ -92,6 +97,8 @@ impl Store {
                     writer,
                     reader,
                     backend,
+                    committer: Default::default(),
+                    credentials: Default::default(),
                 }
             }
             Backend::Postgres => {
@@ -104,11 +111,24 @@ impl Store {
                     writer: pool.clone(),
                     reader: pool,
                     backend,
+                    committer: Default::default(),
+                    credentials: Default::default(),
                 }
             }
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The same pools with a committer of its own, unused: what the committer task holds.
+    pub(crate) fn without_committer(&self) -> Store {
+        Store {
+            writer: self.writer.clone(),
+            reader: self.reader.clone(),
+            backend: self.backend,
+            committer: Default::default(),
+            credentials: Default::default(),
+        }
     }
 
     pub fn backend(&self) -> Backend {

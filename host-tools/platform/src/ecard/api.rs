@@ -78,7 +78,7 @@ impl FromRequestParts<EcardService> for Till {
 
     async fn from_request_parts(parts: &mut Parts, s: &EcardService) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        match s.store.credential(&token).await? {
+        match s.store.authenticate_terminal(&token).await? {
             Credential::Live {
                 id,
                 role: Role::Hospital | Role::Admin,

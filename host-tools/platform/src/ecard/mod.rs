@@ -5,6 +5,7 @@
 //! The QR codes themselves are the `sscard-ecard` library's; this module owns what the database
 //! knows about each e-card.
 
+pub(crate) mod admission;
 pub mod api;
 pub mod family;
 pub mod offline;

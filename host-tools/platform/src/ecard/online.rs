@@ -1,7 +1,7 @@
 //! QR codes at the back office: issuing one to a working e-card, and verifying one online —
-//! signature and validity (the `sscard-ecard` library), then the card's state now and the
-//! nonce's first use, both in the database, in one transaction that also mints the one-time
-//! settlement token of a payment code.
+//! signature and validity (the `sscard-ecard` library), then the card's state now (one read),
+//! then the nonce's first use and the one-time settlement token of a payment code, committed
+//! together with the verifications arriving at the same time (`admission`) before the answer.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -10,10 +10,12 @@ use sscard_ecard::{
     VerifyPolicy,
 };
 
+use super::admission::{Admission, Admitted, TokenRow};
 use super::{card_refusal, refused, state_of, EcardView, Level};
+use crate::auth::Credential;
 use crate::error::PlatformError;
 use crate::registry::Actor;
-use crate::store::{is_unique_violation, text, Store};
+use crate::store::{text, Store};
 use crate::time;
 
 /// How long a one-time settlement token stays usable after the verification that minted it.
@@ -41,6 +43,24 @@ fn library_refusal(r: sscard_ecard::Refusal) -> PlatformError {
 }
 
 impl Store {
+    /// What the terminal credential `token` is. A live credential checked in the last
+    /// [`crate::api::CREDENTIAL_CACHE_TTL`] is trusted from memory (one cache per store, which a
+    /// revocation through the API empties of the terminal at once), on every route.
+    pub async fn authenticate_terminal(&self, token: &str) -> Result<Credential, PlatformError> {
+        if token.len() > crate::auth::MAX_TOKEN_LEN {
+            return Ok(Credential::Unknown);
+        }
+        let hash = crate::auth::token_hash(token);
+        if let Some((id, role)) = self.credentials.get(&hash) {
+            return Ok(Credential::Live { id, role });
+        }
+        let found = self.credential(token).await?;
+        if let Credential::Live { id, role } = &found {
+            self.credentials.put(hash, id.clone(), *role);
+        }
+        Ok(found)
+    }
+
     /// A fresh code for the working e-card `ecard` (and, for a family member's code, `member`,
     /// which needs an active family link from `ecard`); a payment code only at level 2 of the
     /// e-card charged (the member's for a member's code).
@@ -93,99 +113,88 @@ impl Store {
         let nonce = hex::encode(verified.nonce.0);
         let expires_at = verified.expires_at.secs();
         let purpose = verified.purpose();
-        self.retrying(|| async {
-            let mut tx = self.writer.begin().await?;
-            let mut identity = None;
-            for id in
-                std::iter::once(&holder).chain(verified.claims.member.is_some().then_some(&subject))
-            {
-                let row = Self::ecard_row(&mut tx, "e.id", id).await?.ok_or_else(|| {
-                    PlatformError::refused(
-                        "unknown-ecard",
-                        "the code names no e-card the back office holds",
-                    )
-                })?;
-                if let Some(r) =
-                    card_refusal(state_of(&row)?, &text(&row, "expiry_date")?, &time::today())
+        // The card's state now, read outside any write: a loss report committed before this
+        // read refuses the code. The identity is the member's for a member's code.
+        let identity = self
+            .retrying(|| async {
+                let mut conn = self.reader.acquire().await?;
+                let mut identity = None;
+                for id in std::iter::once(&holder)
+                    .chain(verified.claims.member.is_some().then_some(&subject))
                 {
-                    return Err(refused(r));
+                    let row = Self::ecard_row(&mut conn, "e.id", id)
+                        .await?
+                        .ok_or_else(|| {
+                            PlatformError::refused(
+                                "unknown-ecard",
+                                "the code names no e-card the back office holds",
+                            )
+                        })?;
+                    if let Some(r) =
+                        card_refusal(state_of(&row)?, &text(&row, "expiry_date")?, &time::today())
+                    {
+                        return Err(refused(r));
+                    }
+                    identity = Some(row);
                 }
-                identity = Some(row);
-            }
-            let Some(identity) = identity else {
-                return Err(PlatformError::Corrupt("no e-card row".into()));
-            };
-            // A member's code counts only while the family link stands: a removal stops the
-            // codes shown before it, online, at once.
-            if verified.claims.member.is_some()
-                && !Self::link_in(&mut tx, &holder, &subject).await?
-            {
-                return Err(super::family::no_link());
-            }
-            if purpose == Purpose::Payment
-                && crate::store::int(&identity, "settlement_linked")? == 0
-            {
-                return Err(PlatformError::refused(
-                    "level-1",
-                    "the e-card has no linked settlement account (level 1): it cannot pay",
-                ));
-            }
-            sqlx::query("DELETE FROM ecard_nonces WHERE expires_at < $1")
-                .bind(now.secs().saturating_sub(policy.max_clock_skew_secs) as i64)
-                .execute(&mut *tx)
-                .await?;
-            let inserted = sqlx::query(
-                "INSERT INTO ecard_nonces (nonce, ecard_id, expires_at, verified_by)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&nonce)
-            .bind(&subject)
-            .bind(expires_at as i64)
-            .bind(&actor.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(PlatformError::from);
-            match inserted {
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(library_refusal(sscard_ecard::Refusal::Replayed))
+                // A member's code counts only while the family link stands: a removal stops
+                // the codes shown before it, online, at once.
+                if verified.claims.member.is_some()
+                    && !Self::link_in(&mut conn, &holder, &subject).await?
+                {
+                    return Err(super::family::no_link());
                 }
-                other => other?,
-            };
-            let (token, token_expiry) = if purpose == Purpose::Payment {
-                let token = crate::auth::new_token()
-                    .map_err(|e| PlatformError::Corrupt(format!("no random token: {e}")))?
-                    .replacen(crate::auth::TOKEN_PREFIX, "sspay_", 1);
-                let token_expiry = now.secs() + SETTLEMENT_TOKEN_SECS;
-                sqlx::query(
-                    "INSERT INTO ecard_settlement_tokens (token_sha256, ecard_id, holder_ecard_id,
-                        terminal_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(hex::encode(Sha256::digest(token.as_bytes())))
-                .bind(&subject)
-                .bind(&holder)
-                .bind(&actor.id)
-                .bind(token_expiry as i64)
-                .bind(time::now_rfc3339())
-                .execute(&mut *tx)
-                .await?;
-                (Some(token), Some(token_expiry))
-            } else {
-                (None, None)
-            };
-            tx.commit().await?;
-            Ok(OnlineVerification {
-                ecard: subject.clone(),
-                shown_by: verified.claims.member.is_some().then(|| holder.clone()),
-                name: text(&identity, "name")?,
-                ssn: text(&identity, "ssn")?,
-                card_number: text(&identity, "card_number")?,
-                purpose,
-                expires_at,
-                settlement_token: token,
-                settlement_token_expires_at: token_expiry,
+                identity.ok_or_else(|| PlatformError::Corrupt("no e-card row".into()))
             })
+            .await?;
+        if purpose == Purpose::Payment && crate::store::int(&identity, "settlement_linked")? == 0 {
+            return Err(PlatformError::refused(
+                "level-1",
+                "the e-card has no linked settlement account (level 1): it cannot pay",
+            ));
+        }
+        let (token, token_row) = if purpose == Purpose::Payment {
+            let token = crate::auth::new_token()
+                .map_err(|e| PlatformError::Corrupt(format!("no random token: {e}")))?
+                .replacen(crate::auth::TOKEN_PREFIX, "sspay_", 1);
+            let row = TokenRow {
+                token_sha256: hex::encode(Sha256::digest(token.as_bytes())),
+                ecard_id: subject.clone(),
+                holder_ecard_id: holder.clone(),
+                terminal_id: actor.id.clone(),
+                expires_at: (now.secs() + SETTLEMENT_TOKEN_SECS) as i64,
+                created_at: time::now_rfc3339(),
+            };
+            (Some(token), Some(row))
+        } else {
+            (None, None)
+        };
+        let token_expiry = token.as_ref().map(|_| now.secs() + SETTLEMENT_TOKEN_SECS);
+        // The nonce (and the token) on disk before the answer: see `admission`.
+        let admitted = self
+            .admit(Admission {
+                nonce,
+                ecard_id: subject.clone(),
+                expires_at: expires_at as i64,
+                verified_by: actor.id.clone(),
+                token: token_row,
+                purge_before: now.secs().saturating_sub(policy.max_clock_skew_secs) as i64,
+            })
+            .await?;
+        if admitted == Admitted::Replayed {
+            return Err(library_refusal(sscard_ecard::Refusal::Replayed));
+        }
+        Ok(OnlineVerification {
+            shown_by: verified.claims.member.is_some().then(|| holder.clone()),
+            ecard: subject,
+            name: text(&identity, "name")?,
+            ssn: text(&identity, "ssn")?,
+            card_number: text(&identity, "card_number")?,
+            purpose,
+            expires_at,
+            settlement_token: token,
+            settlement_token_expires_at: token_expiry,
         })
-        .await
     }
 }
 
