@@ -12,6 +12,7 @@ use common::*;
 use sscard_ecard::{PlatformSecretKey, PublicKeySet, Purpose, Signer, UnixTime, VerifyPolicy};
 use sscard_platform::auth::Role;
 use sscard_platform::ecard::api::{router, EcardService};
+use sscard_platform::ecard::family::{Consent, FamilyAddition, MemberRef, Relationship};
 use sscard_platform::ecard::online::SETTLEMENT_TOKEN_SECS;
 use sscard_platform::ecard::payments::{EcardPayment, PaymentRequest};
 use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
@@ -374,6 +375,17 @@ fn a_family_member_s_code_charges_the_member_s_own_account(db: Db) {
     let p = platform();
     let (holder_card, shower) = holder(&h, 1, 10_000);
     let (member_card, member) = holder(&h, 2, 3000);
+    // The member (an adult) consents with their own e-card password.
+    h.rt.block_on(h.store.add_family_member(
+        &shower.id,
+        &FamilyAddition {
+            member: MemberRef::Ecard(member.id.clone()),
+            relationship: Relationship::Sibling,
+            consent: Consent::Own(EcardPassword::new("246810").unwrap()),
+        },
+        &actor(),
+    ))
+    .unwrap();
     let now = UnixTime::now();
     let member_token = |h: &Harness| {
         let code =
