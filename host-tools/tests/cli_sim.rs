@@ -193,8 +193,7 @@ fn explore_of_a_path_the_layout_lacks_is_bad_input() {
     let dir = TestDir::new("cli-explore-bad");
     let card = sample_card(dir.path(), "3.0");
     let run = sscard(&["--card", card.to_str().unwrap(), "explore", "SSSE/EF99"]);
-    assert_eq!(run.code, EXIT_BAD_INPUT, "{}", run.stderr);
-    assert!(run.stderr.contains("SSSE/EF99"), "{}", run.stderr);
+    run.assert_error_contains(EXIT_BAD_INPUT, "SSSE/EF99");
 }
 
 #[test]
@@ -213,8 +212,7 @@ fn sim_new_refuses_a_bad_record_and_writes_nothing() {
         "--record",
         record.to_str().unwrap(),
     ]);
-    assert_eq!(run.code, EXIT_BAD_RECORDS, "{}", run.stderr);
-    assert!(run.stderr.contains("birth_date"), "{}", run.stderr);
+    run.assert_error_contains(EXIT_BAD_RECORDS, "birth_date");
     assert!(!out.exists());
 }
 
