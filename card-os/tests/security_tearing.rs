@@ -10,7 +10,7 @@
 
 mod common;
 use common::secured::*;
-use common::{hex, recover_through_second_cut, snapshot, Storage};
+use common::{cut_at_every_write, hex, snapshot, Storage};
 
 use card_os::crypto::external_cryptogram;
 use card_os::testing::{exchange, TearingStorage};
@@ -41,24 +41,12 @@ fn reference(base: &Storage, build: Build) -> (Vec<u8>, Vec<u8>, usize) {
 fn check_atomic(base: &Storage, build: Build, also: &[Vec<u8>]) {
     let (old, new, writes) = reference(base, build);
     assert!(writes > 0);
-    for cut in 0..writes {
-        for tear in [false, true] {
-            let mut storage = Box::new(base.clone());
-            let mut tearing = TearingStorage::new(&mut *storage);
-            {
-                let mut card = Card::power_on(&mut tearing).unwrap();
-                let apdu = build(&mut card);
-                card.storage_mut().cut_after(cut, tear);
-                exchange(&mut card, &apdu);
-            }
-            recover_through_second_cut(&mut tearing, tear);
-            let state = snapshot(&storage);
-            assert!(
-                state == old || state == new || also.contains(&state),
-                "cut after {cut} writes (tear {tear}) left a mixed state"
-            );
-        }
-    }
+    cut_at_every_write(base, writes, build, |_, state, cut, tear| {
+        assert!(
+            state == old || state == new || also.contains(&state),
+            "cut after {cut} writes (tear {tear}) left a mixed state"
+        );
+    });
 }
 
 fn select(card: &mut Card<&mut TearingStorage<&mut Storage>>) {

@@ -29,67 +29,50 @@ fn check_atomic(prepare: &[&str], select: &[&str], command: &str) {
     let mut base = demo_storage();
     run_all(&mut base, prepare);
     let old = snapshot(&base);
+    let select_then_command = |card: &mut Card<&mut TearingStorage<&mut Storage>>| {
+        for apdu in select {
+            exchange(card, &hex(apdu));
+        }
+        hex(command)
+    };
     let mut done = base.clone();
     let mut counter = TearingStorage::new(&mut *done);
-    {
+    let writes = {
         let mut card = Card::power_on(&mut counter).unwrap();
-        for apdu in select {
-            exchange(&mut card, &hex(apdu));
-        }
+        let apdu = select_then_command(&mut card);
         let before = card.storage().writes();
         assert_eq!(
-            exchange(&mut card, &hex(command)).status(),
+            exchange(&mut card, &apdu).status(),
             Status::Success,
             "{command}"
         );
-        let writes = card.storage().writes() - before;
-        assert!(writes > 0);
-        let new = snapshot(&done);
-        assert_ne!(old, new, "{command} changed nothing");
-        check_cuts(&base, select, command, writes, &old, &new);
-    }
+        card.storage().writes() - before
+    };
+    assert!(writes > 0);
+    let new = snapshot(&done);
+    assert_ne!(old, new, "{command} changed nothing");
+    cut_at_every_write(
+        &base,
+        writes,
+        select_then_command,
+        |status, state, cut, tear| {
+            assert_eq!(
+                status,
+                Status::MemoryFailure,
+                "{command}: cut after {cut} writes"
+            );
+            assert!(
+                state == old || state == new,
+                "{command}: cut after {cut} writes (tear {tear}) left a mixed state"
+            );
+        },
+    );
 }
 
 fn run_all(storage: &mut Storage, apdus: &[&str]) {
     let mut card = Card::power_on(storage).unwrap();
     for apdu in apdus {
         exchange(&mut card, &hex(apdu));
-    }
-}
-
-fn check_cuts(
-    base: &Storage,
-    select: &[&str],
-    command: &str,
-    writes: usize,
-    old: &[u8],
-    new: &[u8],
-) {
-    for cut in 0..writes {
-        for tear in [false, true] {
-            let mut storage = Box::new(base.clone());
-            let mut tearing = TearingStorage::new(&mut *storage);
-            {
-                let mut card = Card::power_on(&mut tearing).unwrap();
-                for apdu in select {
-                    exchange(&mut card, &hex(apdu));
-                }
-                card.storage_mut().cut_after(cut, tear);
-                let status = exchange(&mut card, &hex(command)).status();
-                assert_eq!(
-                    status,
-                    Status::MemoryFailure,
-                    "{command}: cut after {cut} writes"
-                );
-            }
-            // A cut during recovery too, then a clean power-on.
-            recover_through_second_cut(&mut tearing, tear);
-            let state = snapshot(&storage);
-            assert!(
-                state == old || state == new,
-                "{command}: cut after {cut} writes (tear {tear}) left a mixed state"
-            );
-        }
     }
 }
 

@@ -35,12 +35,11 @@ fn apdu_reads_a_record_from_the_image() {
 
 #[test]
 fn apdu_json_lists_every_exchange() {
-    let dir = TestDir::new("cli-json");
-    let card = demo_image(dir.path());
+    let (_dir, card) = demo_card_in("cli-json");
     let run = sscard(&[
         "--json",
         "--card",
-        card.to_str().unwrap(),
+        &card,
         "apdu",
         SELECT_SSSE,
         "00B2 0A 30 00",
@@ -106,12 +105,9 @@ fn a_damaged_image_is_refused() {
     bytes[at] ^= 0xFF;
     std::fs::write(&card, &bytes).unwrap();
     let run = sscard(&["--card", card.to_str().unwrap(), "apdu", "00A4000C023F00"]);
-    assert_eq!(run.code, EXIT_IMAGE_DAMAGED);
-    assert!(
-        run.stderr
-            .contains("is damaged: its checksum does not match its contents"),
-        "{}",
-        run.stderr
+    run.assert_error_contains(
+        EXIT_IMAGE_DAMAGED,
+        "is damaged: its checksum does not match its contents",
     );
     assert_eq!(
         std::fs::read(&card).unwrap(),
@@ -130,13 +126,7 @@ fn a_missing_image_is_an_io_error() {
     let dir = TestDir::new("cli-missing");
     let missing = dir.path().join("missing.card");
     let run = sscard(&["--card", missing.to_str().unwrap(), "atr"]);
-    assert_eq!(run.code, EXIT_IO);
-    assert!(
-        run.stderr
-            .starts_with("sscard: could not read or write the card image"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error_starts_with(EXIT_IO, "sscard: could not read or write the card image");
 }
 
 #[test]
@@ -194,10 +184,5 @@ fn an_unwritable_trace_is_an_io_error() {
     let (dir, card) = demo_card_in("cli-trace-io");
     let trace = dir.path().join("no-such-dir").join("trace.jsonl");
     let run = apdus_traced(&card, &trace, &["00A4000C023F00"]);
-    assert_eq!(run.code, EXIT_IO);
-    assert!(
-        run.stderr.starts_with("sscard: could not create"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error_starts_with(EXIT_IO, "sscard: could not create");
 }

@@ -21,12 +21,9 @@ fn bad_hex_points_at_the_character() {
 #[test]
 fn bad_hex_in_a_later_argument_names_it() {
     let run = sscard(&["apdu", "00A4000C023F00", "00B0 0"]);
-    assert_eq!(run.code, EXIT_BAD_INPUT);
-    assert!(
-        run.stderr
-            .starts_with("sscard: argument 2 is not hex: character 6 is a lone hex digit"),
-        "{}",
-        run.stderr
+    run.assert_error_starts_with(
+        EXIT_BAD_INPUT,
+        "sscard: argument 2 is not hex: character 6 is a lone hex digit",
     );
 }
 
@@ -45,15 +42,9 @@ fn bad_hex_as_json() {
 fn an_apdu_whose_lengths_do_not_add_up_is_refused_before_any_card_is_touched() {
     // No --card and no reader needed: the check comes first.
     let run = sscard(&["apdu", "00A4000C033F00"]);
-    assert_eq!(run.code, EXIT_BAD_INPUT, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("do not match its data"),
-        "{}",
-        run.stderr
-    );
+    run.assert_error_contains(EXIT_BAD_INPUT, "do not match its data");
     let run = sscard(&["apdu", "00A4"]);
-    assert_eq!(run.code, EXIT_BAD_INPUT);
-    assert!(run.stderr.contains("at least 4 bytes"), "{}", run.stderr);
+    run.assert_error_contains(EXIT_BAD_INPUT, "at least 4 bytes");
 }
 
 #[test]

@@ -24,6 +24,14 @@ fn assert_succeeds_showing(run: &Run, expected: &[&str]) {
     }
 }
 
+/// Every holder field in `sscard --json info` output has the sample record's value.
+fn assert_values_are_the_sample_holders(info: &serde_json::Value) {
+    let holder = sample_holder();
+    for id in HOLDER_FIELDS {
+        assert_eq!(info["values"][id], holder[id], "{id}");
+    }
+}
+
 /// `sscard --json info` (no keys) on a new sample card of national `version`.
 fn info_json(label: &str, version: &str) -> serde_json::Value {
     let dir = TestDir::new(label);
@@ -59,10 +67,7 @@ fn sim_new_then_info_shows_the_sample_holder_as_a_person_reads_it() {
 #[test]
 fn info_json_gives_the_values_of_the_sample_record() {
     let out = info_json("cli-info-json", "2.0");
-    let holder = sample_holder();
-    for id in HOLDER_FIELDS {
-        assert_eq!(out["values"][id], holder[id], "{id}");
-    }
+    assert_values_are_the_sample_holders(&out);
     assert_eq!(out["values"]["spec_version"], "2.00");
     assert_eq!(out["activation"]["state"], "not-activated");
 }
@@ -101,10 +106,7 @@ fn info_with_the_test_keys_authenticates_and_reads_3_0_personal_data() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
-    let holder = sample_holder();
-    for id in HOLDER_FIELDS {
-        assert_eq!(out["values"][id], holder[id], "{id}");
-    }
+    assert_values_are_the_sample_holders(&out);
     assert_eq!(out["authenticated"][0], "SSSE key 0A");
 }
 
@@ -193,8 +195,7 @@ fn explore_of_a_path_the_layout_lacks_is_bad_input() {
     let dir = TestDir::new("cli-explore-bad");
     let card = sample_card(dir.path(), "3.0");
     let run = sscard(&["--card", card.to_str().unwrap(), "explore", "SSSE/EF99"]);
-    assert_eq!(run.code, EXIT_BAD_INPUT, "{}", run.stderr);
-    assert!(run.stderr.contains("SSSE/EF99"), "{}", run.stderr);
+    run.assert_error_contains(EXIT_BAD_INPUT, "SSSE/EF99");
 }
 
 #[test]
@@ -213,8 +214,7 @@ fn sim_new_refuses_a_bad_record_and_writes_nothing() {
         "--record",
         record.to_str().unwrap(),
     ]);
-    assert_eq!(run.code, EXIT_BAD_RECORDS, "{}", run.stderr);
-    assert!(run.stderr.contains("birth_date"), "{}", run.stderr);
+    run.assert_error_contains(EXIT_BAD_RECORDS, "birth_date");
     assert!(!out.exists());
 }
 

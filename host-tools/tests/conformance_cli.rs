@@ -28,11 +28,28 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
 
+/// How `sscard conformance run` reports: for a person, or `--json` for programs.
+enum Report {
+    Text,
+    Json,
+}
+
+/// `sscard [--json] --card CARD conformance run OPTIONS…`.
+fn run_on_card(report: Report, card: &Path, options: &[&str]) -> Run {
+    let mut args = match report {
+        Report::Text => vec![],
+        Report::Json => vec!["--json"],
+    };
+    args.extend(["--card", path(card), "conformance", "run"]);
+    args.extend_from_slice(options);
+    sscard(&args)
+}
+
 #[test]
 fn simulated_cards_pass_the_whole_suite() {
     let total = count(&[]);
     let run = sscard(&["conformance", "run"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.assert_exit(0);
     let summary = format!("PASS: {total} passed, 0 failed, 0 errors, 0 skipped of {total}");
     assert!(run.stdout.contains(&summary), "{}", run.stdout);
 }
@@ -168,7 +185,7 @@ fn an_imported_script_and_trace_become_vectors_that_list_and_run() {
         assert!(listed.stdout.contains(id), "{id}:\n{}", listed.stdout);
     }
     let run = sscard(&["--json", "conformance", "run", "--suite", path(&vectors)]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.assert_exit(0);
     assert_eq!(run.json()["summary"]["passed"], 2);
 }
 
@@ -178,7 +195,7 @@ fn a_card_image_passes_what_it_can_and_says_why_it_skips_the_rest() {
     let card = sample_card(dir.path(), "2.0");
     for attempt in ["first", "second"] {
         // Not declared disposable: the run leaves the card as it was, so a second run passes too.
-        let run = sscard(&["--json", "--card", path(&card), "conformance", "run"]);
+        let run = run_on_card(Report::Json, &card, &[]);
         assert_eq!(run.code, 0, "{attempt} run: {}\n{}", run.stdout, run.stderr);
         let out = run.json();
         let summary = &out["summary"];
@@ -222,23 +239,19 @@ fn a_card_that_is_not_the_declared_holders_fails_with_exit_code_20() {
     let declared = dir.path().join("holder.json");
     std::fs::write(&declared, holder.to_string()).unwrap();
     let junit = dir.path().join("results.xml");
-    let run = sscard(&[
-        "--card",
-        path(&card),
-        "conformance",
-        "run",
-        "--holder",
-        path(&declared),
-        "--filter",
-        "reader",
-        "--junit",
-        path(&junit),
-    ]);
-    assert_eq!(
-        run.code, EXIT_CONFORMANCE_FAILED,
-        "{}\n{}",
-        run.stdout, run.stderr
+    let run = run_on_card(
+        Report::Text,
+        &card,
+        &[
+            "--holder",
+            path(&declared),
+            "--filter",
+            "reader",
+            "--junit",
+            path(&junit),
+        ],
     );
+    run.assert_exit(EXIT_CONFORMANCE_FAILED);
     // The vector reading the name (EF06, record 1) says what it expected and what it got.
     assert!(
         run.stdout.contains("FAIL reader.ef06.by-number"),
@@ -259,17 +272,12 @@ fn a_card_that_is_not_the_declared_holders_fails_with_exit_code_20() {
     // The declared holder is the card's: the same run passes.
     let right = dir.path().join("right.json");
     std::fs::write(&right, sample_holder().to_string()).unwrap();
-    let run = sscard(&[
-        "--card",
-        path(&card),
-        "conformance",
-        "run",
-        "--holder",
-        path(&right),
-        "--filter",
-        "reader",
-    ]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = run_on_card(
+        Report::Text,
+        &card,
+        &["--holder", path(&right), "--filter", "reader"],
+    );
+    run.assert_exit(0);
 }
 
 #[test]
@@ -280,19 +288,8 @@ fn a_card_that_answers_no_vector_fails_with_exit_code_20_and_says_so() {
     let dir = TestDir::new("conformance-nothing-reached");
     let card = demo_image(dir.path());
     let junit = dir.path().join("results.xml");
-    let run = sscard(&[
-        "--card",
-        path(&card),
-        "conformance",
-        "run",
-        "--junit",
-        path(&junit),
-    ]);
-    assert_eq!(
-        run.code, EXIT_CONFORMANCE_FAILED,
-        "{}\n{}",
-        run.stdout, run.stderr
-    );
+    let run = run_on_card(Report::Text, &card, &["--junit", path(&junit)]);
+    run.assert_exit(EXIT_CONFORMANCE_FAILED);
     assert!(
         run.stderr
             .contains("sscard: nothing was checked: no vector reached the card (0 of "),
@@ -323,7 +320,7 @@ fn a_card_that_answers_no_vector_fails_with_exit_code_20_and_says_so() {
         .any(|p| p.attribute("name") == Some("reached the card")
             && p.attribute("value") == Some("0")));
 
-    let run = sscard(&["--json", "--card", path(&card), "conformance", "run"]);
+    let run = run_on_card(Report::Json, &card, &[]);
     assert_eq!(run.code, EXIT_CONFORMANCE_FAILED, "{}", run.stderr);
     let out = run.json();
     assert_eq!(out["summary"]["reached_card"], 0);
@@ -331,31 +328,16 @@ fn a_card_that_answers_no_vector_fails_with_exit_code_20_and_says_so() {
     assert_eq!(out["error"]["kind"], "nothing_checked");
 
     // Only the known answers selected: no vector needs the card, and the run passes.
-    let run = sscard(&[
-        "--card",
-        path(&card),
-        "conformance",
-        "run",
-        "--filter",
-        "crypto/sha256",
-    ]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = run_on_card(Report::Text, &card, &["--filter", "crypto/sha256"]);
+    run.assert_exit(0);
 }
 
 #[test]
 fn a_card_image_reports_how_many_vectors_reached_it() {
     let dir = TestDir::new("conformance-reached");
     let card = sample_card(dir.path(), "2.0");
-    let run = sscard(&[
-        "--json",
-        "--card",
-        path(&card),
-        "conformance",
-        "run",
-        "--filter",
-        "data,select",
-    ]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = run_on_card(Report::Json, &card, &["--filter", "data,select"]);
+    run.assert_exit(0);
     let summary = &run.json()["summary"];
     let reached = summary["reached_card"].as_u64().unwrap();
     assert!(reached > 0, "{summary}");
@@ -381,11 +363,7 @@ fn a_vector_file_wrong_at_run_time_is_named_as_a_vector_error_with_its_own_exit_
     )
     .unwrap();
     let run = sscard(&["conformance", "run", "--suite", path(&vectors)]);
-    assert_eq!(
-        run.code, EXIT_VECTOR_ERRORS,
-        "{}\n{}",
-        run.stdout, run.stderr
-    );
+    run.assert_exit(EXIT_VECTOR_ERRORS);
     assert!(
         run.stdout
             .contains("VECTOR ERROR wrong.length (wrong.toml)"),
@@ -414,30 +392,21 @@ fn a_holder_record_in_gbk_is_read_as_gbk() {
     let holder = dir.path().join("holder.json");
     std::fs::write(&holder, &gbk).unwrap();
     let run = |encoding: &str| {
-        sscard(&[
-            "--card",
-            path(&card),
-            "conformance",
-            "run",
-            "--holder",
-            path(&holder),
-            "--encoding",
-            encoding,
-            "--filter",
-            "reader.ef06",
-        ])
+        run_on_card(
+            Report::Text,
+            &card,
+            &[
+                "--holder",
+                path(&holder),
+                "--encoding",
+                encoding,
+                "--filter",
+                "reader.ef06",
+            ],
+        )
     };
     let auto = run("auto");
-    assert_eq!(auto.code, 0, "{}\n{}", auto.stdout, auto.stderr);
+    auto.assert_exit(0);
     let utf8 = run("utf-8");
-    assert_eq!(
-        utf8.code, EXIT_BAD_INPUT,
-        "{}\n{}",
-        utf8.stdout, utf8.stderr
-    );
-    assert!(
-        utf8.stderr.contains("iconv -f GBK -t UTF-8"),
-        "{}",
-        utf8.stderr
-    );
+    utf8.assert_error_contains(EXIT_BAD_INPUT, "iconv -f GBK -t UTF-8");
 }

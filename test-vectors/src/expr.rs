@@ -92,74 +92,42 @@ enum Function {
     PurseLoadTac,
 }
 
-const FUNCTIONS: &[(&str, Function, &[Kind])] = &[
-    ("lc", Function::Lc, &[Kind::Bytes]),
-    ("len", Function::Len, &[Kind::Bytes]),
-    ("pin", Function::Pin, &[Kind::Text]),
-    ("ascii", Function::Ascii, &[Kind::Text]),
-    ("repeat", Function::Repeat, &[Kind::Bytes, Kind::Text]),
-    ("flip", Function::Flip, &[Kind::Bytes]),
-    ("ext_auth", Function::ExtAuth, &[Kind::Key, Kind::Bytes]),
-    ("int_auth", Function::IntAuth, &[Kind::Key, Kind::Bytes]),
-    (
-        "mac",
-        Function::Mac,
-        &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
-    ),
-    (
-        "sm",
-        Function::Sm,
-        &[Kind::Key, Kind::Bytes, Kind::Bytes, Kind::Bytes],
-    ),
-    ("date", Function::Date, &[Kind::Bytes, Kind::Text]),
-    (
-        "purse_debit",
-        Function::PurseDebit,
-        &[
-            Kind::Key,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-        ],
-    ),
-    (
-        "purse_debit_answer",
-        Function::PurseDebitAnswer,
-        &[
-            Kind::Key,
-            Kind::Key,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-        ],
-    ),
-    (
-        "purse_credit",
-        Function::PurseCredit,
-        &[
-            Kind::Key,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-        ],
-    ),
-    (
-        "purse_load_tac",
-        Function::PurseLoadTac,
-        &[
-            Kind::Key,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-            Kind::Bytes,
-        ],
-    ),
-];
+const FUNCTIONS: &[(&str, Function, &[Kind])] = {
+    use Kind::{Bytes, Key, Text};
+    &[
+        ("lc", Function::Lc, &[Bytes]),
+        ("len", Function::Len, &[Bytes]),
+        ("pin", Function::Pin, &[Text]),
+        ("ascii", Function::Ascii, &[Text]),
+        ("repeat", Function::Repeat, &[Bytes, Text]),
+        ("flip", Function::Flip, &[Bytes]),
+        ("ext_auth", Function::ExtAuth, &[Key, Bytes]),
+        ("int_auth", Function::IntAuth, &[Key, Bytes]),
+        ("mac", Function::Mac, &[Key, Bytes, Bytes, Bytes]),
+        ("sm", Function::Sm, &[Key, Bytes, Bytes, Bytes]),
+        ("date", Function::Date, &[Bytes, Text]),
+        (
+            "purse_debit",
+            Function::PurseDebit,
+            &[Key, Bytes, Bytes, Bytes, Bytes, Bytes],
+        ),
+        (
+            "purse_debit_answer",
+            Function::PurseDebitAnswer,
+            &[Key, Key, Bytes, Bytes, Bytes, Bytes, Bytes],
+        ),
+        (
+            "purse_credit",
+            Function::PurseCredit,
+            &[Key, Bytes, Bytes, Bytes, Bytes],
+        ),
+        (
+            "purse_load_tac",
+            Function::PurseLoadTac,
+            &[Key, Bytes, Bytes, Bytes, Bytes],
+        ),
+    ]
+};
 
 /// A command template: evaluates to bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

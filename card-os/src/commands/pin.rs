@@ -138,16 +138,25 @@ fn change<S: Storage>(ctx: &mut Context<'_, S>, old: &[u8], new: &[u8]) -> Resul
     done()
 }
 
+/// The PIN a MAC-protected PIN command (`84 24`, `84 2C`) works on, after checking its P1 is
+/// `00` (its P2 is the key id).
+fn pin_for_keyed_command<S: Storage>(
+    ctx: &mut Context<'_, S>,
+    command: &Command<'_>,
+) -> Result<PinObject, Status> {
+    if command.p1 != 0 {
+        return Err(Status::IncorrectP1P2);
+    }
+    objects::read_pin(ctx.storage, ctx.index)
+}
+
 /// PIN UNBLOCK `84 24 00 <key id> 04 MAC`: the tries are back to the limit, the PIN unchanged.
 /// The key (usage `03`) is in the PIN's DF.
 pub(super) fn unblock<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if command.p1 != 0 {
-        return Err(Status::IncorrectP1P2);
-    }
-    let pin = objects::read_pin(ctx.storage, ctx.index)?;
+    let pin = pin_for_keyed_command(ctx, command)?;
     if command.data.len() != LINE_MAC_LEN {
         return Err(Status::WrongLength);
     }
@@ -162,10 +171,7 @@ pub(super) fn reload<S: Storage>(
     ctx: &mut Context<'_, S>,
     command: &Command<'_>,
 ) -> Result<Answer, Status> {
-    if command.p1 != 0 {
-        return Err(Status::IncorrectP1P2);
-    }
-    let pin = objects::read_pin(ctx.storage, ctx.index)?;
+    let pin = pin_for_keyed_command(ctx, command)?;
     let data_len = command
         .data
         .len()

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use card_os::memory_map::{FILE_TABLE_OFFSET, HDR_ALLOC, HEADER_SIZE};
-use card_os::testing::{demo_card, exchange};
+use card_os::testing::{demo_card, exchange, TearingStorage};
 use card_os::{Card, RamStorage, Status};
 
 pub type Storage = RamStorage<65536>;
@@ -67,4 +67,31 @@ pub fn recover_through_second_cut(
     let _ = Card::power_on(&mut *tearing);
     tearing.restore_power();
     assert!(Card::power_on(&mut *tearing).is_ok());
+}
+
+/// Every power cut of one command that makes `writes` writes: for each cut point, torn and not, on
+/// a fresh copy of `base`, `command` (on the powered card) sends what has to come first and gives
+/// the command; power is cut after `cut` of its writes, recovery is cut too
+/// ([`recover_through_second_cut`]), and `check` gets the command's status, the re-powered card's
+/// [`snapshot`], `cut` and `tear`.
+pub fn cut_at_every_write(
+    base: &Storage,
+    writes: usize,
+    mut command: impl FnMut(&mut Card<&mut TearingStorage<&mut Storage>>) -> Vec<u8>,
+    mut check: impl FnMut(Status, Vec<u8>, usize, bool),
+) {
+    for cut in 0..writes {
+        for tear in [false, true] {
+            let mut storage = Box::new(base.clone());
+            let mut tearing = TearingStorage::new(&mut *storage);
+            let status = {
+                let mut card = Card::power_on(&mut tearing).unwrap();
+                let apdu = command(&mut card);
+                card.storage_mut().cut_after(cut, tear);
+                exchange(&mut card, &apdu).status()
+            };
+            recover_through_second_cut(&mut tearing, tear);
+            check(status, snapshot(&storage), cut, tear);
+        }
+    }
 }

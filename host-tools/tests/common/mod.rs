@@ -33,6 +33,34 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
+
+    /// Asserts the exit code, showing both output streams when it is another.
+    #[track_caller]
+    pub fn assert_exit(&self, code: i32) {
+        assert_eq!(self.code, code, "{}\n{}", self.stdout, self.stderr);
+    }
+
+    /// Asserts the exit code and that the error output contains `part`.
+    #[track_caller]
+    pub fn assert_error_contains(&self, code: i32, part: &str) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(
+            self.stderr.contains(part),
+            "{part:?} not in:\n{}",
+            self.stderr
+        );
+    }
+
+    /// Asserts the exit code and that the error output starts with `start`.
+    #[track_caller]
+    pub fn assert_error_starts_with(&self, code: i32, start: &str) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(
+            self.stderr.starts_with(start),
+            "{start:?} does not start:\n{}",
+            self.stderr
+        );
+    }
 }
 
 fn finish(output: Output) -> Run {

@@ -147,20 +147,15 @@ pub struct PsamModule<T: CardTransport> {
 impl<T: CardTransport> PsamModule<T> {
     /// Selects the PSAM application.
     pub fn open(transport: T) -> Result<Self, SecurityError> {
-        let mut client = Client::new(transport);
-        let answer = client
-            .send(&build::select_name(&PSAM_AID, SelectReply::Fci))
-            .map_err(SecurityError::PsamLink)?;
-        if answer.sw != Status::Success {
-            return Err(SecurityError::PsamRefused {
-                command: "SELECT PSAM",
-                sw: answer.sw,
-            });
-        }
-        Ok(PsamModule {
-            client,
+        let mut psam = PsamModule {
+            client: Client::new(transport),
             delivered: None,
-        })
+        };
+        psam.call(
+            "SELECT PSAM",
+            &build::select_name(&PSAM_AID, SelectReply::Fci),
+        )?;
+        Ok(psam)
     }
 
     pub fn into_transport(self) -> T {

@@ -89,6 +89,13 @@ impl FakeVpcd {
             }
         }
     }
+
+    /// Waits for the recording card to connect again and checks it answers with its ATR.
+    fn expect_reinserted(&self) -> Conn {
+        let mut again = self.accept();
+        assert_eq!(again.get_atr(), RECORDING_ATR);
+        again
+    }
 }
 
 struct Conn {
@@ -113,6 +120,16 @@ impl Conn {
     fn exchange(&mut self, payload: &[u8]) -> Vec<u8> {
         self.send(payload);
         self.recv()
+    }
+
+    /// Control code 01: power the card on (vpcd expects no reply).
+    fn power_on(&mut self) {
+        self.send(&[0x01]);
+    }
+
+    /// Control code 04: the card's ATR.
+    fn get_atr(&mut self) -> Vec<u8> {
+        self.exchange(&[0x04])
     }
 
     /// Waits for the card side to close the connection (the card was removed).
@@ -185,36 +202,44 @@ fn options_for(vpcd: &FakeVpcd) -> ServeOptions {
     }
 }
 
+/// A fake vpcd, a recording card (failing every command when `fail`) served to it with the test
+/// options, and the card's first connection.
+fn recording_card_inserted(fail: bool) -> (FakeVpcd, Served, Conn) {
+    let vpcd = FakeVpcd::new();
+    let served = Served::start(options_for(&vpcd), fail);
+    let conn = vpcd.accept();
+    (vpcd, served, conn)
+}
+
+/// The calls of a card powered on once and then pulled (or dropped) while powered.
+const POWERED_ON_THEN_OFF: [Call; 2] = [Call::Reset(ResetKind::Cold), Call::PowerOff];
+
+/// What serving one insertion that carried one APDU adds up to.
+const ONE_INSERTION_ONE_APDU: ServeSummary = ServeSummary {
+    insertions: 1,
+    apdus: 1,
+};
+
 #[test]
 fn get_atr_is_answered_with_the_cards_atr_and_apdus_with_its_response() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
-    conn.send(&[0x01]);
-    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR);
+    let (_vpcd, served, mut conn) = recording_card_inserted(false);
+    conn.power_on();
+    assert_eq!(conn.get_atr(), RECORDING_ATR);
     let select = [0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00];
     let mut expected = select.to_vec();
     expected.extend_from_slice(&[0x90, 0x00]);
     assert_eq!(conn.exchange(&select), expected);
     let summary = served.stop().unwrap();
-    assert_eq!(
-        summary,
-        ServeSummary {
-            insertions: 1,
-            apdus: 1
-        }
-    );
+    assert_eq!(summary, ONE_INSERTION_ONE_APDU);
 }
 
 #[test]
 fn control_codes_power_the_card_off_on_and_reset_it() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (_vpcd, served, mut conn) = recording_card_inserted(false);
     // Codes 00/01/02 have no reply: the ATR request after each one orders them.
     for code in [0x01, 0x02, 0x00, 0x01] {
         conn.send(&[code]);
-        assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR);
+        assert_eq!(conn.get_atr(), RECORDING_ATR);
     }
     assert_eq!(
         served.calls(),
@@ -231,21 +256,17 @@ fn control_codes_power_the_card_off_on_and_reset_it() {
 
 #[test]
 fn unknown_control_codes_and_empty_messages_are_ignored() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (_vpcd, served, mut conn) = recording_card_inserted(false);
     conn.send(&[0x03]);
     conn.send(&[]);
-    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR);
+    assert_eq!(conn.get_atr(), RECORDING_ATR);
     assert_eq!(served.calls(), []);
     served.stop().unwrap();
 }
 
 #[test]
 fn extended_apdus_up_to_the_largest_message_round_trip() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (_vpcd, served, mut conn) = recording_card_inserted(false);
     // The response is the command plus a status word, so this one fills a whole message.
     let command: Vec<u8> = (0..MAX_MESSAGE_LEN - 2).map(|i| i as u8).collect();
     let response = conn.exchange(&command);
@@ -257,9 +278,7 @@ fn extended_apdus_up_to_the_largest_message_round_trip() {
 
 #[test]
 fn a_message_arriving_byte_by_byte_is_assembled() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (_vpcd, served, mut conn) = recording_card_inserted(false);
     let command = [0x00, 0xB2, 0x01, 0x2C, 0x00];
     let mut message = vec![0x00, command.len() as u8];
     message.extend_from_slice(&command);
@@ -273,27 +292,21 @@ fn a_message_arriving_byte_by_byte_is_assembled() {
 
 #[test]
 fn a_response_too_long_for_vpcd_drops_the_card_and_it_comes_back() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (vpcd, served, mut conn) = recording_card_inserted(false);
     conn.send(&vec![0u8; MAX_MESSAGE_LEN]);
     conn.expect_closed();
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+    vpcd.expect_reinserted();
     let summary = served.stop().unwrap();
     assert_eq!(summary.insertions, 2);
 }
 
 #[test]
 fn a_failing_card_is_dropped_powered_off_and_reinserted() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), true);
-    let mut conn = vpcd.accept();
-    conn.send(&[0x01]);
+    let (vpcd, served, mut conn) = recording_card_inserted(true);
+    conn.power_on();
     conn.send(&[0x00, 0xA4, 0x00, 0x00]);
     conn.expect_closed();
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+    vpcd.expect_reinserted();
     assert_eq!(
         served.calls(),
         [
@@ -307,30 +320,21 @@ fn a_failing_card_is_dropped_powered_off_and_reinserted() {
 
 #[test]
 fn when_vpcd_goes_away_the_card_is_powered_off_and_reconnects() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
-    conn.send(&[0x01]);
-    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR);
+    let (vpcd, served, mut conn) = recording_card_inserted(false);
+    conn.power_on();
+    assert_eq!(conn.get_atr(), RECORDING_ATR);
     drop(conn);
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
-    assert_eq!(
-        served.calls(),
-        [Call::Reset(ResetKind::Cold), Call::PowerOff]
-    );
+    vpcd.expect_reinserted();
+    assert_eq!(served.calls(), POWERED_ON_THEN_OFF);
     assert_eq!(served.stop().unwrap().insertions, 2);
 }
 
 #[test]
 fn vpcd_closing_in_the_middle_of_a_message_is_survived() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (vpcd, served, mut conn) = recording_card_inserted(false);
     conn.stream.write_all(&[0x00, 0x10, 0x00, 0xA4]).unwrap();
     drop(conn);
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+    vpcd.expect_reinserted();
     served.stop().unwrap();
 }
 
@@ -360,17 +364,11 @@ fn a_card_started_before_vpcd_connects_once_vpcd_listens() {
     listener.set_nonblocking(true).unwrap();
     let vpcd = FakeVpcd { listener };
     let mut conn = vpcd.accept();
-    assert_eq!(conn.exchange(&[0x04]), ECHO_ATR);
+    assert_eq!(conn.get_atr(), ECHO_ATR);
     assert_eq!(conn.exchange(&[0x00, 0xB2, 0x01, 0x2C, 0x00]), [0x90, 0x00]);
     control.stop();
     let summary = thread.join().unwrap().unwrap();
-    assert_eq!(
-        summary,
-        ServeSummary {
-            insertions: 1,
-            apdus: 1
-        }
-    );
+    assert_eq!(summary, ONE_INSERTION_ONE_APDU);
 }
 
 #[test]
@@ -385,11 +383,9 @@ fn the_stop_flag_ends_serving_while_vpcd_is_absent() {
 
 #[test]
 fn the_stop_flag_removes_the_card_and_ends_serving() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
-    conn.send(&[0x01]);
-    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR);
+    let (_vpcd, served, mut conn) = recording_card_inserted(false);
+    conn.power_on();
+    assert_eq!(conn.get_atr(), RECORDING_ATR);
     let summary = served.stop().unwrap();
     conn.expect_closed();
     assert_eq!(summary.insertions, 1);
@@ -410,47 +406,35 @@ fn giving_up_reports_that_vpcd_is_unreachable() {
 
 #[test]
 fn the_card_is_removed_and_reinserted_on_command() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
-    conn.send(&[0x01]);
-    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR);
+    let (vpcd, served, mut conn) = recording_card_inserted(false);
+    conn.power_on();
+    assert_eq!(conn.get_atr(), RECORDING_ATR);
     served.control.remove_card();
     conn.expect_closed();
     served.control.insert_card();
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+    vpcd.expect_reinserted();
     // Pulled while powered: the card lost power.
-    assert_eq!(
-        served.calls(),
-        [Call::Reset(ResetKind::Cold), Call::PowerOff]
-    );
+    assert_eq!(served.calls(), POWERED_ON_THEN_OFF);
     assert_eq!(served.stop().unwrap().insertions, 2);
 }
 
 #[test]
 fn a_pull_followed_at_once_by_an_insert_still_pulls_the_card() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (vpcd, served, mut conn) = recording_card_inserted(false);
     served.control.remove_card();
     served.control.insert_card();
     conn.expect_closed();
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+    vpcd.expect_reinserted();
     assert_eq!(served.stop().unwrap().insertions, 2);
 }
 
 #[test]
 fn toggling_pulls_the_card_and_toggling_again_puts_it_back() {
-    let vpcd = FakeVpcd::new();
-    let served = Served::start(options_for(&vpcd), false);
-    let mut conn = vpcd.accept();
+    let (vpcd, served, mut conn) = recording_card_inserted(false);
     served.control.toggle_card();
     conn.expect_closed();
     served.control.toggle_card();
-    let mut again = vpcd.accept();
-    assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+    vpcd.expect_reinserted();
     assert_eq!(served.stop().unwrap().insertions, 2);
 }
 
@@ -467,7 +451,7 @@ fn remove_after_pulls_the_card_once_and_reinserts_it() {
     let mut again = vpcd.accept();
     // The second insertion stays: vpcd is answered until the loop is stopped.
     for _ in 0..3 {
-        assert_eq!(again.exchange(&[0x04]), RECORDING_ATR);
+        assert_eq!(again.get_atr(), RECORDING_ATR);
     }
     assert_eq!(served.stop().unwrap().insertions, 2);
 }
@@ -521,23 +505,15 @@ fn a_card_giving_no_atr_is_put_back_at_once_for_the_next_presence_poll() {
     };
     let served = Served::start_card(options, card, Arc::clone(&log));
     let mut conn = vpcd.accept();
-    assert_eq!(conn.exchange(&[0x04]), RECORDING_ATR, "presence poll");
-    conn.send(&[0x01]);
-    assert_eq!(
-        conn.exchange(&[0x04]),
-        [0u8; 0],
-        "the power-on's ATR is empty"
-    );
+    assert_eq!(conn.get_atr(), RECORDING_ATR, "presence poll");
+    conn.power_on();
+    assert_eq!(conn.get_atr(), [0u8; 0], "the power-on's ATR is empty");
     conn.expect_closed();
     let mut again = vpcd.accept();
-    assert_eq!(
-        again.exchange(&[0x04]),
-        RECORDING_ATR,
-        "back for the next poll"
-    );
+    assert_eq!(again.get_atr(), RECORDING_ATR, "back for the next poll");
     assert_eq!(
         served.calls(),
-        [Call::Reset(ResetKind::Cold), Call::PowerOff],
+        POWERED_ON_THEN_OFF,
         "powered off as it left"
     );
     assert_eq!(served.stop().unwrap().insertions, 2);
@@ -560,8 +536,8 @@ fn a_vpcd_that_says_nothing_is_left_and_connected_to_again() {
     assert!(waited < Duration::from_secs(3), "{waited:?}");
     // ...and connects again, where a live vpcd is served as usual.
     let mut second = vpcd.accept();
-    second.send(&[0x01]);
-    assert_eq!(second.exchange(&[0x04]), RECORDING_ATR);
+    second.power_on();
+    assert_eq!(second.get_atr(), RECORDING_ATR);
     let summary = served.stop().unwrap();
     assert_eq!(summary.insertions, 2);
 }
