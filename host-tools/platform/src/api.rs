@@ -526,10 +526,7 @@ async fn revocation(
     Path(id): Path<String>,
 ) -> Result<Json<TerminalRevocation>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let revoked = state.store.revoke_terminal(&id, &caller.actor()).await?;
-    // Refused from the next request on, not after the cache's lifetime.
-    state.store.credentials.forget_terminal(&id);
-    Ok(Json(revoked))
+    Ok(Json(state.store.revoke_terminal(&id, &caller.actor()).await?))
 }
 
 async fn not_found() -> ApiError {

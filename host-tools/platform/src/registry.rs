@@ -1365,7 +1365,7 @@ impl Store {
                 "1 to 64 of letters, digits, '-', '_', '.'",
             ));
         }
-        self.retrying(|| async {
+        let revocation = self.retrying(|| async {
             let mut tx = self.writer.begin().await?;
             let row = sqlx::query("SELECT role, revoked FROM terminals WHERE id = $1")
                 .bind(id)
@@ -1406,7 +1406,11 @@ impl Store {
                 event_id: Some(event_id),
             })
         })
-        .await
+        .await?;
+        // This store's routes refuse it from the next request on, not after the credential
+        // cache's lifetime (other instances: within `CREDENTIAL_CACHE_TTL`).
+        self.credentials.forget_terminal(id);
+        Ok(revocation)
     }
 
     /// Counts for the invariant checks of the tests and `platform check`: persons with more
