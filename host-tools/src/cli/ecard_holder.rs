@@ -160,3 +160,61 @@ impl HolderArgs {
         self.log_in(global, &password)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::super::{ecard::EcardCommand, Cli, Command};
+
+    fn holder_of(args: &[&str]) -> Result<super::HolderArgs, clap::Error> {
+        let mut line = vec![
+            "sscard",
+            "ecard",
+            "show",
+            "--platform",
+            "http://127.0.0.1:1",
+        ];
+        line.extend(args);
+        match Cli::try_parse_from(line)?.command {
+            Command::Ecard(e) => match e.command {
+                EcardCommand::Show(holder) => Ok(holder),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_holder_is_named_by_exactly_one_form() {
+        let by_id = holder_of(&["--ecard", "00ff"]).unwrap();
+        assert_eq!(
+            (by_id.ecard.as_deref(), by_id.ssn, by_id.name),
+            (Some("00ff"), None, None)
+        );
+        let by_person = holder_of(&["--ssn", "110105", "--name", "张三"]).unwrap();
+        assert_eq!(
+            (
+                by_person.ecard,
+                by_person.ssn.as_deref(),
+                by_person.name.as_deref()
+            ),
+            (None, Some("110105"), Some("张三"))
+        );
+        for bad in [
+            &[][..],
+            &["--ssn", "110105"],
+            &["--name", "张三"],
+            &["--ecard", "00ff", "--ssn", "110105", "--name", "张三"],
+            &["--ecard", "00ff", "--name", "张三"],
+            &["--password", "111111", "--ecard", "00ff"],
+        ] {
+            assert!(holder_of(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
