@@ -526,7 +526,9 @@ async fn revocation(
     Path(id): Path<String>,
 ) -> Result<Json<TerminalRevocation>, ApiError> {
     caller.require(&[Role::Admin])?;
-    Ok(Json(state.store.revoke_terminal(&id, &caller.actor()).await?))
+    Ok(Json(
+        state.store.revoke_terminal(&id, &caller.actor()).await?,
+    ))
 }
 
 async fn not_found() -> ApiError {

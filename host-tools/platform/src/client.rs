@@ -279,7 +279,7 @@ impl Client {
 
     /// A request whose body holds a secret (an e-card password): the serialised body is wiped
     /// once sent.
-    fn post_secret<B: Serialize, T: DeserializeOwned>(
+    pub(crate) fn post_secret<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -304,7 +304,8 @@ impl Client {
         self.post_secret("ecard/applications", application)
     }
 
-    /// Logs a holder in; the session's token goes into [`Client::with_token`].
+    /// Logs a holder in, named by e-card id or by social security number and name: the one
+    /// login of every holder command. The session's client bears the holder's token.
     pub fn ecard_login(
         &self,
         who: &EcardLogin<'_>,
@@ -316,13 +317,23 @@ impl Client {
             who: &'a EcardLogin<'a>,
             password: &'a str,
         }
-        self.post_secret(
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: String,
+            ecard: EcardView,
+        }
+        let answer: Answer = self.post_secret(
             "ecard/login",
             &Body {
                 who,
                 password: password.expose(),
             },
-        )
+        )?;
+        let token = zeroize::Zeroizing::new(answer.token);
+        Ok(EcardSession {
+            client: self.with_token(&token),
+            ecard: answer.ecard,
+        })
     }
 
     /// The holder's e-card (a holder's session).
@@ -378,10 +389,10 @@ pub enum EcardLogin<'a> {
     Person { ssn: &'a str, name: &'a str },
 }
 
-/// A holder's session: its bearer token and the e-card.
-#[derive(Debug, serde::Deserialize)]
+/// A holder logged in: a client bearing the session's token, and the e-card as the login saw it.
+#[derive(Debug, Clone)]
 pub struct EcardSession {
-    pub token: String,
+    pub client: Client,
     pub ecard: EcardView,
 }
 

@@ -1365,48 +1365,49 @@ impl Store {
                 "1 to 64 of letters, digits, '-', '_', '.'",
             ));
         }
-        let revocation = self.retrying(|| async {
-            let mut tx = self.writer.begin().await?;
-            let row = sqlx::query("SELECT role, revoked FROM terminals WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| {
-                    PlatformError::refused("unknown-terminal", format!("no terminal {id}"))
-                })?;
-            let role = text(&row, "role")?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| PlatformError::Corrupt(format!("role {role:?}")))?;
-            if int(&row, "revoked")? != 0 {
-                return Ok(TerminalRevocation {
+        let revocation = self
+            .retrying(|| async {
+                let mut tx = self.writer.begin().await?;
+                let row = sqlx::query("SELECT role, revoked FROM terminals WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| {
+                        PlatformError::refused("unknown-terminal", format!("no terminal {id}"))
+                    })?;
+                let role = text(&row, "role")?;
+                let role = Role::parse(&role)
+                    .ok_or_else(|| PlatformError::Corrupt(format!("role {role:?}")))?;
+                if int(&row, "revoked")? != 0 {
+                    return Ok(TerminalRevocation {
+                        id: id.into(),
+                        role,
+                        already_revoked: true,
+                        event_id: None,
+                    });
+                }
+                sqlx::query("UPDATE terminals SET revoked = 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let event_id = Self::append_event(
+                    &mut tx,
+                    None,
+                    None,
+                    "terminal-revoked",
+                    serde_json::json!({"terminal": id, "role": role}),
+                    actor,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(TerminalRevocation {
                     id: id.into(),
                     role,
-                    already_revoked: true,
-                    event_id: None,
-                });
-            }
-            sqlx::query("UPDATE terminals SET revoked = 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let event_id = Self::append_event(
-                &mut tx,
-                None,
-                None,
-                "terminal-revoked",
-                serde_json::json!({"terminal": id, "role": role}),
-                actor,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(TerminalRevocation {
-                id: id.into(),
-                role,
-                already_revoked: false,
-                event_id: Some(event_id),
+                    already_revoked: false,
+                    event_id: Some(event_id),
+                })
             })
-        })
-        .await?;
+            .await?;
         // This store's routes refuse it from the next request on, not after the credential
         // cache's lifetime (other instances: within `CREDENTIAL_CACHE_TTL`).
         self.credentials.forget_terminal(id);

@@ -6,18 +6,17 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use zeroize::Zeroizing;
-
 use host_tools::screen::escape;
+use serde_json::{json, Value};
 use sscard_ecard::render::{self, TerminalColours};
 use sscard_ecard::{Blacklist, PlatformPublicKey, PublicKeySet, Purpose, UnixTime};
-use sscard_platform::client::{EcardApplicationRequest, EcardLogin};
+use sscard_platform::client::{EcardApplicationRequest, EcardSession};
 use sscard_platform::ecard::api::CodeAnswer;
 use sscard_platform::ecard::online::OnlineVerification;
-use sscard_platform::ecard::{EcardPassword, EcardView, Level, PRIVACY_TERMS_VERSION};
+use sscard_platform::ecard::{EcardView, Level, PRIVACY_TERMS_VERSION};
 use sscard_platform::{Client, ClientError};
 
+use super::ecard_holder::{HolderArgs, HolderPlatform, PasswordArgs};
 use super::ecard_seen::SeenFile;
 use super::inputs::PlatformArgs;
 use super::{CliError, Global, Outcome};
@@ -43,112 +42,6 @@ pub enum EcardCommand {
     /// The holder's family account: add, remove and list members (up to the back office's limit).
     #[command(subcommand)]
     Family(super::ecard_family::FamilyCommand),
-}
-
-/// The e-card password: asked hidden on the terminal, or read from a file for scripts. It is
-/// never an argument: a command line is visible to every user of the machine.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PasswordArgs {
-    /// Read the 6-digit e-card password from the first line of FILE (`-`: standard input;
-    /// `/dev/fd/N`: an open descriptor), for scripts. Without it, it is asked hidden.
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
-}
-
-/// The longest password file line read: 6 digits and a line break, with room to spare.
-const MAX_PASSWORD_FILE_BYTES: u64 = 64;
-
-impl PasswordArgs {
-    fn from_file(path: &Path) -> Result<EcardPassword, CliError> {
-        let io = |source| CliError::EcardPasswordFile {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_PASSWORD_FILE_BYTES as usize + 1));
-        if path == Path::new("-") {
-            std::io::stdin()
-                .lock()
-                .take(MAX_PASSWORD_FILE_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(io)?;
-        } else {
-            std::fs::File::open(path)
-                .map_err(io)?
-                .take(MAX_PASSWORD_FILE_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(io)?;
-        }
-        let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        password(std::str::from_utf8(line).unwrap_or_default())
-    }
-
-    fn prompt(prompt: &str) -> Result<EcardPassword, CliError> {
-        let typed = Zeroizing::new(
-            rpassword::prompt_password(prompt).map_err(|_| CliError::EcardPasswordNoTerminal)?,
-        );
-        password(&typed)
-    }
-
-    /// The password of an existing e-card.
-    pub fn password(&self) -> Result<EcardPassword, CliError> {
-        match &self.password_file {
-            Some(path) => Self::from_file(path),
-            None => Self::prompt("Holder: e-card password: "),
-        }
-    }
-
-    /// A new password: asked twice when typed, the two must agree.
-    pub fn new_password(&self) -> Result<EcardPassword, CliError> {
-        if let Some(path) = &self.password_file {
-            return Self::from_file(path);
-        }
-        let first = Self::prompt("Holder: new e-card password (6 digits): ")?;
-        let second = Self::prompt("Holder: the new e-card password again: ")?;
-        if first.expose() == second.expose() {
-            Ok(first)
-        } else {
-            Err(CliError::EcardPasswordRejected(
-                "the two entries differ".into(),
-            ))
-        }
-    }
-}
-
-fn password(text: &str) -> Result<EcardPassword, CliError> {
-    EcardPassword::new(text)
-        .map_err(|_| CliError::EcardPasswordRejected("it must be exactly 6 digits".into()))
-}
-
-/// `--platform URL`: the back office a holder's app talks to.
-#[derive(Debug, Clone, clap::Args)]
-pub struct HolderPlatform {
-    /// The back office (`sscard platform serve`), e.g. http://127.0.0.1:8620.
-    #[arg(long, value_name = "URL")]
-    pub platform: String,
-}
-
-/// A holder's login: the back office, the e-card and its password.
-#[derive(Debug, Clone, clap::Args)]
-pub struct HolderArgs {
-    #[command(flatten)]
-    pub platform: HolderPlatform,
-    /// The e-card's id (32 hex digits, as `ecard apply` printed it).
-    #[arg(long, value_name = "ID")]
-    pub ecard: String,
-    #[command(flatten)]
-    pub password: PasswordArgs,
-}
-
-impl HolderArgs {
-    /// Logs in: a client bearing the holder's session, and the e-card as the login saw it.
-    pub fn session(&self, global: &Global) -> Result<(Client, EcardView), CliError> {
-        let password = self.password.password()?;
-        let client = Client::anonymous(&self.platform.platform, global.answer_timeout);
-        let session = client.ecard_login(&EcardLogin::Ecard { ecard: &self.ecard }, &password)?;
-        drop(password);
-        Ok((client.with_token(&session.token), session.ecard))
-    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -330,8 +223,8 @@ fn apply(global: &Global, args: &ApplyArgs) -> Result<Outcome, CliError> {
 }
 
 fn show(global: &Global, args: &HolderArgs) -> Result<Outcome, CliError> {
-    let (client, _) = args.session(global)?;
-    let view = client.ecard(&args.ecard)?;
+    let session = args.session(global)?;
+    let view = session.client.ecard(&session.ecard.id)?;
     Ok(Outcome::new(face_text(&view), face_json(&view)))
 }
 
@@ -438,16 +331,16 @@ fn qr(global: &Global, args: &QrArgs) -> Result<Outcome, CliError> {
         PurposeArg::Identity => Purpose::Identity,
         PurposeArg::Payment => Purpose::Payment,
     };
-    let (client, _) = args.holder.session(global)?;
+    let session = args.holder.session(global)?;
     if !args.watch {
-        let code = fetch_code(&client, &args.holder.ecard, purpose)?;
+        let code = fetch_code(&session.client, &session.ecard.id, purpose)?;
         let (drawn, out) = draw(args, &code)?;
         return Ok(Outcome::new(
             code_text(&drawn, &code, out.as_deref()),
             code_json(&code, purpose, out.as_deref()),
         ));
     }
-    watch(global, args, &client, purpose)
+    watch(global, args, &session, purpose)
 }
 
 /// `qr --watch`: a code, a countdown to its expiry, the next code; each wait bounded by the
@@ -455,13 +348,13 @@ fn qr(global: &Global, args: &QrArgs) -> Result<Outcome, CliError> {
 fn watch(
     global: &Global,
     args: &QrArgs,
-    client: &Client,
+    session: &EcardSession,
     purpose: Purpose,
 ) -> Result<Outcome, CliError> {
     let tty = std::io::stdout().is_terminal() && !global.json;
     let mut shown = 0u32;
     loop {
-        let code = fetch_code(client, &args.holder.ecard, purpose)?;
+        let code = fetch_code(&session.client, &session.ecard.id, purpose)?;
         let (drawn, out) = draw(args, &code)?;
         let mut stdout = std::io::stdout().lock();
         let written = if global.json {

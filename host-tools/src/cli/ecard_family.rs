@@ -1,26 +1,22 @@
 //! `sscard ecard family add | remove | list`: a holder's family account at the back office
-//! (docs/electronic-card.md, "Family accounts"). The holder logs in with name, social security
-//! number and e-card password; a member aged 16 or more consents with their own e-card
-//! password, a younger one is added by the holder as their guardian (`--guardian`).
+//! (docs/electronic-card.md, "Family accounts"). The holder logs in as for every holder
+//! command ([`HolderArgs`]); a member aged 16 or more consents with their own e-card password,
+//! a younger one is added by the holder as their guardian (`--guardian`).
 //!
-//! Passwords are never arguments: a hidden prompt by default, or `--password-from-stdin` (the
-//! holder's on the first line, the member's on the second), or files.
+//! Passwords are never arguments: each is asked hidden, or read from a file
+//! (`--password-file`, `--member-password-file`; `-` is standard input, `/dev/fd/N` a
+//! descriptor, so a script passes both without a file on disk).
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use host_tools::screen::escape;
-use sscard_platform::ecard::family::client::{log_in_holder, ConsentToAdd, MemberToAdd};
+use sscard_platform::ecard::family::client::{ConsentToAdd, MemberToAdd};
 use sscard_platform::ecard::family::{FamilyList, FamilyMember, Relationship};
-use sscard_platform::ecard::EcardPassword;
 
+use super::ecard_holder::{read_password, HolderArgs};
 use super::{CliError, Global, Outcome};
-
-/// The longest password file read: a 6-digit password and a line break, with room to spare.
-const MAX_PASSWORD_FILE_BYTES: usize = 256;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum FamilyCommand {
@@ -30,27 +26,6 @@ pub enum FamilyCommand {
     Remove(RemoveArgs),
     /// List the family members and the limit.
     List(HolderArgs),
-}
-
-/// The holder's login at the back office.
-#[derive(Debug, Clone, clap::Args)]
-pub struct HolderArgs {
-    /// The back office (`sscard platform serve`), e.g. http://127.0.0.1:8620.
-    #[arg(long, value_name = "URL", env = "SSCARD_PLATFORM_URL")]
-    pub platform: String,
-    /// The holder's social security number (ID number).
-    #[arg(long, value_name = "SSN")]
-    pub ssn: String,
-    /// The holder's name, as the registry has it.
-    #[arg(long)]
-    pub name: String,
-    /// Read the holder's e-card password from this file (its first line).
-    #[arg(long, value_name = "FILE", conflicts_with = "password_from_stdin")]
-    pub password_file: Option<PathBuf>,
-    /// Read the passwords from standard input: the holder's on the first line, then the
-    /// member's (for `add` with the member's consent) on the second.
-    #[arg(long)]
-    pub password_from_stdin: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,7 +49,8 @@ pub struct AddArgs {
     /// The member is under 16 and the holder adds them as their parent or guardian.
     #[arg(long, conflicts_with = "member_password_file")]
     pub guardian: bool,
-    /// Read the member's e-card password (their consent) from this file.
+    /// Read the member's e-card password (their consent) from the first line of FILE (`-`:
+    /// standard input; `/dev/fd/N`: an open descriptor). Without it, it is asked hidden.
     #[arg(long, value_name = "FILE")]
     pub member_password_file: Option<PathBuf>,
 }
@@ -94,68 +70,19 @@ fn parse_relationship(text: &str) -> Result<Relationship, String> {
     })
 }
 
-/// Where the passwords come from, each read once.
-struct Passwords<'a> {
-    holder: &'a HolderArgs,
-    stdin_lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
-}
-
-impl<'a> Passwords<'a> {
-    fn new(holder: &'a HolderArgs) -> Self {
-        Passwords {
-            holder,
-            stdin_lines: holder
-                .password_from_stdin
-                .then(|| std::io::stdin().lock().lines()),
-        }
+/// The member's consent password; standard input serves one password only.
+fn member_password(
+    holder: &HolderArgs,
+    file: Option<&Path>,
+) -> Result<sscard_platform::ecard::EcardPassword, CliError> {
+    let stdin = Path::new("-");
+    if file == Some(stdin) && holder.password.password_file.as_deref() == Some(stdin) {
+        return Err(CliError::Usage(
+            "standard input serves one password: give the member's as --member-password-file /dev/fd/N or a file"
+                .into(),
+        ));
     }
-
-    fn next_line(&mut self, whose: &str) -> Result<Zeroizing<String>, CliError> {
-        match self.stdin_lines.as_mut().and_then(Iterator::next) {
-            Some(Ok(line)) => Ok(Zeroizing::new(line)),
-            _ => Err(CliError::Usage(format!(
-                "--password-from-stdin: no line with the {whose} e-card password on standard input"
-            ))),
-        }
-    }
-
-    fn holder(&mut self) -> Result<EcardPassword, CliError> {
-        let text = match (&self.holder.password_file, self.stdin_lines.is_some()) {
-            (Some(path), _) => read_password_file(path)?,
-            (None, true) => self.next_line("holder's")?,
-            (None, false) => prompt("Holder: e-card password: "),
-        };
-        password(&text, "the holder's")
-    }
-
-    fn member(&mut self, file: Option<&Path>) -> Result<EcardPassword, CliError> {
-        let text = match (file, self.stdin_lines.is_some()) {
-            (Some(path), _) => read_password_file(path)?,
-            (None, true) => self.next_line("member's")?,
-            (None, false) => prompt("Member: your e-card password (your consent): "),
-        };
-        password(&text, "the member's")
-    }
-}
-
-fn prompt(text: &str) -> Zeroizing<String> {
-    Zeroizing::new(rpassword::prompt_password(text).unwrap_or_default())
-}
-
-fn read_password_file(path: &Path) -> Result<Zeroizing<String>, CliError> {
-    let text = Zeroizing::new(file_structures::input::read_text_bounded(
-        path,
-        MAX_PASSWORD_FILE_BYTES,
-        "an e-card password file",
-    )?);
-    Ok(Zeroizing::new(
-        text.lines().next().unwrap_or_default().to_owned(),
-    ))
-}
-
-fn password(text: &str, whose: &str) -> Result<EcardPassword, CliError> {
-    EcardPassword::new(text.trim())
-        .map_err(|_| CliError::Usage(format!("{whose} e-card password is exactly 6 digits")))
+    read_password(file, "Member: your e-card password (your consent): ")
 }
 
 /// Runs `sscard ecard family ...`.
@@ -165,23 +92,18 @@ pub fn run(global: &Global, command: &FamilyCommand) -> Result<Outcome, CliError
         FamilyCommand::Remove(a) => &a.holder,
         FamilyCommand::List(a) => a,
     };
-    let mut passwords = Passwords::new(holder_args);
-    let holder_password = passwords.holder()?;
+    let holder_password = holder_args.password()?;
     // The member's consent is read before the login, so a missing one costs no login.
     let consent = match command {
         FamilyCommand::Add(a) if a.guardian => Some(ConsentToAdd::Guardian),
-        FamilyCommand::Add(a) => Some(ConsentToAdd::Own(
-            passwords.member(a.member_password_file.as_deref())?,
-        )),
+        FamilyCommand::Add(a) => Some(ConsentToAdd::Own(member_password(
+            holder_args,
+            a.member_password_file.as_deref(),
+        )?)),
         _ => None,
     };
-    let login = log_in_holder(
-        &holder_args.platform,
-        &holder_args.ssn,
-        &holder_args.name,
-        &holder_password,
-        global.answer_timeout,
-    )?;
+    let login = holder_args.log_in(global, &holder_password)?;
+    drop(holder_password);
     let holder = &login.ecard.id;
     match (command, consent) {
         (FamilyCommand::List(_), _) => Ok(list_outcome(

@@ -9,6 +9,7 @@ mod demo;
 mod diagnose;
 mod ecard;
 mod ecard_family;
+mod ecard_holder;
 mod ecard_seen;
 pub mod error;
 mod explore;

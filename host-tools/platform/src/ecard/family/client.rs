@@ -1,33 +1,11 @@
-//! The family calls of the blocking [`Client`]: a holder logs in with name, social security
-//! number and e-card password, and the session's client lists, adds and removes members.
+//! The family calls of the blocking [`Client`]: the client of a holder's session
+//! ([`Client::ecard_login`]) lists, adds and removes members.
 
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{FamilyList, FamilyMember, FamilyRemoval, Relationship};
 use crate::client::{encode, Client, ClientError};
-use crate::ecard::{EcardPassword, EcardView};
-
-/// A holder logged in: a client carrying the session, and the holder's e-card.
-#[derive(Debug, Clone)]
-pub struct HolderLogin {
-    pub client: Client,
-    pub ecard: EcardView,
-}
-
-#[derive(Deserialize)]
-struct SessionAnswer {
-    token: String,
-    ecard: EcardView,
-}
-
-#[derive(Serialize)]
-struct LoginBody<'a> {
-    ssn: &'a str,
-    name: &'a str,
-    password: &'a str,
-}
+use crate::ecard::EcardPassword;
 
 /// Who to add, as the add request names them.
 #[derive(Debug, Clone)]
@@ -54,30 +32,15 @@ struct AddBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     member_name: Option<&'a str>,
     relationship: Relationship,
-    consent: serde_json::Value,
+    consent: ConsentBody<'a>,
 }
 
-/// Logs a holder in at the back office `base` (`http://127.0.0.1:8620`); every call of the
-/// returned client is bounded by `timeout`.
-pub fn log_in_holder(
-    base: &str,
-    ssn: &str,
-    name: &str,
-    password: &EcardPassword,
-    timeout: Duration,
-) -> Result<HolderLogin, ClientError> {
-    let anonymous = Client::new(base, "", timeout);
-    let body = LoginBody {
-        ssn,
-        name,
-        password: password.expose(),
-    };
-    let answer: SessionAnswer = anonymous.post("ecard/login", &body, None)?;
-    let token = zeroize::Zeroizing::new(answer.token);
-    Ok(HolderLogin {
-        client: Client::new(base, &token, timeout),
-        ecard: answer.ecard,
-    })
+/// The consent as sent: borrowed, so the password is copied only into the wiped body.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ConsentBody<'a> {
+    Own { password: &'a str },
+    Guardian { guardian: bool },
 }
 
 impl Client {
@@ -98,10 +61,11 @@ impl Client {
             MemberToAdd::Ecard(id) => (Some(id.as_str()), None, None),
             MemberToAdd::Person { ssn, name } => (None, Some(ssn.as_str()), Some(name.as_str())),
         };
-        // The password lives in this JSON value only until the request is sent.
         let consent = match consent {
-            ConsentToAdd::Own(password) => serde_json::json!({"password": password.expose()}),
-            ConsentToAdd::Guardian => serde_json::json!({"guardian": true}),
+            ConsentToAdd::Own(password) => ConsentBody::Own {
+                password: password.expose(),
+            },
+            ConsentToAdd::Guardian => ConsentBody::Guardian { guardian: true },
         };
         let body = AddBody {
             member_ecard_id,
@@ -110,7 +74,7 @@ impl Client {
             relationship,
             consent,
         };
-        self.post(&format!("ecard/{}/family", encode(holder)), &body, None)
+        self.post_secret(&format!("ecard/{}/family", encode(holder)), &body)
     }
 
     /// Removes `member` from `holder`'s family (the holder's session, or the member's own).
