@@ -18,6 +18,7 @@ on_both_backends!(
     refusals_each_have_their_reason,
     a_lost_card_is_refused_online_at_once,
     parallel_verifications_of_one_code_admit_one,
+    a_batch_answers_each_code_and_uses_up_only_the_accepted_ones,
 );
 
 struct Platform {
@@ -261,6 +262,93 @@ fn parallel_verifications_of_one_code_admit_one(db: Db) {
     for r in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(r.code(), "replayed");
     }
+}
+
+fn a_batch_answers_each_code_and_uses_up_only_the_accepted_ones(db: Db) {
+    let h = Harness::new(db);
+    let p = platform();
+    let now = UnixTime::now();
+    let code_of = |e: &EcardView, purpose| {
+        h.rt.block_on(h.store.issue_code(&p.signer, &e.id, None, purpose, now))
+            .unwrap()
+    };
+    let (_, good_pay) = holder(&h, 1, true);
+    let (_, good_id) = holder(&h, 2, false);
+    let (lost_card, lost) = holder(&h, 3, true);
+    let (_, unlinked) = holder(&h, 4, true);
+    let (_, used) = holder(&h, 5, false);
+    let good_pay = code_of(&good_pay, Purpose::Payment);
+    let good_id = code_of(&good_id, Purpose::Identity);
+    let lost = code_of(&lost, Purpose::Payment);
+    let level_1 = code_of(&unlinked, Purpose::Payment);
+    let used = code_of(&used, Purpose::Identity);
+    verify(&h, &p, &used, now).unwrap();
+    h.rt.block_on(h.store.change_state(
+        &lost_card.card_number,
+        Action::LossTemporary,
+        None,
+        &actor(),
+        None,
+    ))
+    .unwrap();
+    h.rt.block_on(h.store.set_settlement_link(&unlinked.id, false, &actor()))
+        .unwrap();
+    // One batch: on a current-thread runtime every verification below is queued (the signature
+    // check makes no await) before the committer task first runs and takes the whole queue.
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answers = one_thread.block_on(async {
+        let store = sscard_platform::Store::open(&h.url).await.unwrap();
+        let (policy, terminal) = (VerifyPolicy::default(), actor());
+        macro_rules! v {
+            ($code:expr) => {
+                store.verify_code_online($code, &p.keys, now, &policy, &terminal)
+            };
+        }
+        let answers = tokio::join!(
+            v!(&good_pay),
+            v!(&good_pay),
+            v!(&good_id),
+            v!(&lost),
+            v!(&level_1),
+            v!(&used)
+        );
+        drop(store);
+        answers
+    });
+    let (first, again, identity, lost_answer, level_1_answer, used_answer) = answers;
+    let first = first.unwrap();
+    assert!(first.settlement_token.is_some());
+    assert_eq!(refusal_code(again), "replayed");
+    assert_eq!(identity.unwrap().purpose, Purpose::Identity);
+    assert_eq!(refusal_code(lost_answer), "card-temporarily-lost");
+    assert_eq!(refusal_code(level_1_answer), "level-1");
+    assert_eq!(refusal_code(used_answer), "replayed");
+    // The accepted codes are used up; the refused ones are not: once the card is found and the
+    // account linked, each verifies, once.
+    assert_eq!(refusal_code(verify(&h, &p, &good_pay, now)), "replayed");
+    assert_eq!(refusal_code(verify(&h, &p, &good_id, now)), "replayed");
+    h.rt.block_on(h.store.change_state(
+        &lost_card.card_number,
+        Action::Found,
+        None,
+        &actor(),
+        None,
+    ))
+    .unwrap();
+    h.rt.block_on(h.store.set_settlement_link(&unlinked.id, true, &actor()))
+        .unwrap();
+    assert!(verify(&h, &p, &lost, now)
+        .unwrap()
+        .settlement_token
+        .is_some());
+    assert!(verify(&h, &p, &level_1, now)
+        .unwrap()
+        .settlement_token
+        .is_some());
+    assert_eq!(refusal_code(verify(&h, &p, &lost, now)), "replayed");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! QR codes at the back office: issuing one to a working e-card, and verifying one online —
-//! signature and validity (the `sscard-ecard` library), then the card's state now (one read),
-//! then the nonce's first use and the one-time settlement token of a payment code, committed
-//! together with the verifications arriving at the same time (`admission`) before the answer.
+//! signature and validity (the `sscard-ecard` library), then, in one transaction with the
+//! verifications arriving at the same time (`admission`), the card's state, the nonce's first
+//! use and the one-time settlement token of a payment code, committed before the answer.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -10,12 +10,12 @@ use sscard_ecard::{
     VerifyPolicy,
 };
 
-use super::admission::{Admission, Admitted, TokenRow};
-use super::{card_refusal, refused, state_of, EcardView, Level};
+use super::admission::{Admission, TokenRow};
+use super::{EcardView, Level};
 use crate::auth::Credential;
 use crate::error::PlatformError;
 use crate::registry::Actor;
-use crate::store::{text, Store};
+use crate::store::Store;
 use crate::time;
 
 /// How long a one-time settlement token stays usable after the verification that minted it.
@@ -113,46 +113,6 @@ impl Store {
         let nonce = hex::encode(verified.nonce.0);
         let expires_at = verified.expires_at.secs();
         let purpose = verified.purpose();
-        // The card's state now, read outside any write: a loss report committed before this
-        // read refuses the code. The identity is the member's for a member's code.
-        let identity = self
-            .retrying(|| async {
-                let mut conn = self.reader.acquire().await?;
-                let mut identity = None;
-                for id in std::iter::once(&holder)
-                    .chain(verified.claims.member.is_some().then_some(&subject))
-                {
-                    let row = Self::ecard_row(&mut conn, "e.id", id)
-                        .await?
-                        .ok_or_else(|| {
-                            PlatformError::refused(
-                                "unknown-ecard",
-                                "the code names no e-card the back office holds",
-                            )
-                        })?;
-                    if let Some(r) =
-                        card_refusal(state_of(&row)?, &text(&row, "expiry_date")?, &time::today())
-                    {
-                        return Err(refused(r));
-                    }
-                    identity = Some(row);
-                }
-                // A member's code counts only while the family link stands: a removal stops
-                // the codes shown before it, online, at once.
-                if verified.claims.member.is_some()
-                    && !Self::link_in(&mut conn, &holder, &subject).await?
-                {
-                    return Err(super::family::no_link());
-                }
-                identity.ok_or_else(|| PlatformError::Corrupt("no e-card row".into()))
-            })
-            .await?;
-        if purpose == Purpose::Payment && crate::store::int(&identity, "settlement_linked")? == 0 {
-            return Err(PlatformError::refused(
-                "level-1",
-                "the e-card has no linked settlement account (level 1): it cannot pay",
-            ));
-        }
         let (token, token_row) = if purpose == Purpose::Payment {
             let token = crate::auth::new_token()
                 .map_err(|e| PlatformError::Corrupt(format!("no random token: {e}")))?
@@ -170,26 +130,26 @@ impl Store {
             (None, None)
         };
         let token_expiry = token.as_ref().map(|_| now.secs() + SETTLEMENT_TOKEN_SECS);
-        // The nonce (and the token) on disk before the answer: see `admission`.
-        let admitted = self
+        // The card's state checked and the nonce (and the token) on disk before the answer, in
+        // one transaction: see `admission`.
+        let identity = self
             .admit(Admission {
                 nonce,
-                ecard_id: subject.clone(),
+                holder: holder.clone(),
+                member: verified.claims.member.is_some().then(|| subject.clone()),
+                payment: purpose == Purpose::Payment,
                 expires_at: expires_at as i64,
                 verified_by: actor.id.clone(),
                 token: token_row,
                 purge_before: now.secs().saturating_sub(policy.max_clock_skew_secs) as i64,
             })
             .await?;
-        if admitted == Admitted::Replayed {
-            return Err(library_refusal(sscard_ecard::Refusal::Replayed));
-        }
         Ok(OnlineVerification {
             shown_by: verified.claims.member.is_some().then(|| holder.clone()),
             ecard: subject,
-            name: text(&identity, "name")?,
-            ssn: text(&identity, "ssn")?,
-            card_number: text(&identity, "card_number")?,
+            name: identity.name,
+            ssn: identity.ssn,
+            card_number: identity.card_number,
             purpose,
             expires_at,
             settlement_token: token,
