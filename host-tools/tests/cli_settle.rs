@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sample_holder, sscard, TestDir, EXIT_USAGE};
+use common::{card_purse, paying_card_and_psam, sscard, PayingCard, TestDir, EXIT_USAGE};
 
 const PIN: &str = "135790";
 /// Within six months of the sample card's issue (20240101): the card may pay before activation.
@@ -18,28 +18,7 @@ struct Setup {
 
 fn setup(name: &str) -> Setup {
     let dir = TestDir::new(name);
-    let mut holder = sample_holder();
-    holder["purse_balance"] = "10000".into();
-    let record = dir.path().join("holder.json");
-    std::fs::write(&record, holder.to_string()).unwrap();
-    let card = dir.path().join("card.img").display().to_string();
-    let psam = dir.path().join("psam.img").display().to_string();
-    let made = sscard(&[
-        "sim",
-        "new",
-        "--version",
-        "2.0",
-        "--record",
-        record.to_str().unwrap(),
-        "--out",
-        &card,
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let made = sscard(&["sim", "new", "--version", "2.0", "--psam", "--out", &psam]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    // The holder's own PIN (the initial PIN cannot pay).
-    let changed = sscard(&["--card", &card, "apdu", "805E010007123456FF135790"]);
-    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    let PayingCard { card, psam, .. } = paying_card_and_psam(dir.path());
     let journal = dir.path().join("terminal.jsonl").display().to_string();
     Setup {
         dir,
@@ -69,20 +48,7 @@ impl Setup {
 
     /// Balance (fen) and number of log records.
     fn purse(&self) -> (u64, usize) {
-        let run = sscard(&[
-            "--json",
-            "--card",
-            &self.card,
-            "records",
-            "--unsafe-pin",
-            PIN,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let out = run.json();
-        (
-            out["balance"].as_u64().unwrap(),
-            out["records"].as_array().unwrap().len(),
-        )
+        card_purse(&self.card, PIN)
     }
 }
 

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use sscard_platform::auth::Role;
-use sscard_platform::ecard::{EcardApplication, EcardPassword};
-use sscard_platform::model::{AccountChange, ActivationRequest, CardRegistration};
+use sscard_platform::model::{AccountChange, CardRegistration};
 use sscard_platform::registry::{Action, Actor};
 use sscard_platform::Store;
 
@@ -27,17 +26,12 @@ struct Desk {
     rt: tokio::runtime::Runtime,
 }
 
+/// Card `i` of a holder whose account is online.
 fn holder(i: u32) -> CardRegistration {
     CardRegistration {
-        card_number: format!("T{i:08}"),
-        card_id_code: format!("110100D15600000554455354{i:08X}"),
-        ssn: format!("11010519900101{:04}", i % 10_000),
         name: format!("王测试{i}"),
-        issue_date: "20240101".into(),
-        expiry_date: "20340101".into(),
-        version: "3.0".into(),
         online_mode: true,
-        supersedes: None,
+        ..registry_card(i)
     }
 }
 
@@ -53,21 +47,7 @@ impl Desk {
             let store = Store::open(&db).await.unwrap();
             for (i, balance) in [(1, 10_000), (2, 500)] {
                 let c = holder(i);
-                store
-                    .register_cards(std::slice::from_ref(&c), &actor)
-                    .await
-                    .unwrap();
-                let activation = ActivationRequest {
-                    date: "20240315".into(),
-                    outlet: "BANK-0001".into(),
-                    terminal: "T-42".into(),
-                    card_id_code: None,
-                    ssn: None,
-                };
-                store
-                    .record_activation(&c.card_number, &activation, &actor, None)
-                    .await
-                    .unwrap();
+                register_activated(&store, &c, &actor).await;
                 let account = AccountChange {
                     online_mode: true,
                     balance_fen: balance,
@@ -76,19 +56,7 @@ impl Desk {
                     .change_account(&c.card_number, &account, &actor)
                     .await
                     .unwrap();
-                let e = store
-                    .apply_ecard(
-                        &EcardApplication {
-                            ssn: c.ssn.clone(),
-                            name: c.name.clone(),
-                            consent_privacy_terms: true,
-                            channel: "city-app".into(),
-                            password: EcardPassword::new(PASSWORD).unwrap(),
-                        },
-                        &actor,
-                    )
-                    .await
-                    .unwrap();
+                let e = apply_ecard(&store, &c, PASSWORD, &actor).await;
                 store
                     .set_settlement_link(&e.id, true, &actor)
                     .await

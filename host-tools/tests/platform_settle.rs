@@ -52,27 +52,7 @@ fn till(name: &str) -> Till {
 
 fn till_on(name: &str, backend: Backend) -> Till {
     let dir = TestDir::new(name);
-    let mut holder = sample_holder();
-    holder["purse_balance"] = "10000".into();
-    let record = dir.path().join("holder.json");
-    std::fs::write(&record, holder.to_string()).unwrap();
-    let card = dir.path().join("card.img").display().to_string();
-    let psam = dir.path().join("psam.img").display().to_string();
-    let made = sscard(&[
-        "sim",
-        "new",
-        "--version",
-        "2.0",
-        "--record",
-        record.to_str().unwrap(),
-        "--out",
-        &card,
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let made = sscard(&["sim", "new", "--version", "2.0", "--psam", "--out", &psam]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let changed = sscard(&["--card", &card, "apdu", "805E010007123456FF135790"]);
-    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    let PayingCard { holder, card, psam } = paying_card_and_psam(dir.path());
     // The registry knows the card (the batch the card was made from).
     let db = match backend {
         Backend::Sqlite => format!("sqlite:{}", dir.path().join("registry.db").display()),
@@ -134,20 +114,7 @@ impl Till {
 
     /// Balance (fen) and number of log records, as the card holds them.
     fn purse(&self) -> (u64, usize) {
-        let run = sscard(&[
-            "--json",
-            "--card",
-            &self.card,
-            "records",
-            "--unsafe-pin",
-            PIN,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let out = run.json();
-        (
-            out["balance"].as_u64().unwrap(),
-            out["records"].as_array().unwrap().len(),
-        )
+        card_purse(&self.card, PIN)
     }
 
     fn admin(&self, args: &[&str]) {
