@@ -80,41 +80,50 @@ impl Office {
         )
     }
 
+    /// `sscard [--json] ecard apply` for `c`'s holder with the office's password file, with
+    /// `--consent` when `consent`.
+    fn apply_for(&self, json: bool, c: &CardRegistration, consent: bool) -> Run {
+        let mut args = vec![
+            "apply",
+            "--platform",
+            &self.service.base,
+            "--name",
+            &c.name,
+            "--ssn",
+            &c.ssn,
+        ];
+        if consent {
+            args.push("--consent");
+        }
+        args.extend_from_slice(&["--password-file", &self.password_file]);
+        self.ecard(json, &args)
+    }
+
+    /// `sscard [--json] ecard COMMAND` of the holder of `ecard`, logged in with the office's
+    /// password file, with `extra` arguments after.
+    fn as_holder(&self, json: bool, command: &str, ecard: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            command,
+            "--platform",
+            &self.service.base,
+            "--ecard",
+            ecard,
+            "--password-file",
+            &self.password_file,
+        ];
+        args.extend_from_slice(extra);
+        self.ecard(json, &args)
+    }
+
     fn apply(&self, i: u32) -> String {
-        let c = registry_card(i);
-        let run = self.ecard(
-            true,
-            &[
-                "apply",
-                "--platform",
-                &self.service.base,
-                "--name",
-                &c.name,
-                "--ssn",
-                &c.ssn,
-                "--consent",
-                "--password-file",
-                &self.password_file,
-            ],
-        );
+        let run = self.apply_for(true, &registry_card(i), true);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         run.json()["id"].as_str().unwrap().to_owned()
     }
 
     /// A fresh code of the e-card (`qr --json`).
     fn code(&self, ecard: &str) -> serde_json::Value {
-        let run = self.ecard(
-            true,
-            &[
-                "qr",
-                "--platform",
-                &self.service.base,
-                "--ecard",
-                ecard,
-                "--password-file",
-                &self.password_file,
-            ],
-        );
+        let run = self.as_holder(true, "qr", ecard, &[]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         run.json()
     }
@@ -181,20 +190,7 @@ fn a_holder_applies_sees_the_card_and_shows_codes_a_pharmacy_verifies_online() {
     assert_eq!(ecard.len(), 32, "{ecard}");
 
     // The card face, the number masked, in JSON and for a person.
-    let show = |json| {
-        office.ecard(
-            json,
-            &[
-                "show",
-                "--platform",
-                &office.service.base,
-                "--ecard",
-                &ecard,
-                "--password-file",
-                &office.password_file,
-            ],
-        )
-    };
+    let show = |json| office.as_holder(json, "show", &ecard, &[]);
     let face = show(true);
     assert_eq!(face.code, 0, "{}{}", face.stdout, face.stderr);
     let face = face.json();
@@ -225,21 +221,11 @@ fn a_holder_applies_sees_the_card_and_shows_codes_a_pharmacy_verifies_online() {
     );
     // Drawn in the terminal, as SVG and as PNG files.
     let qr = |format: &str, out: Option<&str>| {
-        let mut args = vec![
-            "qr",
-            "--platform",
-            &office.service.base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &office.password_file,
-            "--format",
-            format,
-        ];
+        let mut extra = vec!["--format", format];
         if let Some(out) = out {
-            args.extend(["--out", out]);
+            extra.extend(["--out", out]);
         }
-        office.ecard(false, &args)
+        office.as_holder(false, "qr", &ecard, &extra)
     };
     let terminal = qr("terminal", None);
     assert_eq!(terminal.code, 0, "{}", terminal.stderr);
@@ -456,18 +442,7 @@ fn a_lost_cards_code_is_refused_online_at_once_and_offline_after_the_sync() {
     );
     assert_eq!(offline.json()["reason"], "card-blocked");
     // The holder cannot log in any more, and is told why.
-    let show = office.ecard(
-        false,
-        &[
-            "show",
-            "--platform",
-            &office.service.base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &office.password_file,
-        ],
-    );
+    let show = office.as_holder(false, "show", &ecard, &[]);
     assert_eq!(
         show.code, EXIT_PLATFORM_REFUSED,
         "{}{}",
@@ -480,20 +455,7 @@ fn a_lost_cards_code_is_refused_online_at_once_and_offline_after_the_sync() {
 fn an_application_without_consent_is_refused_with_the_reason_and_nothing_is_issued() {
     let office = office(&[]);
     let c = registry_card(1);
-    let run = office.ecard(
-        true,
-        &[
-            "apply",
-            "--platform",
-            &office.service.base,
-            "--name",
-            &c.name,
-            "--ssn",
-            &c.ssn,
-            "--password-file",
-            &office.password_file,
-        ],
-    );
+    let run = office.apply_for(true, &c, false);
     assert_eq!(
         run.code, EXIT_CONSENT_REQUIRED,
         "{}{}",
@@ -509,21 +471,7 @@ fn an_application_without_consent_is_refused_with_the_reason_and_nothing_is_issu
     office.apply(1);
     // A card not activated yet: the back office's reason.
     let c4 = registry_card(4);
-    let run = office.ecard(
-        false,
-        &[
-            "apply",
-            "--platform",
-            &office.service.base,
-            "--name",
-            &c4.name,
-            "--ssn",
-            &c4.ssn,
-            "--consent",
-            "--password-file",
-            &office.password_file,
-        ],
-    );
+    let run = office.apply_for(false, &c4, true);
     assert_eq!(
         run.code, EXIT_PLATFORM_REFUSED,
         "{}{}",
@@ -645,21 +593,7 @@ fn watch_shows_a_new_code_each_validity_period_until_the_count() {
     let office = office(&["--qr-validity", "5"]);
     let ecard = office.apply(1);
     let started = std::time::Instant::now();
-    let run = office.ecard(
-        true,
-        &[
-            "qr",
-            "--platform",
-            &office.service.base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &office.password_file,
-            "--watch",
-            "--count",
-            "2",
-        ],
-    );
+    let run = office.as_holder(true, "qr", &ecard, &["--watch", "--count", "2"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let codes: Vec<serde_json::Value> = run
         .stdout
