@@ -33,15 +33,7 @@ fn desk() -> Desk {
         "--test-keys",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = sscard(&[
-        "platform",
-        "register",
-        "--batch",
-        batch.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    register_batch(&batch, &db);
     let token = |id: &str, role: &str| add_terminal(&db, id, role);
     let outlet = token("BANK-0001-T42", "outlet");
     let hospital = token("HOSP-01", "hospital");
@@ -51,6 +43,19 @@ fn desk() -> Desk {
         outlet,
         hospital,
     }
+}
+
+/// `sscard platform register` of the holders in `batch` into the registry `db`; it must succeed.
+fn register_batch(batch: &std::path::Path, db: &str) {
+    let run = sscard(&[
+        "platform",
+        "register",
+        "--batch",
+        batch.to_str().unwrap(),
+        "--db",
+        db,
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
 
 /// The arguments of `sscard --json activate` of `card` at outlet BANK-0001's terminal T-42 for
@@ -444,15 +449,7 @@ fn a_card_the_registry_does_not_know_is_refused_before_anything_is_written() {
     let batch = desk.dir.path().join("first-holder.csv");
     let first: Vec<&str> = HOLDERS.lines().take(2).collect();
     std::fs::write(&batch, first.join("\n") + "\n").unwrap();
-    let run = sscard(&[
-        "platform",
-        "register",
-        "--batch",
-        batch.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    register_batch(&batch, &db);
     let outlet = add_terminal(&db, "BANK-0001-T42", "outlet");
     let service = Service::start(&db);
     let journal = desk.dir.path().join("other-terminal.jsonl");
