@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{card_purse, paying_card_and_psam, sscard, PayingCard, TestDir, EXIT_USAGE};
+use common::{
+    card_purse, paying_card_and_psam, settle_args, sscard, PayingCard, TestDir, EXIT_USAGE,
+};
 
 const PIN: &str = "135790";
 /// Within six months of the sample card's issue (20240101): the card may pay before activation.
@@ -30,18 +32,7 @@ fn setup(name: &str) -> Setup {
 
 impl Setup {
     fn settle(&self, extra: &[&str]) -> common::Run {
-        let mut args = vec![
-            "--json",
-            "--card",
-            &self.card,
-            "settle",
-            "--psam",
-            &self.psam,
-            "--journal",
-            &self.journal,
-            "--time",
-            TIME,
-        ];
+        let mut args = settle_args(&self.card, &self.psam, &self.journal, TIME);
         args.extend_from_slice(extra);
         sscard(&args)
     }

@@ -89,27 +89,16 @@ fn till_on(name: &str, backend: Backend) -> Till {
 
 impl Till {
     fn settle(&self, amount: &str, platform: &str) -> Run {
-        sscard_env(
-            &[
-                "--json",
-                "--card",
-                &self.card,
-                "settle",
-                "--psam",
-                &self.psam,
-                "--journal",
-                &self.journal,
-                "--time",
-                TIME,
-                "--amount",
-                amount,
-                "--unsafe-pin",
-                PIN,
-                "--platform",
-                platform,
-            ],
-            &[("SSCARD_PLATFORM_TOKEN", &self.hospital)],
-        )
+        let mut args = settle_args(&self.card, &self.psam, &self.journal, TIME);
+        args.extend_from_slice(&[
+            "--amount",
+            amount,
+            "--unsafe-pin",
+            PIN,
+            "--platform",
+            platform,
+        ]);
+        sscard_env(&args, &[("SSCARD_PLATFORM_TOKEN", &self.hospital)])
     }
 
     /// Balance (fen) and number of log records, as the card holds them.

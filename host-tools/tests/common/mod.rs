@@ -170,6 +170,28 @@ pub fn paying_card_and_psam(dir: &Path) -> PayingCard {
     PayingCard { holder, card, psam }
 }
 
+/// The arguments of `sscard --json --card CARD settle` with the PSAM image, the journal and the
+/// till's clock; a test adds the amount and the rest.
+pub fn settle_args<'a>(
+    card: &'a str,
+    psam: &'a str,
+    journal: &'a str,
+    time: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "--json",
+        "--card",
+        card,
+        "settle",
+        "--psam",
+        psam,
+        "--journal",
+        journal,
+        "--time",
+        time,
+    ]
+}
+
 /// Balance (fen) and number of log records, as the card image `card` holds them.
 pub fn card_purse(card: &str, pin: &str) -> (u64, usize) {
     let run = sscard(&["--json", "--card", card, "records", "--unsafe-pin", pin]);
