@@ -5,11 +5,8 @@ mod common;
 
 use common::{
     card_purse, paying_card_and_psam, settle_args, sscard, PayingCard, TestDir, EXIT_USAGE,
+    PAYING_PIN, TILL_TIME,
 };
-
-const PIN: &str = "135790";
-/// Within six months of the sample card's issue (20240101): the card may pay before activation.
-const TIME: &str = "20240315103000";
 
 struct Setup {
     dir: TestDir,
@@ -32,14 +29,14 @@ fn setup(name: &str) -> Setup {
 
 impl Setup {
     fn settle(&self, extra: &[&str]) -> common::Run {
-        let mut args = settle_args(&self.card, &self.psam, &self.journal, TIME);
+        let mut args = settle_args(&self.card, &self.psam, &self.journal, TILL_TIME);
         args.extend_from_slice(extra);
         sscard(&args)
     }
 
     /// Balance (fen) and number of log records.
     fn purse(&self) -> (u64, usize) {
-        card_purse(&self.card, PIN)
+        card_purse(&self.card, PAYING_PIN)
     }
 }
 
@@ -54,7 +51,7 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
         "--pooled",
         "7",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
@@ -64,7 +61,7 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
     assert_eq!(out["receipt"]["tac"].as_str().map(str::len), Some(8));
     let after = s.purse();
     assert_eq!(after, (8750, 1));
-    let records = sscard(&["--card", &s.card, "records", "--unsafe-pin", PIN]);
+    let records = sscard(&["--card", &s.card, "records", "--unsafe-pin", PAYING_PIN]);
     assert!(
         records.stdout.contains("balance: 87.50 yuan"),
         "{}",
@@ -87,31 +84,31 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
     assert_eq!(made.code, 0, "{}", made.stderr);
     let cases: [(&[&str], i32, &str, &str); 7] = [
         (
-            &["--amount", "-1", "--unsafe-pin", PIN],
+            &["--amount", "-1", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "negative",
         ),
         (
-            &["--amount", "1.234", "--unsafe-pin", PIN],
+            &["--amount", "1.234", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "two decimals",
         ),
         (
-            &["--amount", "99999999999", "--unsafe-pin", PIN],
+            &["--amount", "99999999999", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "too large",
         ),
         (
-            &["--amount", "0", "--unsafe-pin", PIN],
+            &["--amount", "0", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "zero",
         ),
         (
-            &["--amount", "200", "--unsafe-pin", PIN],
+            &["--amount", "200", "--unsafe-pin", PAYING_PIN],
             40,
             "balance_too_low",
             "87.50 yuan",
@@ -151,11 +148,11 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
         "--journal",
         &s.journal,
         "--time",
-        TIME,
+        TILL_TIME,
         "--amount",
         "1",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, 45, "{}", run.stdout);
     assert_eq!(run.json()["error"]["kind"], "other_region");
@@ -190,11 +187,11 @@ fn load_credits_the_purse_at_an_outlet() {
         "--journal",
         &s.journal,
         "--time",
-        TIME,
+        TILL_TIME,
         "--amount",
         "50",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["receipt"]["balance_after"], 15000);
@@ -212,7 +209,7 @@ fn load_credits_the_purse_at_an_outlet() {
         "--amount",
         "50",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, EXIT_USAGE, "{}", run.stdout);
 }
@@ -220,7 +217,7 @@ fn load_credits_the_purse_at_an_outlet() {
 #[test]
 fn diagnose_with_the_pin_names_a_balance_too_low() {
     let s = setup("cli-settle-diagnose");
-    let refused = s.settle(&["--amount", "150", "--unsafe-pin", PIN]);
+    let refused = s.settle(&["--amount", "150", "--unsafe-pin", PAYING_PIN]);
     assert_eq!(refused.code, 40, "{}", refused.stdout);
     let diagnose = |extra: &[&str]| {
         let mut args = vec![
@@ -236,8 +233,8 @@ fn diagnose_with_the_pin_names_a_balance_too_low() {
     // The journal's last line: the settlement refused with 9401.
     let out = diagnose(&["--journal", &s.journal]);
     assert_eq!(out["cause"], "balance-too-low", "{out}");
-    // With the PIN and an amount above the balance: read from the card.
-    let out = diagnose(&["--pin", "--unsafe-pin", PIN, "--amount", "150"]);
+    // With the PAYING_PIN and an amount above the balance: read from the card.
+    let out = diagnose(&["--pin", "--unsafe-pin", PAYING_PIN, "--amount", "150"]);
     assert_eq!(out["cause"], "balance-too-low", "{out}");
     assert_eq!(out["action"], "load-purse");
     assert_eq!(out["refused_commands"], 0);
@@ -255,7 +252,7 @@ fn diagnose_with_the_pin_names_a_balance_too_low() {
         "{purse}"
     );
     // Enough balance: the purse is not the cause; nothing was changed by reading it.
-    let out = diagnose(&["--pin", "--unsafe-pin", PIN, "--amount", "50"]);
+    let out = diagnose(&["--pin", "--unsafe-pin", PAYING_PIN, "--amount", "50"]);
     assert_eq!(out["cause"], "back-office", "{out}");
     assert_eq!(s.purse(), (10000, 0));
 }

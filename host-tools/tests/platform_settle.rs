@@ -7,10 +7,6 @@ mod common;
 
 use common::*;
 
-const PIN: &str = "135790";
-/// Within six months of the sample card's issue (20240101): the card may pay before activation.
-const TIME: &str = "20240315103000";
-
 struct Till {
     /// Kept for its lifetime: the card, the PSAM, the journal and the registry live in it.
     _dir: TestDir,
@@ -89,12 +85,12 @@ fn till_on(name: &str, backend: Backend) -> Till {
 
 impl Till {
     fn settle(&self, amount: &str, platform: &str) -> Run {
-        let mut args = settle_args(&self.card, &self.psam, &self.journal, TIME);
+        let mut args = settle_args(&self.card, &self.psam, &self.journal, TILL_TIME);
         args.extend_from_slice(&[
             "--amount",
             amount,
             "--unsafe-pin",
-            PIN,
+            PAYING_PIN,
             "--platform",
             platform,
         ]);
@@ -103,7 +99,7 @@ impl Till {
 
     /// Balance (fen) and number of log records, as the card holds them.
     fn purse(&self) -> (u64, usize) {
-        card_purse(&self.card, PIN)
+        card_purse(&self.card, PAYING_PIN)
     }
 
     fn admin(&self, args: &[&str]) {
@@ -239,11 +235,11 @@ fn the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_rea
             "--journal",
             &t.journal,
             "--time",
-            TIME,
+            TILL_TIME,
             "--amount",
             "1",
             "--unsafe-pin",
-            PIN,
+            PAYING_PIN,
             "--platform",
             &service.base,
         ],
@@ -381,7 +377,7 @@ fn a_torn_purchase_completed_by_the_rerun_is_uploaded() {
     let mut journal = SettlementJournal::open(&std::path::PathBuf::from(&t.journal)).unwrap();
     let request = PurchaseRequest {
         amounts: Amounts::new(300, 0, 0).unwrap(),
-        time: TradeTime::parse(TIME).unwrap(),
+        time: TradeTime::parse(TILL_TIME).unwrap(),
     };
     let mut run = |card: &mut Client<FaultyTransport<SimTransport>>,
                    journal: &mut SettlementJournal| {
@@ -392,7 +388,7 @@ fn a_torn_purchase_completed_by_the_rerun_is_uploaded() {
             &layout,
             &terminal,
             &request,
-            &mut GivenPin(Pin::from_ascii(PIN.as_bytes()).unwrap()),
+            &mut GivenPin(Pin::from_ascii(PAYING_PIN.as_bytes()).unwrap()),
             journal,
             &mut approval,
         );

@@ -133,6 +133,12 @@ pub fn sample_card(dir: &Path, version: &str) -> PathBuf {
     path
 }
 
+/// The holder's own PIN that [`paying_card_and_psam`] sets.
+pub const PAYING_PIN: &str = "135790";
+/// The till's clock: within six months of the sample card's issue (20240101), so the card may
+/// pay before activation.
+pub const TILL_TIME: &str = "20240315103000";
+
 /// A card that can pay at a till, made by [`paying_card_and_psam`].
 pub struct PayingCard {
     /// The holder record the card was made from.
