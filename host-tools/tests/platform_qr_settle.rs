@@ -120,21 +120,21 @@ impl Desk {
         self.dir.path().join("till.jsonl").display().to_string()
     }
 
-    /// `sscard settle --qr` (or with `extra` instead) at `base`.
+    /// `sscard --json settle --qr` (or with `extra` instead) at `base`, as the hospital's
+    /// till-3.
     fn settle(&self, base: &str, args: &[&str]) -> Run {
-        let journal = self.journal();
-        let mut all = vec![
-            "--json",
-            "settle",
-            "--journal",
-            &journal,
-            "--platform",
-            base,
-            "--terminal-id",
-            "till-3",
-        ];
+        let mut all = vec!["--terminal-id", "till-3"];
         all.extend_from_slice(args);
-        sscard_env(&all, &[("SSCARD_PLATFORM_TOKEN", &self.hospital)])
+        self.settle_as(&self.hospital, true, base, &all)
+    }
+
+    /// `sscard [--json] settle ARGS` at `base` with the credential `token`, no terminal id.
+    fn settle_as(&self, token: &str, json: bool, base: &str, args: &[&str]) -> Run {
+        let journal = self.journal();
+        let mut all = if json { vec!["--json"] } else { vec![] };
+        all.extend_from_slice(&["settle", "--journal", &journal, "--platform", base]);
+        all.extend_from_slice(args);
+        sscard_env(&all, &[("SSCARD_PLATFORM_TOKEN", token)])
     }
 }
 
@@ -265,20 +265,11 @@ fn a_payment_code_pays_from_the_account_with_a_receipt() {
     assert_eq!(desk.balance(1), 8750);
     // As text: the holder's identity on stderr, the receipt on stdout.
     let code = desk.code(&service.base, 1);
-    let journal = desk.journal();
-    let text = sscard_env(
-        &[
-            "settle",
-            "--journal",
-            &journal,
-            "--platform",
-            &service.base,
-            "--qr",
-            &code,
-            "--amount",
-            "1",
-        ],
-        &[("SSCARD_PLATFORM_TOKEN", &desk.hospital)],
+    let text = desk.settle_as(
+        &desk.hospital,
+        false,
+        &service.base,
+        &["--qr", &code, "--amount", "1"],
     );
     assert_eq!(text.code, 0, "{}{}", text.stdout, text.stderr);
     assert!(text.stderr.contains("王测试1"), "{}", text.stderr);
@@ -434,21 +425,11 @@ fn refusals_exit_with_their_own_codes_and_charge_nothing() {
         .unwrap()
         .token;
     let code = desk.code(&service.base, 1);
-    let journal = desk.journal();
-    let run = sscard_env(
-        &[
-            "--json",
-            "settle",
-            "--journal",
-            &journal,
-            "--platform",
-            &service.base,
-            "--qr",
-            &code,
-            "--amount",
-            "1",
-        ],
-        &[("SSCARD_PLATFORM_TOKEN", &outlet)],
+    let run = desk.settle_as(
+        &outlet,
+        true,
+        &service.base,
+        &["--qr", &code, "--amount", "1"],
     );
     assert_eq!(run.code, 50, "{}{}", run.stdout, run.stderr);
     assert_eq!(desk.balance(1), 10_000);
