@@ -29,7 +29,7 @@ fn setup(name: &str) -> Setup {
 
 impl Setup {
     fn settle(&self, extra: &[&str]) -> common::Run {
-        let mut args = settle_args(&self.card, &self.psam, &self.journal, TILL_TIME);
+        let mut args = settle_args(true, &self.card, &self.psam, &self.journal, TILL_TIME);
         args.extend_from_slice(extra);
         sscard(&args)
     }
@@ -138,22 +138,9 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
         assert_eq!(s.purse(), after, "{args:?} changed the purse");
     }
     // A PSAM of another region.
-    let run = sscard(&[
-        "--json",
-        "--card",
-        &s.card,
-        "settle",
-        "--psam",
-        &foreign,
-        "--journal",
-        &s.journal,
-        "--time",
-        TILL_TIME,
-        "--amount",
-        "1",
-        "--unsafe-pin",
-        PAYING_PIN,
-    ]);
+    let mut args = settle_args(true, &s.card, &foreign, &s.journal, TILL_TIME);
+    args.extend_from_slice(&["--amount", "1", "--unsafe-pin", PAYING_PIN]);
+    let run = sscard(&args);
     assert_eq!(run.code, 45, "{}", run.stdout);
     assert_eq!(run.json()["error"]["kind"], "other_region");
     assert_eq!(s.purse(), after);

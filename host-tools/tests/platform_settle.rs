@@ -85,7 +85,12 @@ fn till_on(name: &str, backend: Backend) -> Till {
 
 impl Till {
     fn settle(&self, amount: &str, platform: &str) -> Run {
-        let mut args = settle_args(&self.card, &self.psam, &self.journal, TILL_TIME);
+        self.settle_run(true, amount, platform)
+    }
+
+    /// `sscard [--json] settle` of `amount` at the hospital, asking the registry at `platform`.
+    fn settle_run(&self, json: bool, amount: &str, platform: &str) -> Run {
+        let mut args = settle_args(json, &self.card, &self.psam, &self.journal, TILL_TIME);
         args.extend_from_slice(&[
             "--amount",
             amount,
@@ -225,26 +230,7 @@ fn the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_rea
     refused_with(&lost, "reported-lost", "reported lost");
     assert_eq!(t.purse(), after, "a lost card's purse changed");
     // The text for a person names the reason too.
-    let text = sscard_env(
-        &[
-            "--card",
-            &t.card,
-            "settle",
-            "--psam",
-            &t.psam,
-            "--journal",
-            &t.journal,
-            "--time",
-            TILL_TIME,
-            "--amount",
-            "1",
-            "--unsafe-pin",
-            PAYING_PIN,
-            "--platform",
-            &service.base,
-        ],
-        &[("SSCARD_PLATFORM_TOKEN", &t.hospital)],
-    );
+    let text = t.settle_run(false, "1", &service.base);
     assert_eq!(text.code, 53);
     assert!(
         text.stderr

@@ -176,16 +176,17 @@ pub fn paying_card_and_psam(dir: &Path) -> PayingCard {
     PayingCard { holder, card, psam }
 }
 
-/// The arguments of `sscard --json --card CARD settle` with the PSAM image, the journal and the
-/// till's clock; a test adds the amount and the rest.
+/// The arguments of `sscard [--json] --card CARD settle` with the PSAM image, the journal and
+/// the till's clock; a test adds the amount and the rest.
 pub fn settle_args<'a>(
+    json: bool,
     card: &'a str,
     psam: &'a str,
     journal: &'a str,
     time: &'a str,
 ) -> Vec<&'a str> {
-    vec![
-        "--json",
+    let mut args = if json { vec!["--json"] } else { vec![] };
+    args.extend_from_slice(&[
         "--card",
         card,
         "settle",
@@ -195,7 +196,8 @@ pub fn settle_args<'a>(
         journal,
         "--time",
         time,
-    ]
+    ]);
+    args
 }
 
 /// Balance (fen) and number of log records, as the card image `card` holds them.
