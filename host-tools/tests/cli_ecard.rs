@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sscard_platform::model::{ActivationRequest, CardRegistration};
+use sscard_platform::model::CardRegistration;
 use sscard_platform::registry::Actor;
 
 /// Exit codes from docs/host-tools.md.
@@ -18,20 +18,6 @@ const EXIT_CODE_CARD_BLOCKED: i32 = 60;
 const EXIT_CONSENT_REQUIRED: i32 = 63;
 
 const PASSWORD: &str = "482915";
-
-fn card(i: u32) -> CardRegistration {
-    CardRegistration {
-        card_number: format!("T{i:08}"),
-        card_id_code: format!("110100D15600000554455354{i:08X}"),
-        ssn: format!("11010519900101{:04}", i % 10_000),
-        name: format!("测试{i}"),
-        issue_date: "20240101".into(),
-        expiry_date: "20340101".into(),
-        version: "3.0".into(),
-        online_mode: false,
-        supersedes: None,
-    }
-}
 
 /// A back office with cards 1 to 3 activated and 4 only issued, a hospital terminal, and the
 /// service running.
@@ -50,18 +36,11 @@ fn office(serve_options: &[&str]) -> Office {
     let hospital = rt.block_on(async {
         let store = sscard_platform::Store::open(&db).await.unwrap();
         let actor = Actor::new("test");
-        let cards: Vec<_> = (1..=4).map(card).collect();
+        let cards: Vec<_> = (1..=4).map(registry_card).collect();
         store.register_cards(&cards, &actor).await.unwrap();
         for c in &cards[..3] {
-            let activation = ActivationRequest {
-                date: "20240315".into(),
-                outlet: "BANK-0001".into(),
-                terminal: "T-42".into(),
-                card_id_code: None,
-                ssn: None,
-            };
             store
-                .record_activation(&c.card_number, &activation, &actor, None)
+                .record_activation(&c.card_number, &test_activation(), &actor, None)
                 .await
                 .unwrap();
         }
@@ -101,41 +80,50 @@ impl Office {
         )
     }
 
+    /// `sscard [--json] ecard apply` for `c`'s holder with the office's password file, with
+    /// `--consent` when `consent`.
+    fn apply_for(&self, json: bool, c: &CardRegistration, consent: bool) -> Run {
+        let mut args = vec![
+            "apply",
+            "--platform",
+            &self.service.base,
+            "--name",
+            &c.name,
+            "--ssn",
+            &c.ssn,
+        ];
+        if consent {
+            args.push("--consent");
+        }
+        args.extend_from_slice(&["--password-file", &self.password_file]);
+        self.ecard(json, &args)
+    }
+
+    /// `sscard [--json] ecard COMMAND` of the holder of `ecard`, logged in with the office's
+    /// password file, with `extra` arguments after.
+    fn as_holder(&self, json: bool, command: &str, ecard: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            command,
+            "--platform",
+            &self.service.base,
+            "--ecard",
+            ecard,
+            "--password-file",
+            &self.password_file,
+        ];
+        args.extend_from_slice(extra);
+        self.ecard(json, &args)
+    }
+
     fn apply(&self, i: u32) -> String {
-        let c = card(i);
-        let run = self.ecard(
-            true,
-            &[
-                "apply",
-                "--platform",
-                &self.service.base,
-                "--name",
-                &c.name,
-                "--ssn",
-                &c.ssn,
-                "--consent",
-                "--password-file",
-                &self.password_file,
-            ],
-        );
+        let run = self.apply_for(true, &registry_card(i), true);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         run.json()["id"].as_str().unwrap().to_owned()
     }
 
     /// A fresh code of the e-card (`qr --json`).
     fn code(&self, ecard: &str) -> serde_json::Value {
-        let run = self.ecard(
-            true,
-            &[
-                "qr",
-                "--platform",
-                &self.service.base,
-                "--ecard",
-                ecard,
-                "--password-file",
-                &self.password_file,
-            ],
-        );
+        let run = self.as_holder(true, "qr", ecard, &[]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         run.json()
     }
@@ -197,25 +185,12 @@ fn tampered(code: &str) -> String {
 #[test]
 fn a_holder_applies_sees_the_card_and_shows_codes_a_pharmacy_verifies_online() {
     let office = office(&[]);
-    let c = card(1);
+    let c = registry_card(1);
     let ecard = office.apply(1);
     assert_eq!(ecard.len(), 32, "{ecard}");
 
     // The card face, the number masked, in JSON and for a person.
-    let show = |json| {
-        office.ecard(
-            json,
-            &[
-                "show",
-                "--platform",
-                &office.service.base,
-                "--ecard",
-                &ecard,
-                "--password-file",
-                &office.password_file,
-            ],
-        )
-    };
+    let show = |json| office.as_holder(json, "show", &ecard, &[]);
     let face = show(true);
     assert_eq!(face.code, 0, "{}{}", face.stdout, face.stderr);
     let face = face.json();
@@ -246,21 +221,11 @@ fn a_holder_applies_sees_the_card_and_shows_codes_a_pharmacy_verifies_online() {
     );
     // Drawn in the terminal, as SVG and as PNG files.
     let qr = |format: &str, out: Option<&str>| {
-        let mut args = vec![
-            "qr",
-            "--platform",
-            &office.service.base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &office.password_file,
-            "--format",
-            format,
-        ];
+        let mut extra = vec!["--format", format];
         if let Some(out) = out {
-            args.extend(["--out", out]);
+            extra.extend(["--out", out]);
         }
-        office.ecard(false, &args)
+        office.as_holder(false, "qr", &ecard, &extra)
     };
     let terminal = qr("terminal", None);
     assert_eq!(terminal.code, 0, "{}", terminal.stderr);
@@ -477,18 +442,7 @@ fn a_lost_cards_code_is_refused_online_at_once_and_offline_after_the_sync() {
     );
     assert_eq!(offline.json()["reason"], "card-blocked");
     // The holder cannot log in any more, and is told why.
-    let show = office.ecard(
-        false,
-        &[
-            "show",
-            "--platform",
-            &office.service.base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &office.password_file,
-        ],
-    );
+    let show = office.as_holder(false, "show", &ecard, &[]);
     assert_eq!(
         show.code, EXIT_PLATFORM_REFUSED,
         "{}{}",
@@ -500,21 +454,8 @@ fn a_lost_cards_code_is_refused_online_at_once_and_offline_after_the_sync() {
 #[test]
 fn an_application_without_consent_is_refused_with_the_reason_and_nothing_is_issued() {
     let office = office(&[]);
-    let c = card(1);
-    let run = office.ecard(
-        true,
-        &[
-            "apply",
-            "--platform",
-            &office.service.base,
-            "--name",
-            &c.name,
-            "--ssn",
-            &c.ssn,
-            "--password-file",
-            &office.password_file,
-        ],
-    );
+    let c = registry_card(1);
+    let run = office.apply_for(true, &c, false);
     assert_eq!(
         run.code, EXIT_CONSENT_REQUIRED,
         "{}{}",
@@ -529,22 +470,8 @@ fn an_application_without_consent_is_refused_with_the_reason_and_nothing_is_issu
     // Nothing was issued: the same holder applies with consent and gets the e-card.
     office.apply(1);
     // A card not activated yet: the back office's reason.
-    let c4 = card(4);
-    let run = office.ecard(
-        false,
-        &[
-            "apply",
-            "--platform",
-            &office.service.base,
-            "--name",
-            &c4.name,
-            "--ssn",
-            &c4.ssn,
-            "--consent",
-            "--password-file",
-            &office.password_file,
-        ],
-    );
+    let c4 = registry_card(4);
+    let run = office.apply_for(false, &c4, true);
     assert_eq!(
         run.code, EXIT_PLATFORM_REFUSED,
         "{}{}",
@@ -557,7 +484,7 @@ fn an_application_without_consent_is_refused_with_the_reason_and_nothing_is_issu
 fn the_password_never_appears_in_output_trace_or_history() {
     let office = office(&[]);
     let trace = office.path("trace.jsonl");
-    let c = card(2);
+    let c = registry_card(2);
     let mut seen = String::new();
     let mut run = |json: bool, args: &[&str]| {
         let mut all = vec!["--trace", trace.as_str()];
@@ -597,64 +524,34 @@ fn the_password_never_appears_in_output_trace_or_history() {
         );
     }
     let ecard = office.code_owner(&c);
+    let mut with_password = |json: bool, command: &str, password_file: &str| {
+        run(
+            json,
+            &[
+                command,
+                "--platform",
+                &base,
+                "--ecard",
+                &ecard,
+                "--password-file",
+                password_file,
+            ],
+        )
+    };
     for json in [false, true] {
-        let shown = run(
-            json,
-            &[
-                "show",
-                "--platform",
-                &base,
-                "--ecard",
-                &ecard,
-                "--password-file",
-                &pw,
-            ],
-        );
+        let shown = with_password(json, "show", &pw);
         assert_eq!(shown.code, 0, "{}", shown.stderr);
-        let code = run(
-            json,
-            &[
-                "qr",
-                "--platform",
-                &base,
-                "--ecard",
-                &ecard,
-                "--password-file",
-                &pw,
-            ],
-        );
+        let code = with_password(json, "qr", &pw);
         assert_eq!(code.code, 0, "{}", code.stderr);
     }
     // A wrong password and a malformed one: refused, and not echoed either.
     let wrong = office.path("wrong");
     std::fs::write(&wrong, "111111\n").unwrap();
-    let refused = run(
-        true,
-        &[
-            "show",
-            "--platform",
-            &base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &wrong,
-        ],
-    );
+    let refused = with_password(true, "show", &wrong);
     assert_eq!(refused.code, EXIT_PLATFORM_REFUSED, "{}", refused.stderr);
     let malformed = office.path("malformed");
     std::fs::write(&malformed, "48291x\n").unwrap();
-    let refused = run(
-        true,
-        &[
-            "show",
-            "--platform",
-            &base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &malformed,
-        ],
-    );
+    let refused = with_password(true, "show", &malformed);
     assert_eq!(refused.code, EXIT_PASSWORD_REJECTED, "{}", refused.stderr);
     assert!(!seen.contains("48291x"), "{seen}");
     assert!(!seen.contains("111111"), "{seen}");
@@ -696,21 +593,7 @@ fn watch_shows_a_new_code_each_validity_period_until_the_count() {
     let office = office(&["--qr-validity", "5"]);
     let ecard = office.apply(1);
     let started = std::time::Instant::now();
-    let run = office.ecard(
-        true,
-        &[
-            "qr",
-            "--platform",
-            &office.service.base,
-            "--ecard",
-            &ecard,
-            "--password-file",
-            &office.password_file,
-            "--watch",
-            "--count",
-            "2",
-        ],
-    );
+    let run = office.as_holder(true, "qr", &ecard, &["--watch", "--count", "2"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let codes: Vec<serde_json::Value> = run
         .stdout
@@ -736,7 +619,7 @@ fn login(base: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
 #[test]
 fn a_login_by_ecard_id_needs_the_right_password_and_one_form_only() {
     let office = office(&[]);
-    let c = card(1);
+    let c = registry_card(1);
     let ecard = office.apply(1);
     let base = &office.service.base;
     let (status, body) = login(

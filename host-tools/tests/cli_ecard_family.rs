@@ -9,8 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::*;
-use sscard_platform::ecard::{EcardApplication, EcardPassword};
-use sscard_platform::model::{ActivationRequest, CardRegistration};
+use sscard_platform::model::CardRegistration;
 use sscard_platform::registry::Actor;
 use sscard_platform::Store;
 
@@ -53,49 +52,14 @@ fn person(
     let year: i32 = sscard_platform::time::today()[..4].parse().unwrap();
     let c = CardRegistration {
         card_number: format!("F{i:08}"),
-        card_id_code: format!("110100D15600000554455354{i:08X}"),
         ssn: format!("110105{:04}0101{i:04}", year - age),
         name: format!("家人{i}"),
-        issue_date: "20240101".into(),
-        expiry_date: "20340101".into(),
-        version: "3.0".into(),
-        online_mode: false,
-        supersedes: None,
+        ..registry_card(i)
     };
     let actor = Actor::new("test");
     rt.block_on(async {
-        store
-            .register_cards(std::slice::from_ref(&c), &actor)
-            .await
-            .unwrap();
-        store
-            .record_activation(
-                &c.card_number,
-                &ActivationRequest {
-                    date: "20240315".into(),
-                    outlet: "BANK-0001".into(),
-                    terminal: "T-42".into(),
-                    card_id_code: None,
-                    ssn: None,
-                },
-                &actor,
-                None,
-            )
-            .await
-            .unwrap();
-        let e = store
-            .apply_ecard(
-                &EcardApplication {
-                    ssn: c.ssn.clone(),
-                    name: c.name.clone(),
-                    consent_privacy_terms: true,
-                    channel: "city-app".into(),
-                    password: EcardPassword::new(password).unwrap(),
-                },
-                &actor,
-            )
-            .await
-            .unwrap();
+        register_activated(store, &c, &actor).await;
+        let e = apply_ecard(store, &c, password, &actor).await;
         (c, e.id)
     })
 }

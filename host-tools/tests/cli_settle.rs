@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{sample_holder, sscard, TestDir, EXIT_USAGE};
-
-const PIN: &str = "135790";
-/// Within six months of the sample card's issue (20240101): the card may pay before activation.
-const TIME: &str = "20240315103000";
+use common::{
+    card_purse, paying_card_and_psam, settle_args, sscard, PayingCard, TestDir, EXIT_USAGE,
+    PAYING_PIN, TILL_TIME,
+};
 
 struct Setup {
     dir: TestDir,
@@ -18,28 +17,7 @@ struct Setup {
 
 fn setup(name: &str) -> Setup {
     let dir = TestDir::new(name);
-    let mut holder = sample_holder();
-    holder["purse_balance"] = "10000".into();
-    let record = dir.path().join("holder.json");
-    std::fs::write(&record, holder.to_string()).unwrap();
-    let card = dir.path().join("card.img").display().to_string();
-    let psam = dir.path().join("psam.img").display().to_string();
-    let made = sscard(&[
-        "sim",
-        "new",
-        "--version",
-        "2.0",
-        "--record",
-        record.to_str().unwrap(),
-        "--out",
-        &card,
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let made = sscard(&["sim", "new", "--version", "2.0", "--psam", "--out", &psam]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    // The holder's own PIN (the initial PIN cannot pay).
-    let changed = sscard(&["--card", &card, "apdu", "805E010007123456FF135790"]);
-    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    let PayingCard { card, psam, .. } = paying_card_and_psam(dir.path());
     let journal = dir.path().join("terminal.jsonl").display().to_string();
     Setup {
         dir,
@@ -51,38 +29,14 @@ fn setup(name: &str) -> Setup {
 
 impl Setup {
     fn settle(&self, extra: &[&str]) -> common::Run {
-        let mut args = vec![
-            "--json",
-            "--card",
-            &self.card,
-            "settle",
-            "--psam",
-            &self.psam,
-            "--journal",
-            &self.journal,
-            "--time",
-            TIME,
-        ];
+        let mut args = settle_args(true, &self.card, &self.psam, &self.journal, TILL_TIME);
         args.extend_from_slice(extra);
         sscard(&args)
     }
 
     /// Balance (fen) and number of log records.
     fn purse(&self) -> (u64, usize) {
-        let run = sscard(&[
-            "--json",
-            "--card",
-            &self.card,
-            "records",
-            "--unsafe-pin",
-            PIN,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let out = run.json();
-        (
-            out["balance"].as_u64().unwrap(),
-            out["records"].as_array().unwrap().len(),
-        )
+        card_purse(&self.card, PAYING_PIN)
     }
 }
 
@@ -97,7 +51,7 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
         "--pooled",
         "7",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
@@ -107,7 +61,7 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
     assert_eq!(out["receipt"]["tac"].as_str().map(str::len), Some(8));
     let after = s.purse();
     assert_eq!(after, (8750, 1));
-    let records = sscard(&["--card", &s.card, "records", "--unsafe-pin", PIN]);
+    let records = sscard(&["--card", &s.card, "records", "--unsafe-pin", PAYING_PIN]);
     assert!(
         records.stdout.contains("balance: 87.50 yuan"),
         "{}",
@@ -130,31 +84,31 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
     assert_eq!(made.code, 0, "{}", made.stderr);
     let cases: [(&[&str], i32, &str, &str); 7] = [
         (
-            &["--amount", "-1", "--unsafe-pin", PIN],
+            &["--amount", "-1", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "negative",
         ),
         (
-            &["--amount", "1.234", "--unsafe-pin", PIN],
+            &["--amount", "1.234", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "two decimals",
         ),
         (
-            &["--amount", "99999999999", "--unsafe-pin", PIN],
+            &["--amount", "99999999999", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "too large",
         ),
         (
-            &["--amount", "0", "--unsafe-pin", PIN],
+            &["--amount", "0", "--unsafe-pin", PAYING_PIN],
             49,
             "bad_amount",
             "zero",
         ),
         (
-            &["--amount", "200", "--unsafe-pin", PIN],
+            &["--amount", "200", "--unsafe-pin", PAYING_PIN],
             40,
             "balance_too_low",
             "87.50 yuan",
@@ -184,22 +138,9 @@ fn settle_prints_a_receipt_and_every_bad_input_has_its_exit_code() {
         assert_eq!(s.purse(), after, "{args:?} changed the purse");
     }
     // A PSAM of another region.
-    let run = sscard(&[
-        "--json",
-        "--card",
-        &s.card,
-        "settle",
-        "--psam",
-        &foreign,
-        "--journal",
-        &s.journal,
-        "--time",
-        TIME,
-        "--amount",
-        "1",
-        "--unsafe-pin",
-        PIN,
-    ]);
+    let mut args = settle_args(true, &s.card, &foreign, &s.journal, TILL_TIME);
+    args.extend_from_slice(&["--amount", "1", "--unsafe-pin", PAYING_PIN]);
+    let run = sscard(&args);
     assert_eq!(run.code, 45, "{}", run.stdout);
     assert_eq!(run.json()["error"]["kind"], "other_region");
     assert_eq!(s.purse(), after);
@@ -233,11 +174,11 @@ fn load_credits_the_purse_at_an_outlet() {
         "--journal",
         &s.journal,
         "--time",
-        TIME,
+        TILL_TIME,
         "--amount",
         "50",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["receipt"]["balance_after"], 15000);
@@ -255,7 +196,7 @@ fn load_credits_the_purse_at_an_outlet() {
         "--amount",
         "50",
         "--unsafe-pin",
-        PIN,
+        PAYING_PIN,
     ]);
     assert_eq!(run.code, EXIT_USAGE, "{}", run.stdout);
 }
@@ -263,7 +204,7 @@ fn load_credits_the_purse_at_an_outlet() {
 #[test]
 fn diagnose_with_the_pin_names_a_balance_too_low() {
     let s = setup("cli-settle-diagnose");
-    let refused = s.settle(&["--amount", "150", "--unsafe-pin", PIN]);
+    let refused = s.settle(&["--amount", "150", "--unsafe-pin", PAYING_PIN]);
     assert_eq!(refused.code, 40, "{}", refused.stdout);
     let diagnose = |extra: &[&str]| {
         let mut args = vec![
@@ -279,8 +220,8 @@ fn diagnose_with_the_pin_names_a_balance_too_low() {
     // The journal's last line: the settlement refused with 9401.
     let out = diagnose(&["--journal", &s.journal]);
     assert_eq!(out["cause"], "balance-too-low", "{out}");
-    // With the PIN and an amount above the balance: read from the card.
-    let out = diagnose(&["--pin", "--unsafe-pin", PIN, "--amount", "150"]);
+    // With the PAYING_PIN and an amount above the balance: read from the card.
+    let out = diagnose(&["--pin", "--unsafe-pin", PAYING_PIN, "--amount", "150"]);
     assert_eq!(out["cause"], "balance-too-low", "{out}");
     assert_eq!(out["action"], "load-purse");
     assert_eq!(out["refused_commands"], 0);
@@ -298,7 +239,7 @@ fn diagnose_with_the_pin_names_a_balance_too_low() {
         "{purse}"
     );
     // Enough balance: the purse is not the cause; nothing was changed by reading it.
-    let out = diagnose(&["--pin", "--unsafe-pin", PIN, "--amount", "50"]);
+    let out = diagnose(&["--pin", "--unsafe-pin", PAYING_PIN, "--amount", "50"]);
     assert_eq!(out["cause"], "back-office", "{out}");
     assert_eq!(s.purse(), (10000, 0));
 }

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use sscard_platform::auth::Role;
-use sscard_platform::ecard::{EcardApplication, EcardPassword};
-use sscard_platform::model::{AccountChange, ActivationRequest, CardRegistration};
+use sscard_platform::model::{AccountChange, CardRegistration};
 use sscard_platform::registry::{Action, Actor};
 use sscard_platform::Store;
 
@@ -27,17 +26,12 @@ struct Desk {
     rt: tokio::runtime::Runtime,
 }
 
+/// Card `i` of a holder whose account is online.
 fn holder(i: u32) -> CardRegistration {
     CardRegistration {
-        card_number: format!("T{i:08}"),
-        card_id_code: format!("110100D15600000554455354{i:08X}"),
-        ssn: format!("11010519900101{:04}", i % 10_000),
         name: format!("王测试{i}"),
-        issue_date: "20240101".into(),
-        expiry_date: "20340101".into(),
-        version: "3.0".into(),
         online_mode: true,
-        supersedes: None,
+        ..registry_card(i)
     }
 }
 
@@ -53,21 +47,7 @@ impl Desk {
             let store = Store::open(&db).await.unwrap();
             for (i, balance) in [(1, 10_000), (2, 500)] {
                 let c = holder(i);
-                store
-                    .register_cards(std::slice::from_ref(&c), &actor)
-                    .await
-                    .unwrap();
-                let activation = ActivationRequest {
-                    date: "20240315".into(),
-                    outlet: "BANK-0001".into(),
-                    terminal: "T-42".into(),
-                    card_id_code: None,
-                    ssn: None,
-                };
-                store
-                    .record_activation(&c.card_number, &activation, &actor, None)
-                    .await
-                    .unwrap();
+                register_activated(&store, &c, &actor).await;
                 let account = AccountChange {
                     online_mode: true,
                     balance_fen: balance,
@@ -76,19 +56,7 @@ impl Desk {
                     .change_account(&c.card_number, &account, &actor)
                     .await
                     .unwrap();
-                let e = store
-                    .apply_ecard(
-                        &EcardApplication {
-                            ssn: c.ssn.clone(),
-                            name: c.name.clone(),
-                            consent_privacy_terms: true,
-                            channel: "city-app".into(),
-                            password: EcardPassword::new(PASSWORD).unwrap(),
-                        },
-                        &actor,
-                    )
-                    .await
-                    .unwrap();
+                let e = apply_ecard(&store, &c, PASSWORD, &actor).await;
                 store
                     .set_settlement_link(&e.id, true, &actor)
                     .await
@@ -152,21 +120,21 @@ impl Desk {
         self.dir.path().join("till.jsonl").display().to_string()
     }
 
-    /// `sscard settle --qr` (or with `extra` instead) at `base`.
+    /// `sscard --json settle --qr` (or with `extra` instead) at `base`, as the hospital's
+    /// till-3.
     fn settle(&self, base: &str, args: &[&str]) -> Run {
-        let journal = self.journal();
-        let mut all = vec![
-            "--json",
-            "settle",
-            "--journal",
-            &journal,
-            "--platform",
-            base,
-            "--terminal-id",
-            "till-3",
-        ];
+        let mut all = vec!["--terminal-id", "till-3"];
         all.extend_from_slice(args);
-        sscard_env(&all, &[("SSCARD_PLATFORM_TOKEN", &self.hospital)])
+        self.settle_as(&self.hospital, true, base, &all)
+    }
+
+    /// `sscard [--json] settle ARGS` at `base` with the credential `token`, no terminal id.
+    fn settle_as(&self, token: &str, json: bool, base: &str, args: &[&str]) -> Run {
+        let journal = self.journal();
+        let mut all = if json { vec!["--json"] } else { vec![] };
+        all.extend_from_slice(&["settle", "--journal", &journal, "--platform", base]);
+        all.extend_from_slice(args);
+        sscard_env(&all, &[("SSCARD_PLATFORM_TOKEN", token)])
     }
 }
 
@@ -297,20 +265,11 @@ fn a_payment_code_pays_from_the_account_with_a_receipt() {
     assert_eq!(desk.balance(1), 8750);
     // As text: the holder's identity on stderr, the receipt on stdout.
     let code = desk.code(&service.base, 1);
-    let journal = desk.journal();
-    let text = sscard_env(
-        &[
-            "settle",
-            "--journal",
-            &journal,
-            "--platform",
-            &service.base,
-            "--qr",
-            &code,
-            "--amount",
-            "1",
-        ],
-        &[("SSCARD_PLATFORM_TOKEN", &desk.hospital)],
+    let text = desk.settle_as(
+        &desk.hospital,
+        false,
+        &service.base,
+        &["--qr", &code, "--amount", "1"],
     );
     assert_eq!(text.code, 0, "{}{}", text.stdout, text.stderr);
     assert!(text.stderr.contains("王测试1"), "{}", text.stderr);
@@ -466,21 +425,11 @@ fn refusals_exit_with_their_own_codes_and_charge_nothing() {
         .unwrap()
         .token;
     let code = desk.code(&service.base, 1);
-    let journal = desk.journal();
-    let run = sscard_env(
-        &[
-            "--json",
-            "settle",
-            "--journal",
-            &journal,
-            "--platform",
-            &service.base,
-            "--qr",
-            &code,
-            "--amount",
-            "1",
-        ],
-        &[("SSCARD_PLATFORM_TOKEN", &outlet)],
+    let run = desk.settle_as(
+        &outlet,
+        true,
+        &service.base,
+        &["--qr", &code, "--amount", "1"],
     );
     assert_eq!(run.code, 50, "{}{}", run.stdout, run.stderr);
     assert_eq!(desk.balance(1), 10_000);

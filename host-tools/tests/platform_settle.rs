@@ -7,10 +7,6 @@ mod common;
 
 use common::*;
 
-const PIN: &str = "135790";
-/// Within six months of the sample card's issue (20240101): the card may pay before activation.
-const TIME: &str = "20240315103000";
-
 struct Till {
     /// Kept for its lifetime: the card, the PSAM, the journal and the registry live in it.
     _dir: TestDir,
@@ -52,27 +48,7 @@ fn till(name: &str) -> Till {
 
 fn till_on(name: &str, backend: Backend) -> Till {
     let dir = TestDir::new(name);
-    let mut holder = sample_holder();
-    holder["purse_balance"] = "10000".into();
-    let record = dir.path().join("holder.json");
-    std::fs::write(&record, holder.to_string()).unwrap();
-    let card = dir.path().join("card.img").display().to_string();
-    let psam = dir.path().join("psam.img").display().to_string();
-    let made = sscard(&[
-        "sim",
-        "new",
-        "--version",
-        "2.0",
-        "--record",
-        record.to_str().unwrap(),
-        "--out",
-        &card,
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let made = sscard(&["sim", "new", "--version", "2.0", "--psam", "--out", &psam]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let changed = sscard(&["--card", &card, "apdu", "805E010007123456FF135790"]);
-    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    let PayingCard { holder, card, psam } = paying_card_and_psam(dir.path());
     // The registry knows the card (the batch the card was made from).
     let db = match backend {
         Backend::Sqlite => format!("sqlite:{}", dir.path().join("registry.db").display()),
@@ -109,45 +85,26 @@ fn till_on(name: &str, backend: Backend) -> Till {
 
 impl Till {
     fn settle(&self, amount: &str, platform: &str) -> Run {
-        sscard_env(
-            &[
-                "--json",
-                "--card",
-                &self.card,
-                "settle",
-                "--psam",
-                &self.psam,
-                "--journal",
-                &self.journal,
-                "--time",
-                TIME,
-                "--amount",
-                amount,
-                "--unsafe-pin",
-                PIN,
-                "--platform",
-                platform,
-            ],
-            &[("SSCARD_PLATFORM_TOKEN", &self.hospital)],
-        )
+        self.settle_run(true, amount, platform)
+    }
+
+    /// `sscard [--json] settle` of `amount` at the hospital, asking the registry at `platform`.
+    fn settle_run(&self, json: bool, amount: &str, platform: &str) -> Run {
+        let mut args = settle_args(json, &self.card, &self.psam, &self.journal, TILL_TIME);
+        args.extend_from_slice(&[
+            "--amount",
+            amount,
+            "--unsafe-pin",
+            PAYING_PIN,
+            "--platform",
+            platform,
+        ]);
+        sscard_env(&args, &[("SSCARD_PLATFORM_TOKEN", &self.hospital)])
     }
 
     /// Balance (fen) and number of log records, as the card holds them.
     fn purse(&self) -> (u64, usize) {
-        let run = sscard(&[
-            "--json",
-            "--card",
-            &self.card,
-            "records",
-            "--unsafe-pin",
-            PIN,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let out = run.json();
-        (
-            out["balance"].as_u64().unwrap(),
-            out["records"].as_array().unwrap().len(),
-        )
+        card_purse(&self.card, PAYING_PIN)
     }
 
     fn admin(&self, args: &[&str]) {
@@ -273,26 +230,7 @@ fn the_registry_is_asked_first_and_refuses_a_suspended_or_lost_card_with_its_rea
     refused_with(&lost, "reported-lost", "reported lost");
     assert_eq!(t.purse(), after, "a lost card's purse changed");
     // The text for a person names the reason too.
-    let text = sscard_env(
-        &[
-            "--card",
-            &t.card,
-            "settle",
-            "--psam",
-            &t.psam,
-            "--journal",
-            &t.journal,
-            "--time",
-            TIME,
-            "--amount",
-            "1",
-            "--unsafe-pin",
-            PIN,
-            "--platform",
-            &service.base,
-        ],
-        &[("SSCARD_PLATFORM_TOKEN", &t.hospital)],
-    );
+    let text = t.settle_run(false, "1", &service.base);
     assert_eq!(text.code, 53);
     assert!(
         text.stderr
@@ -425,7 +363,7 @@ fn a_torn_purchase_completed_by_the_rerun_is_uploaded() {
     let mut journal = SettlementJournal::open(&std::path::PathBuf::from(&t.journal)).unwrap();
     let request = PurchaseRequest {
         amounts: Amounts::new(300, 0, 0).unwrap(),
-        time: TradeTime::parse(TIME).unwrap(),
+        time: TradeTime::parse(TILL_TIME).unwrap(),
     };
     let mut run = |card: &mut Client<FaultyTransport<SimTransport>>,
                    journal: &mut SettlementJournal| {
@@ -436,7 +374,7 @@ fn a_torn_purchase_completed_by_the_rerun_is_uploaded() {
             &layout,
             &terminal,
             &request,
-            &mut GivenPin(Pin::from_ascii(PIN.as_bytes()).unwrap()),
+            &mut GivenPin(Pin::from_ascii(PAYING_PIN.as_bytes()).unwrap()),
             journal,
             &mut approval,
         );

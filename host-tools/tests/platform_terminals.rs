@@ -33,15 +33,7 @@ fn desk() -> Desk {
         "--test-keys",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = sscard(&[
-        "platform",
-        "register",
-        "--batch",
-        batch.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    register_batch(&batch, &db);
     let token = |id: &str, role: &str| add_terminal(&db, id, role);
     let outlet = token("BANK-0001-T42", "outlet");
     let hospital = token("HOSP-01", "hospital");
@@ -51,6 +43,45 @@ fn desk() -> Desk {
         outlet,
         hospital,
     }
+}
+
+/// `sscard platform register` of the holders in `batch` into the registry `db`; it must succeed.
+fn register_batch(batch: &std::path::Path, db: &str) {
+    let run = sscard(&[
+        "platform",
+        "register",
+        "--batch",
+        batch.to_str().unwrap(),
+        "--db",
+        db,
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+/// The arguments of `sscard --json activate` of `card` at outlet BANK-0001's terminal T-42 for
+/// the holder `ssn`, `name`, with `journal`, a new PIN and the TEST keys; without `--platform`.
+fn activate_args<'a>(card: &'a str, journal: &'a str, ssn: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "--card",
+        card,
+        "--json",
+        "activate",
+        "--test-keys",
+        "--outlet",
+        "BANK-0001",
+        "--terminal",
+        "T-42",
+        "--journal",
+        journal,
+        "--id-number",
+        ssn,
+        "--name",
+        name,
+        "--date",
+        "20240401",
+        "--unsafe-new-pin",
+        "135790",
+    ]
 }
 
 fn add_terminal(db: &str, id: &str, role: &str) -> String {
@@ -97,32 +128,9 @@ impl Desk {
 
     fn activate_image(&self, card: &str, ssn: &str, name: &str, platform: &str) -> Run {
         let journal = self.dir.path().join("terminal.jsonl");
-        sscard_env(
-            &[
-                "--card",
-                card,
-                "--json",
-                "activate",
-                "--test-keys",
-                "--outlet",
-                "BANK-0001",
-                "--terminal",
-                "T-42",
-                "--journal",
-                journal.to_str().unwrap(),
-                "--id-number",
-                ssn,
-                "--name",
-                name,
-                "--date",
-                "20240401",
-                "--unsafe-new-pin",
-                "135790",
-                "--platform",
-                platform,
-            ],
-            &[("SSCARD_PLATFORM_TOKEN", &self.outlet)],
-        )
+        let mut args = activate_args(card, journal.to_str().unwrap(), ssn, name);
+        args.extend_from_slice(&["--platform", platform]);
+        sscard_env(&args, &[("SSCARD_PLATFORM_TOKEN", &self.outlet)])
     }
 
     fn status(&self, number: &str) -> serde_json::Value {
@@ -441,41 +449,18 @@ fn a_card_the_registry_does_not_know_is_refused_before_anything_is_written() {
     let batch = desk.dir.path().join("first-holder.csv");
     let first: Vec<&str> = HOLDERS.lines().take(2).collect();
     std::fs::write(&batch, first.join("\n") + "\n").unwrap();
-    let run = sscard(&[
-        "platform",
-        "register",
-        "--batch",
-        batch.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    register_batch(&batch, &db);
     let outlet = add_terminal(&db, "BANK-0001-T42", "outlet");
     let service = Service::start(&db);
     let journal = desk.dir.path().join("other-terminal.jsonl");
     let activate = |platform: Option<&str>| {
         let card = desk.card("T00000036");
-        let mut args = vec![
-            "--card",
+        let mut args = activate_args(
             card.as_str(),
-            "--json",
-            "activate",
-            "--test-keys",
-            "--outlet",
-            "BANK-0001",
-            "--terminal",
-            "T-42",
-            "--journal",
             journal.to_str().unwrap(),
-            "--id-number",
             "310101200002290031",
-            "--name",
             "李测试",
-            "--date",
-            "20240401",
-            "--unsafe-new-pin",
-            "135790",
-        ];
+        );
         match platform {
             Some(platform) => {
                 args.extend_from_slice(&["--platform", platform]);

@@ -9,12 +9,12 @@
 //! Rows: iReadCardBas as configured by default (the PSAM kept connected between calls), the same
 //! with `[psam] keep_connected = false`, `sscard info`'s read, and the floor.
 
+mod bas_stack;
 #[path = "../../tests/pcsc_support/mod.rs"]
 mod pcsc_support;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::os::raw::c_char;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,11 +23,9 @@ use file_structures::layout::national;
 use host_tools::card::info::read_card_info;
 use host_tools::protocol::client::Client;
 use host_tools::transport::pcsc::{PcscOptions, PcscTransport, ReaderChoice};
-use host_tools::transport::sim::SimTransport;
-use host_tools::transport::vpcd::{FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
-use pcsc_support::{context, wait_for_card, ReaderLock, ServedCard, READER, SECOND_READER};
-use support::{card_storage, keys, psam_storage};
+use pcsc_support::{ReaderLock, READER};
+use support::keys;
 
 /// A served card that counts the bytes crossing its contacts (command and response APDUs).
 struct Counted {
@@ -80,40 +78,21 @@ fn main() {
     let _lock = ReaderLock::acquire();
     let (card_bytes, card_apdus) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (psam_bytes, psam_apdus) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let card = ServedCard::start(
-        Box::new(Counted {
-            card: Box::new(SimTransport::in_memory(card_storage("3.0")).unwrap()),
-            bytes: card_bytes.clone(),
-            apdus: card_apdus.clone(),
+    let (bytes, apdus) = (card_bytes.clone(), card_apdus.clone());
+    let (psam_bytes_seen, psam_apdus_seen) = (psam_bytes.clone(), psam_apdus.clone());
+    let stack = bas_stack::start(
+        "bas-bench",
+        Box::new(move |card| Box::new(Counted { card, bytes, apdus })),
+        Box::new(move |card| {
+            Box::new(Counted {
+                card,
+                bytes: psam_bytes_seen,
+                apdus: psam_apdus_seen,
+            })
         }),
-        FIRST_SLOT_PORT,
     );
-    let psam = ServedCard::start(
-        Box::new(Counted {
-            card: Box::new(SimTransport::in_memory(psam_storage()).unwrap()),
-            bytes: psam_bytes.clone(),
-            apdus: psam_apdus.clone(),
-        }),
-        SECOND_SLOT_PORT,
-    );
-    let ctx = context();
-    wait_for_card(&ctx, READER, true);
-    wait_for_card(&ctx, SECOND_READER, true);
-    let dir = host_tools::testdir::TestDir::new("bas-bench");
-    let config = dir.path().join("SSCardDriver.toml");
-    std::fs::write(
-        &config,
-        "[card]\nreader = \"Virtual PCD 00 00\"\n[psam]\nreader = \"Virtual PCD 00 01\"\n[pin]\nsource = \"script:\"\n",
-    )
-    .unwrap();
-    std::env::set_var("SSCARD_DRIVER_CONFIG", &config);
-
-    let mut out = vec![0u8; 1024];
-    let mut call = || {
-        // SAFETY: out holds the 1024 bytes iReadCardBas may write.
-        let code = unsafe { SSCardDriver::ffi::iReadCardBas(3, out.as_mut_ptr().cast::<c_char>()) };
-        assert_eq!(code, 0, "iReadCardBas failed");
-    };
+    let mut out = [0u8; 1024];
+    let mut call = || bas_stack::read_card_bas(&mut out);
     for _ in 0..10 {
         call();
     }
@@ -140,11 +119,7 @@ fn main() {
     );
 
     // The same with the PSAM opened and closed by each call, as before the driver kept it.
-    std::fs::write(
-        &config,
-        "[card]\nreader = \"Virtual PCD 00 00\"\n[psam]\nreader = \"Virtual PCD 00 01\"\nkeep_connected = false\n[pin]\nsource = \"script:\"\n",
-    )
-    .unwrap();
+    bas_stack::write_config(&stack.config, false);
     let mut unkept = Vec::with_capacity(calls);
     for _ in 0..calls {
         let started = Instant::now();
@@ -184,6 +159,6 @@ fn main() {
         "target ≤ 5 ms median: {}",
         if median <= 5.0 { "met" } else { "NOT met" }
     );
-    card.stop();
-    psam.stop();
+    stack.card.stop();
+    stack.psam.stop();
 }

@@ -7,23 +7,20 @@
 //!
 //!     flock -o /tmp/sscard-pcsc.lock cargo run --release -p sscard-driver --example bas_profile [-- RUNS]
 
+mod bas_stack;
 #[path = "../../tests/pcsc_support/mod.rs"]
 mod pcsc_support;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::ffi::CString;
-use std::os::raw::c_char;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_tools::transport::bounded::Worker;
-use host_tools::transport::sim::SimTransport;
-use host_tools::transport::vpcd::{FIRST_SLOT_PORT, SECOND_SLOT_PORT};
 use host_tools::transport::{CardTransport, ResetKind, TransportError};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
-use pcsc_support::{context, wait_for_card, ReaderLock, ServedCard, READER, SECOND_READER};
-use support::{card_storage, psam_storage};
+use pcsc_support::{ReaderLock, READER, SECOND_READER};
 
 /// A served card that logs the command header of each APDU it answers.
 struct Logged {
@@ -83,38 +80,25 @@ fn main() {
     let _lock = ReaderLock::acquire();
     let card_log = Arc::new(Mutex::new(Vec::new()));
     let psam_log = Arc::new(Mutex::new(Vec::new()));
-    let card = ServedCard::start(
-        Box::new(Logged {
-            card: Box::new(SimTransport::in_memory(card_storage("3.0")).unwrap()),
-            log: card_log.clone(),
+    let (card_seen, psam_seen) = (card_log.clone(), psam_log.clone());
+    let stack = bas_stack::start(
+        "bas-profile",
+        Box::new(move |card| {
+            Box::new(Logged {
+                card,
+                log: card_seen,
+            })
         }),
-        FIRST_SLOT_PORT,
-    );
-    let psam = ServedCard::start(
-        Box::new(Logged {
-            card: Box::new(SimTransport::in_memory(psam_storage()).unwrap()),
-            log: psam_log.clone(),
+        Box::new(move |card| {
+            Box::new(Logged {
+                card,
+                log: psam_seen,
+            })
         }),
-        SECOND_SLOT_PORT,
     );
-    let ctx = context();
-    wait_for_card(&ctx, READER, true);
-    wait_for_card(&ctx, SECOND_READER, true);
-    let dir = host_tools::testdir::TestDir::new("bas-profile");
-    let config = dir.path().join("SSCardDriver.toml");
-    std::fs::write(
-        &config,
-        "[card]\nreader = \"Virtual PCD 00 00\"\n[psam]\nreader = \"Virtual PCD 00 01\"\n[pin]\nsource = \"script:\"\n",
-    )
-    .unwrap();
-    std::env::set_var("SSCARD_DRIVER_CONFIG", &config);
-
-    let mut out = vec![0u8; 1024];
-    let mut call = || {
-        // SAFETY: out holds the 1024 bytes iReadCardBas may write.
-        let code = unsafe { SSCardDriver::ffi::iReadCardBas(3, out.as_mut_ptr().cast::<c_char>()) };
-        assert_eq!(code, 0, "iReadCardBas failed");
-    };
+    let ctx = &stack.ctx;
+    let mut out = [0u8; 1024];
+    let mut call = || bas_stack::read_card_bas(&mut out);
     for _ in 0..10 {
         call();
     }
@@ -250,6 +234,6 @@ fn main() {
             drop(file_structures::layout::national("3.0").unwrap())
         }),
     );
-    card.stop();
-    psam.stop();
+    stack.card.stop();
+    stack.psam.stop();
 }

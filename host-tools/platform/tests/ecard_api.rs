@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use sscard_platform::auth::Role;
 use sscard_platform::registry::{Action, Actor};
 
@@ -13,25 +13,6 @@ on_both_backends!(holder_and_pharmacy_through_http);
 /// The service with the e-card routes on a port of its own; its base URL.
 fn serve(h: &Harness) -> String {
     h.serve_ecard(sscard_ecard::DEFAULT_VALIDITY_SECS).0
-}
-
-/// (status, body) of a request; `token` as a bearer credential.
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut request = ureq::request(method, url);
-    if let Some(t) = token {
-        request = request.set("Authorization", &format!("Bearer {t}"));
-    }
-    let result = match body {
-        Some(b) => request.send_json(b),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let status = response.status();
-    (status, response.into_json().unwrap_or(Value::Null))
 }
 
 fn holder_and_pharmacy_through_http(db: Db) {

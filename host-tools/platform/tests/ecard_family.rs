@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::thread;
 
 use common::*;
 use serde_json::{json, Value};
 use sscard_ecard::{PlatformSecretKey, PublicKeySet, Purpose, Signer, UnixTime, VerifyPolicy};
-use sscard_platform::ecard::api::{router, EcardService};
 use sscard_platform::ecard::family::{
     age_on, Consent, ConsentKind, FamilyAddition, MemberRef, Relationship, Remover,
 };
-use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
+use sscard_platform::ecard::{EcardPassword, EcardView};
 use sscard_platform::model::*;
 use sscard_platform::registry::{Action, Actor};
 use sscard_platform::PlatformError;
@@ -26,8 +24,6 @@ on_both_backends!(
     the_limit_holds_even_when_adds_race,
     acting_for_a_member_needs_an_active_link,
 );
-
-const PASSWORD: &str = "246810";
 
 fn actor() -> Actor {
     Actor::new("family-test")
@@ -55,28 +51,8 @@ fn ssn_aged(age: i32, serial: u32) -> String {
 fn person(h: &Harness, i: u32, age: i32) -> (CardRegistration, EcardView) {
     let mut c = card(i);
     c.ssn = ssn_aged(age, i);
-    h.register(std::slice::from_ref(&c));
-    h.rt.block_on(h.store.record_activation(
-        &c.card_number,
-        &activation("20240315"),
-        &actor(),
-        None,
-    ))
-    .unwrap();
-    let e =
-        h.rt.block_on(h.store.apply_ecard(
-            &EcardApplication {
-                ssn: c.ssn.clone(),
-                name: c.name.clone(),
-                consent_privacy_terms: true,
-                channel: "city-app".into(),
-                password: pw(PASSWORD),
-            },
-            &actor(),
-        ))
-        .unwrap();
-    h.rt.block_on(h.store.set_settlement_link(&e.id, true, &actor()))
-        .unwrap();
+    let e = h.ecard_holder(&c, &actor());
+    h.link_settlement(&e.id, &actor());
     (c, e)
 }
 
@@ -104,15 +80,6 @@ fn add(
     h.rt.block_on(h.store.add_family_member(&holder.id, addition, &actor()))
 }
 
-fn events(h: &Harness, card: &str, kind: &str) -> Vec<Value> {
-    h.rt.block_on(h.store.history(card))
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == kind)
-        .map(|e| e.detail)
-        .collect()
-}
-
 fn active_links(h: &Harness) -> i64 {
     h.rt.block_on(async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM ecard_family WHERE removed_at IS NULL")
@@ -138,7 +105,7 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
         "wrong-credentials"
     );
     assert_eq!(active_links(&h), 0);
-    let refused = events(&h, &hc.card_number, "ecard-family-add-refused");
+    let refused = h.events(&hc.card_number, "ecard-family-add-refused");
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["refusal"], "wrong-credentials");
     for _ in 0..4 {
@@ -146,14 +113,14 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
     }
     // Five wrong in a row: the member's own login is locked too, the right password refused.
     assert_eq!(
-        refusal_code(h.rt.block_on(h.store.ecard_login(&mc.ssn, &mc.name, &pw(PASSWORD)))),
+        refusal_code(h.rt.block_on(h.store.ecard_login(&mc.ssn, &mc.name, &pw(ECARD_PASSWORD)))),
         "password-locked"
     );
     assert_eq!(
         refusal_code(add(
             &h,
             &holder,
-            &own(&mother, Relationship::Parent, PASSWORD)
+            &own(&mother, Relationship::Parent, ECARD_PASSWORD)
         )),
         "password-locked"
     );
@@ -167,7 +134,7 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
             name: mc.name.clone(),
         },
         relationship: Relationship::Parent,
-        consent: Consent::Own(pw(PASSWORD)),
+        consent: Consent::Own(pw(ECARD_PASSWORD)),
     };
     let added = add(&h, &holder, &by_person).unwrap();
     assert_eq!(
@@ -192,7 +159,7 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
         refusal_code(add(
             &h,
             &holder,
-            &own(&holder, Relationship::Spouse, PASSWORD)
+            &own(&holder, Relationship::Spouse, ECARD_PASSWORD)
         )),
         "self-link"
     );
@@ -201,7 +168,7 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
         refusal_code(add(&h, &holder, &guardian(&son, Relationship::Child))),
         "own-consent-required"
     );
-    add(&h, &holder, &own(&son, Relationship::Child, PASSWORD)).unwrap();
+    add(&h, &holder, &own(&son, Relationship::Child, ECARD_PASSWORD)).unwrap();
 
     let family = h.rt.block_on(h.store.family(&holder.id)).unwrap();
     assert_eq!(family.limit, 8);
@@ -212,7 +179,8 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
 
     // The add is in both cards' histories.
     for card in [&hc.card_number, &mc.card_number] {
-        let added: Vec<_> = events(&h, card, "ecard-family-member-added")
+        let added: Vec<_> = h
+            .events(card, "ecard-family-member-added")
             .into_iter()
             .filter(|d| d["member"] == mother.id.as_str())
             .collect();
@@ -237,10 +205,15 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
         "not-a-member"
     );
     assert_eq!(
-        events(&h, &mc.card_number, "ecard-family-member-removed")[0]["by"],
+        h.events(&mc.card_number, "ecard-family-member-removed")[0]["by"],
         "member"
     );
-    add(&h, &holder, &own(&mother, Relationship::Parent, PASSWORD)).unwrap();
+    add(
+        &h,
+        &holder,
+        &own(&mother, Relationship::Parent, ECARD_PASSWORD),
+    )
+    .unwrap();
 
     // A member whose card is lost cannot join.
     let (lc, lost) = person(&h, 4, 30);
@@ -253,7 +226,7 @@ fn an_adult_member_joins_with_their_own_password(db: Db) {
         refusal_code(add(
             &h,
             &holder,
-            &own(&lost, Relationship::Sibling, PASSWORD)
+            &own(&lost, Relationship::Sibling, ECARD_PASSWORD)
         )),
         "member-ecard-not-working"
     );
@@ -289,7 +262,7 @@ fn a_guardian_adds_a_child_under_16(db: Db) {
         refusal_code(add(
             &h,
             &parent,
-            &own(&child, Relationship::Child, PASSWORD)
+            &own(&child, Relationship::Child, ECARD_PASSWORD)
         )),
         "guardian-consent-required"
     );
@@ -367,7 +340,7 @@ fn a_guardian_adds_a_child_under_16(db: Db) {
             .remove_family_member(&parent.id, &child.id, Remover::Holder, &actor()),
     )
     .unwrap();
-    let removed = events(&h, &cc.card_number, "ecard-family-member-removed");
+    let removed = h.events(&cc.card_number, "ecard-family-member-removed");
     assert_eq!(removed.len(), 1);
     assert_eq!(removed[0]["by"], "holder");
     let family = h.rt.block_on(h.store.family(&parent.id)).unwrap();
@@ -392,7 +365,7 @@ fn the_limit_holds_even_when_adds_race(db: Db) {
         )),
         "family-limit"
     );
-    let refused = events(&h, &hc.card_number, "ecard-family-add-refused");
+    let refused = h.events(&hc.card_number, "ecard-family-add-refused");
     assert_eq!(refused.last().unwrap()["refusal"], "family-limit");
     // Behind the code's back the database's trigger refuses a ninth link too.
     let ninth = h.rt.block_on(async {
@@ -444,41 +417,13 @@ fn the_limit_holds_even_when_adds_race(db: Db) {
 
 /// The service with the e-card routes on a port of its own; its base URL and the key set.
 fn serve(h: &Harness) -> (String, PublicKeySet) {
-    let secret = PlatformSecretKey::generate().unwrap();
-    let mut keys = PublicKeySet::new();
-    keys.insert(secret.public_key().clone()).unwrap();
-    let app = router(EcardService {
-        store: h.store.clone(),
-        signer: Arc::new(Signer::new(&secret).unwrap()),
-        keys: Arc::new(keys.clone()),
-        policy: VerifyPolicy::default(),
-    });
-    let listener =
-        h.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    h.rt.spawn(sscard_platform::serve(
-        listener,
-        app,
-        std::future::pending(),
-    ));
-    (base, keys)
+    let platform = PlatformKeys::generate();
+    (h.serve_ecard_with(&platform), platform.keys)
 }
 
 /// (status, body) of a request with `token` as the bearer credential.
 fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let request = ureq::request(method, url).set("Authorization", &format!("Bearer {token}"));
-    let result = match body {
-        Some(b) => request.send_json(b),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let status = response.status();
-    (status, response.into_json().unwrap_or(Value::Null))
+    common::call(method, url, Some(token), body)
 }
 
 fn session(base: &str, c: &CardRegistration) -> String {
@@ -486,7 +431,7 @@ fn session(base: &str, c: &CardRegistration) -> String {
         "POST",
         &format!("{base}/api/v1/ecard/login"),
         "",
-        Some(json!({"ssn": c.ssn, "name": c.name, "password": PASSWORD})),
+        Some(json!({"ssn": c.ssn, "name": c.name, "password": ECARD_PASSWORD})),
     );
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
@@ -523,7 +468,7 @@ fn acting_for_a_member_needs_an_active_link(db: Db) {
         403
     );
     assert_eq!(
-        events(&h, &mc.card_number, "ecard-family-act-refused").len(),
+        h.events(&mc.card_number, "ecard-family-act-refused").len(),
         3
     );
     // The family of another e-card is not the session's to see or change.
@@ -540,50 +485,32 @@ fn acting_for_a_member_needs_an_active_link(db: Db) {
 
     // Adds over HTTP: an invalid body, a wrong password, then the member's consent.
     let family_url = format!("{}/family", ecard(&holder.id));
-    let (status, body) = call(
-        "POST",
-        &family_url,
-        &token,
-        Some(
-            json!({"member_ecard_id": member.id, "relationship": "parent",
-            "consent": {"password": PASSWORD, "guardian": true}}),
-        ),
+    let add_over_http = |body: Value| call("POST", &family_url, &token, Some(body));
+    let (status, body) = add_over_http(
+        json!({"member_ecard_id": member.id, "relationship": "parent",
+            "consent": {"password": ECARD_PASSWORD, "guardian": true}}),
     );
     assert_eq!(
         (status, body["error"].as_str()),
         (422, Some("invalid-request"))
     );
-    let (status, body) = call(
-        "POST",
-        &family_url,
-        &token,
-        Some(
-            json!({"member_ecard_id": member.id, "relationship": "parent",
+    let (status, body) = add_over_http(
+        json!({"member_ecard_id": member.id, "relationship": "parent",
             "consent": {"password": "999999"}}),
-        ),
     );
     assert_eq!(
         (status, body["error"].as_str()),
         (409, Some("wrong-credentials"))
     );
-    let (status, body) = call(
-        "POST",
-        &family_url,
-        &token,
-        Some(
-            json!({"member_ssn": mc.ssn, "member_name": mc.name, "relationship": "parent",
-            "consent": {"password": PASSWORD}}),
-        ),
+    let (status, body) = add_over_http(
+        json!({"member_ssn": mc.ssn, "member_name": mc.name, "relationship": "parent",
+            "consent": {"password": ECARD_PASSWORD}}),
     );
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["ecard_id"], member.id.as_str());
-    let (status, body) = call(
-        "POST",
-        &family_url,
-        &token,
-        Some(json!({"member_ecard_id": child.id, "relationship": "child",
-            "consent": {"guardian": true}})),
-    );
+    let (status, body) =
+        add_over_http(json!({"member_ecard_id": child.id, "relationship": "child",
+            "consent": {"guardian": true}}));
     assert_eq!(status, 201, "{body}");
 
     // The list, in exactly the shape the holder's page reads.
@@ -619,7 +546,7 @@ fn acting_for_a_member_needs_an_active_link(db: Db) {
     );
     assert_eq!(status, 200, "{code}");
     let code = code["code"].as_str().unwrap().to_owned();
-    let acted = events(&h, &mc.card_number, "ecard-family-acted-for");
+    let acted = h.events(&mc.card_number, "ecard-family-acted-for");
     let actions: Vec<_> = acted
         .iter()
         .map(|d| d["action"].as_str().unwrap())
@@ -693,14 +620,9 @@ fn acting_for_a_member_needs_an_active_link(db: Db) {
     );
 
     // The member, added again, removes themselves with their own session; a stranger cannot.
-    let (status, _) = call(
-        "POST",
-        &family_url,
-        &token,
-        Some(
-            json!({"member_ecard_id": member.id, "relationship": "parent",
-            "consent": {"password": PASSWORD}}),
-        ),
+    let (status, _) = add_over_http(
+        json!({"member_ecard_id": member.id, "relationship": "parent",
+            "consent": {"password": ECARD_PASSWORD}}),
     );
     assert_eq!(status, 201);
     let (sc, _) = person(&h, 4, 30);
@@ -708,7 +630,7 @@ fn acting_for_a_member_needs_an_active_link(db: Db) {
     assert_eq!(call("DELETE", &remove_url, &stranger_token, None).0, 403);
     let (status, removed) = call("DELETE", &remove_url, &member_token, None);
     assert_eq!(status, 200, "{removed}");
-    let removals = events(&h, &hc.card_number, "ecard-family-member-removed");
+    let removals = h.events(&hc.card_number, "ecard-family-member-removed");
     let by: Vec<_> = removals.iter().map(|d| d["by"].as_str().unwrap()).collect();
     assert_eq!(by, ["holder", "member"]);
 }

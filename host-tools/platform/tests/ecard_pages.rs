@@ -14,11 +14,10 @@ use serde_json::{json, Value};
 use sscard_ecard::{Purpose, UnixTime};
 use sscard_platform::auth::Role;
 use sscard_platform::ecard::family::{Consent, FamilyAddition, MemberRef, Relationship};
-use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
+use sscard_platform::ecard::{EcardPassword, EcardView};
 use sscard_platform::model::{CardRegistration, LossKind, LossRequest};
 use sscard_platform::registry::Actor;
 
-const PASSWORD: &str = "246810";
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Card `i` registered and activated, with an e-card; `name` replaces the test name.
@@ -41,33 +40,14 @@ fn holder_born(
         let year: i32 = sscard_platform::time::today()[..4].parse().unwrap();
         c.ssn = format!("110105{:04}0101{i:04}", year - age);
     }
-    h.register(std::slice::from_ref(&c));
-    h.rt.block_on(h.store.record_activation(
-        &c.card_number,
-        &activation("20240315"),
-        &Actor::new("test"),
-        None,
-    ))
-    .unwrap();
-    let e =
-        h.rt.block_on(h.store.apply_ecard(
-            &EcardApplication {
-                ssn: c.ssn.clone(),
-                name: c.name.clone(),
-                consent_privacy_terms: true,
-                channel: "city-app".into(),
-                password: EcardPassword::new(PASSWORD).unwrap(),
-            },
-            &Actor::new("test"),
-        ))
-        .unwrap();
+    let e = h.ecard_holder(&c, &Actor::new("test"));
     (c, e)
 }
 
 /// A fresh code of `card`'s e-card through the holder's API, as the holder's app fetches it.
 fn code_over_http(base: &str, c: &CardRegistration, ecard: &str) -> String {
     let session: Value = ureq::post(&format!("{base}/api/v1/ecard/login"))
-        .send_json(json!({"ssn": c.ssn, "name": c.name, "password": PASSWORD}))
+        .send_json(json!({"ssn": c.ssn, "name": c.name, "password": ECARD_PASSWORD}))
         .unwrap()
         .into_json()
         .unwrap();
@@ -119,7 +99,7 @@ fn the_holder_logs_in_and_sees_the_card_and_a_code_that_refreshes() {
     );
 
     // The right one: the card face.
-    log_in(&mut page, &c, PASSWORD);
+    log_in(&mut page, &c, ECARD_PASSWORD);
     let first = page.wait_for(
         "the first code",
         "document.body.dataset.state === 'card' && document.getElementById('qr-text').textContent",
@@ -282,6 +262,17 @@ fn scan(page: &mut Page, code: &str) -> (String, String, String) {
     (field(0), field(1), field(2))
 }
 
+/// Scans `code`, which must be refused for `reason` in `words`; the verdict.
+fn scan_refused(page: &mut Page, code: &str, reason: &str, words: &str) -> String {
+    let (outcome, refused_for, verdict) = scan(page, code);
+    assert_eq!(
+        (outcome.as_str(), refused_for.as_str()),
+        ("refused", reason)
+    );
+    assert_eq!(verdict, words);
+    verdict
+}
+
 #[test]
 #[ignore = "browser: needs chromium (scripts/test.sh runs it)"]
 fn the_scanner_verifies_a_code_and_refuses_each_bad_one_in_its_own_words() {
@@ -351,14 +342,11 @@ fn the_scanner_verifies_a_code_and_refuses_each_bad_one_in_its_own_words() {
     let mut bytes = sscard_ecard::payload::code_bytes(&code_over_http(&base, &c, &e.id)).unwrap();
     bytes[30] ^= 0x01;
     let tampered = sscard_ecard::payload::code_text(&bytes);
-    let (outcome, reason, verdict) = scan(&mut page, &tampered);
-    assert_eq!(
-        (outcome.as_str(), reason.as_str()),
-        ("refused", "bad-signature")
-    );
-    assert_eq!(
-        verdict,
-        "Refused: the code has been tampered with (its signature does not match)."
+    let verdict = scan_refused(
+        &mut page,
+        &tampered,
+        "bad-signature",
+        "Refused: the code has been tampered with (its signature does not match).",
     );
     assert_eq!(
         page.eval("document.getElementById('identity').hidden"),
@@ -366,24 +354,19 @@ fn the_scanner_verifies_a_code_and_refuses_each_bad_one_in_its_own_words() {
     );
     verdicts.push(verdict);
     // Replayed: the code verified above, scanned again.
-    let (outcome, reason, verdict) = scan(&mut page, &fresh);
-    assert_eq!((outcome.as_str(), reason.as_str()), ("refused", "replayed"));
-    assert_eq!(
-        verdict,
-        "Refused: this code has already been used. Ask the holder for a new code."
-    );
-    verdicts.push(verdict);
+    verdicts.push(scan_refused(
+        &mut page,
+        &fresh,
+        "replayed",
+        "Refused: this code has already been used. Ask the holder for a new code.",
+    ));
     // Cut short, as a bad scan leaves it.
-    let (outcome, reason, verdict) = scan(&mut page, &fresh[..fresh.len() - 8]);
-    assert_eq!(
-        (outcome.as_str(), reason.as_str()),
-        ("refused", "malformed")
-    );
-    assert_eq!(
-        verdict,
-        "Refused: this is not a complete e-card code (damaged, cut short or altered)."
-    );
-    verdicts.push(verdict);
+    verdicts.push(scan_refused(
+        &mut page,
+        &fresh[..fresh.len() - 8],
+        "malformed",
+        "Refused: this is not a complete e-card code (damaged, cut short or altered).",
+    ));
     // Expired: signed by the platform two minutes ago, valid for one.
     let old = UnixTime(UnixTime::now().secs() - 120);
     let expired =
@@ -392,13 +375,12 @@ fn the_scanner_verifies_a_code_and_refuses_each_bad_one_in_its_own_words() {
                 .issue_code(&signer, &e.id, None, Purpose::Identity, old),
         )
         .unwrap();
-    let (outcome, reason, verdict) = scan(&mut page, &expired);
-    assert_eq!((outcome.as_str(), reason.as_str()), ("refused", "expired"));
-    assert_eq!(
-        verdict,
-        "Refused: the code has expired. Ask the holder to show the code on their screen now."
-    );
-    verdicts.push(verdict);
+    verdicts.push(scan_refused(
+        &mut page,
+        &expired,
+        "expired",
+        "Refused: the code has expired. Ask the holder to show the code on their screen now.",
+    ));
     // A card reported lost after its code was shown: refused at once.
     let before_loss = code_over_http(&base, &c, &e.id);
     h.admin()
@@ -411,16 +393,12 @@ fn the_scanner_verifies_a_code_and_refuses_each_bad_one_in_its_own_words() {
             None,
         )
         .unwrap();
-    let (outcome, reason, verdict) = scan(&mut page, &before_loss);
-    assert_eq!(
-        (outcome.as_str(), reason.as_str()),
-        ("refused", "card-lost")
-    );
-    assert_eq!(
-        verdict,
-        "Refused: the card is reported lost. Its e-card does not work."
-    );
-    verdicts.push(verdict);
+    verdicts.push(scan_refused(
+        &mut page,
+        &before_loss,
+        "card-lost",
+        "Refused: the card is reported lost. Its e-card does not work.",
+    ));
     let mut distinct = verdicts.clone();
     distinct.sort();
     distinct.dedup();
@@ -474,7 +452,7 @@ fn the_pages_are_served_with_a_policy_that_allows_nothing_from_elsewhere() {
     // The code with its SVG, for the holder's page; an unknown rendering is refused.
     let (c, e) = holder(&h, 9, None);
     let session: Value = ureq::post(&format!("{base}/api/v1/ecard/login"))
-        .send_json(json!({"ssn": c.ssn, "name": c.name, "password": PASSWORD}))
+        .send_json(json!({"ssn": c.ssn, "name": c.name, "password": ECARD_PASSWORD}))
         .unwrap()
         .into_json()
         .unwrap();
@@ -518,7 +496,7 @@ fn the_holder_shows_a_family_members_live_code_and_the_pharmacy_verifies_it() {
         FamilyAddition {
             member: MemberRef::Ecard(parent.id.clone()),
             relationship: Relationship::Parent,
-            consent: Consent::Own(EcardPassword::new(PASSWORD).unwrap()),
+            consent: Consent::Own(EcardPassword::new(ECARD_PASSWORD).unwrap()),
         },
         FamilyAddition {
             member: MemberRef::Ecard(child.id.clone()),
@@ -535,7 +513,7 @@ fn the_holder_shows_a_family_members_live_code_and_the_pharmacy_verifies_it() {
     let (base, _) = h.serve_ecard(4);
     let pharmacy = h.terminal("pharmacy-2", Role::Hospital);
     let mut page = Page::open(&format!("{base}/ecard"));
-    log_in(&mut page, &c, PASSWORD);
+    log_in(&mut page, &c, ECARD_PASSWORD);
     page.wait_for(
         "the family list",
         "document.getElementById('family').dataset.loaded === 'shown'",

@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::thread;
 
 use common::*;
-use sscard_ecard::{PlatformSecretKey, PublicKeySet, Purpose, Signer, UnixTime, VerifyPolicy};
+use sscard_ecard::{Purpose, UnixTime, VerifyPolicy};
 use sscard_platform::auth::Role;
-use sscard_platform::ecard::api::{router, EcardService};
 use sscard_platform::ecard::family::{Consent, FamilyAddition, MemberRef, Relationship};
 use sscard_platform::ecard::online::SETTLEMENT_TOKEN_SECS;
 use sscard_platform::ecard::payments::{EcardPayment, PaymentRequest};
-use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
+use sscard_platform::ecard::{EcardPassword, EcardView};
 use sscard_platform::model::*;
 use sscard_platform::registry::{Action, Actor};
 use sscard_platform::PlatformError;
@@ -30,21 +28,6 @@ on_both_backends!(
     a_family_member_s_code_charges_the_member_s_own_account,
     through_http_a_pharmacy_pays_and_an_outlet_may_not,
 );
-
-struct Platform {
-    signer: Signer,
-    keys: PublicKeySet,
-}
-
-fn platform() -> Platform {
-    let secret = PlatformSecretKey::generate().unwrap();
-    let mut keys = PublicKeySet::new();
-    keys.insert(secret.public_key().clone()).unwrap();
-    Platform {
-        signer: Signer::new(&secret).unwrap(),
-        keys,
-    }
-}
 
 const PHARMACY: &str = "pharmacy-1";
 
@@ -62,28 +45,8 @@ fn refusal_code<T: std::fmt::Debug>(result: Result<T, PlatformError>) -> String 
 /// Card `i` registered, activated, with a level 2 e-card and an online account of `balance`.
 fn holder(h: &Harness, i: u32, balance: i64) -> (CardRegistration, EcardView) {
     let c = card(i);
-    h.register(std::slice::from_ref(&c));
-    h.rt.block_on(h.store.record_activation(
-        &c.card_number,
-        &activation("20240315"),
-        &actor(),
-        None,
-    ))
-    .unwrap();
-    let e =
-        h.rt.block_on(h.store.apply_ecard(
-            &EcardApplication {
-                ssn: c.ssn.clone(),
-                name: c.name.clone(),
-                consent_privacy_terms: true,
-                channel: "city-app".into(),
-                password: EcardPassword::new("246810").unwrap(),
-            },
-            &actor(),
-        ))
-        .unwrap();
-    h.rt.block_on(h.store.set_settlement_link(&e.id, true, &actor()))
-        .unwrap();
+    let e = h.ecard_holder(&c, &actor());
+    h.link_settlement(&e.id, &actor());
     set_account(h, &c, true, balance);
     (c, e)
 }
@@ -101,12 +64,27 @@ fn set_account(h: &Harness, c: &CardRegistration, online_mode: bool, balance_fen
 }
 
 /// A payment code of `e`, verified online by the pharmacy: its settlement token.
-fn token(h: &Harness, p: &Platform, e: &EcardView, now: UnixTime) -> String {
+fn token(h: &Harness, p: &PlatformKeys, e: &EcardView, now: UnixTime) -> String {
+    shown_token(h, p, e, None, now)
+}
+
+/// A payment code of `member` (or of `shower` itself), shown from `shower`'s phone and verified
+/// online by the pharmacy: its settlement token.
+fn shown_token(
+    h: &Harness,
+    p: &PlatformKeys,
+    shower: &EcardView,
+    member: Option<&EcardView>,
+    now: UnixTime,
+) -> String {
     let code =
-        h.rt.block_on(
-            h.store
-                .issue_code(&p.signer, &e.id, None, Purpose::Payment, now),
-        )
+        h.rt.block_on(h.store.issue_code(
+            &p.signer,
+            &shower.id,
+            member.map(|m| m.id.as_str()),
+            Purpose::Payment,
+            now,
+        ))
         .unwrap();
     h.rt.block_on(h.store.verify_code_online(
         &code,
@@ -167,7 +145,7 @@ fn payment_counts(h: &Harness) -> (i64, i64, i64) {
 
 fn a_payment_debits_once_and_a_repeated_transaction_gets_the_same_payment(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     let (c, e) = holder(&h, 1, 10_000);
     let now = UnixTime::now();
     let t = token(&h, &p, &e, now);
@@ -222,7 +200,7 @@ fn a_payment_debits_once_and_a_repeated_transaction_gets_the_same_payment(db: Db
 
 fn an_expired_or_unknown_token_is_refused(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     let (c, e) = holder(&h, 1, 10_000);
     let now = UnixTime::now();
     let t = token(&h, &p, &e, now);
@@ -270,7 +248,7 @@ fn an_expired_or_unknown_token_is_refused(db: Db) {
 
 fn a_card_lost_between_verification_and_payment_is_refused(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     for (i, action, reason) in [
         (1, Action::LossTemporary, "card-temporarily-lost"),
         (2, Action::LossFormal, "card-lost"),
@@ -296,7 +274,7 @@ fn a_card_lost_between_verification_and_payment_is_refused(db: Db) {
 
 fn an_insufficient_balance_is_refused_and_changes_nothing(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     let (c, e) = holder(&h, 1, 1000);
     let now = UnixTime::now();
     let t = token(&h, &p, &e, now);
@@ -313,7 +291,7 @@ fn an_insufficient_balance_is_refused_and_changes_nothing(db: Db) {
 
 fn the_account_must_be_online_and_linked(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     let (c, e) = holder(&h, 1, 5000);
     let now = UnixTime::now();
     // The account kept on the chip (offline mode): the card pays, not the code.
@@ -340,7 +318,7 @@ fn the_account_must_be_online_and_linked(db: Db) {
 
 fn concurrent_spends_of_one_token_make_one_payment(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     let (c, e) = holder(&h, 1, 10_000);
     let now = UnixTime::now();
     let t = token(&h, &p, &e, now);
@@ -372,7 +350,7 @@ fn concurrent_spends_of_one_token_make_one_payment(db: Db) {
 
 fn a_family_member_s_code_charges_the_member_s_own_account(db: Db) {
     let h = Harness::new(db);
-    let p = platform();
+    let p = PlatformKeys::generate();
     let (holder_card, shower) = holder(&h, 1, 10_000);
     let (member_card, member) = holder(&h, 2, 3000);
     // The member (an adult) consents with their own e-card password.
@@ -381,33 +359,13 @@ fn a_family_member_s_code_charges_the_member_s_own_account(db: Db) {
         &FamilyAddition {
             member: MemberRef::Ecard(member.id.clone()),
             relationship: Relationship::Sibling,
-            consent: Consent::Own(EcardPassword::new("246810").unwrap()),
+            consent: Consent::Own(EcardPassword::new(ECARD_PASSWORD).unwrap()),
         },
         &actor(),
     ))
     .unwrap();
     let now = UnixTime::now();
-    let member_token = |h: &Harness| {
-        let code =
-            h.rt.block_on(h.store.issue_code(
-                &p.signer,
-                &shower.id,
-                Some(&member.id),
-                Purpose::Payment,
-                now,
-            ))
-            .unwrap();
-        h.rt.block_on(h.store.verify_code_online(
-            &code,
-            &p.keys,
-            now,
-            &VerifyPolicy::default(),
-            &actor(),
-        ))
-        .unwrap()
-        .settlement_token
-        .unwrap()
-    };
+    let member_token = |h: &Harness| shown_token(h, &p, &shower, Some(&member), now);
     let t = member_token(&h);
     let paid = pay(&h, &request(&t, 1000, "txn-1"), now).unwrap();
     assert_eq!(paid.ecard, member.id);
@@ -432,33 +390,10 @@ fn a_family_member_s_code_charges_the_member_s_own_account(db: Db) {
     assert_eq!(balance(&h, &member_card), 2000);
 }
 
-/// The service with the e-card routes on a port of its own; its base URL and the signer.
-fn serve(h: &Harness) -> (String, Platform) {
-    let secret = PlatformSecretKey::generate().unwrap();
-    let mut keys = PublicKeySet::new();
-    keys.insert(secret.public_key().clone()).unwrap();
-    let app = router(EcardService {
-        store: h.store.clone(),
-        signer: Arc::new(Signer::new(&secret).unwrap()),
-        keys: Arc::new(keys.clone()),
-        policy: VerifyPolicy::default(),
-    });
-    let listener =
-        h.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    h.rt.spawn(sscard_platform::serve(
-        listener,
-        app,
-        std::future::pending(),
-    ));
-    (
-        base,
-        Platform {
-            signer: Signer::new(&secret).unwrap(),
-            keys,
-        },
-    )
+/// The service with the e-card routes on a port of its own; its base URL and the keys.
+fn serve(h: &Harness) -> (String, PlatformKeys) {
+    let p = PlatformKeys::generate();
+    (h.serve_ecard_with(&p), p)
 }
 
 fn through_http_a_pharmacy_pays_and_an_outlet_may_not(db: Db) {

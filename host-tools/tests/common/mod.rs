@@ -9,6 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use host_tools::transport::sim::{MemoryStorage, SimTransport};
+use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
+use sscard_platform::model::{ActivationRequest, CardRegistration};
+use sscard_platform::registry::Actor;
+use sscard_platform::Store;
 
 pub use host_tools::testdir::TestDir;
 
@@ -129,6 +133,84 @@ pub fn sample_card(dir: &Path, version: &str) -> PathBuf {
     path
 }
 
+/// The holder's own PIN that [`paying_card_and_psam`] sets.
+pub const PAYING_PIN: &str = "135790";
+/// The till's clock: within six months of the sample card's issue (20240101), so the card may
+/// pay before activation.
+pub const TILL_TIME: &str = "20240315103000";
+
+/// A card that can pay at a till, made by [`paying_card_and_psam`].
+pub struct PayingCard {
+    /// The holder record the card was made from.
+    pub holder: serde_json::Value,
+    /// The card image's path.
+    pub card: String,
+    /// The PSAM image's path.
+    pub psam: String,
+}
+
+/// In `dir`: a 2.0 card image of the sample holder with 100.00 yuan in the purse and the
+/// holder's own PIN 135790 (the initial PIN cannot pay), and a PSAM image.
+pub fn paying_card_and_psam(dir: &Path) -> PayingCard {
+    let mut holder = sample_holder();
+    holder["purse_balance"] = "10000".into();
+    let record = dir.join("holder.json");
+    std::fs::write(&record, holder.to_string()).unwrap();
+    let card = dir.join("card.img").display().to_string();
+    let psam = dir.join("psam.img").display().to_string();
+    let made = sscard(&[
+        "sim",
+        "new",
+        "--version",
+        "2.0",
+        "--record",
+        record.to_str().unwrap(),
+        "--out",
+        &card,
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let made = sscard(&["sim", "new", "--version", "2.0", "--psam", "--out", &psam]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let changed = sscard(&["--card", &card, "apdu", "805E010007123456FF135790"]);
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    PayingCard { holder, card, psam }
+}
+
+/// The arguments of `sscard [--json] --card CARD settle` with the PSAM image, the journal and
+/// the till's clock; a test adds the amount and the rest.
+pub fn settle_args<'a>(
+    json: bool,
+    card: &'a str,
+    psam: &'a str,
+    journal: &'a str,
+    time: &'a str,
+) -> Vec<&'a str> {
+    let mut args = if json { vec!["--json"] } else { vec![] };
+    args.extend_from_slice(&[
+        "--card",
+        card,
+        "settle",
+        "--psam",
+        psam,
+        "--journal",
+        journal,
+        "--time",
+        time,
+    ]);
+    args
+}
+
+/// Balance (fen) and number of log records, as the card image `card` holds them.
+pub fn card_purse(card: &str, pin: &str) -> (u64, usize) {
+    let run = sscard(&["--json", "--card", card, "records", "--unsafe-pin", pin]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.json();
+    (
+        out["balance"].as_u64().unwrap(),
+        out["records"].as_array().unwrap().len(),
+    )
+}
+
 /// A running `sscard platform serve` (killed when dropped).
 pub struct Service {
     pub child: Child,
@@ -191,4 +273,64 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Back-office card `i`: its own holder, national 3.0, issued 2024-01-01, offline account.
+pub fn registry_card(i: u32) -> CardRegistration {
+    CardRegistration {
+        card_number: format!("T{i:08}"),
+        card_id_code: format!("110100D15600000554455354{i:08X}"),
+        ssn: format!("11010519900101{:04}", i % 10_000),
+        name: format!("测试{i}"),
+        issue_date: "20240101".into(),
+        expiry_date: "20340101".into(),
+        version: "3.0".into(),
+        online_mode: false,
+        supersedes: None,
+    }
+}
+
+/// The activation the tests record: 2024-03-15 at outlet BANK-0001's terminal T-42.
+pub fn test_activation() -> ActivationRequest {
+    ActivationRequest {
+        date: "20240315".into(),
+        outlet: "BANK-0001".into(),
+        terminal: "T-42".into(),
+        card_id_code: None,
+        ssn: None,
+    }
+}
+
+/// `c` registered in `store` and its card activated.
+pub async fn register_activated(store: &Store, c: &CardRegistration, actor: &Actor) {
+    store
+        .register_cards(std::slice::from_ref(c), actor)
+        .await
+        .unwrap();
+    store
+        .record_activation(&c.card_number, &test_activation(), actor, None)
+        .await
+        .unwrap();
+}
+
+/// The e-card `c`'s holder applies for through the city app with `password`.
+pub async fn apply_ecard(
+    store: &Store,
+    c: &CardRegistration,
+    password: &str,
+    actor: &Actor,
+) -> EcardView {
+    store
+        .apply_ecard(
+            &EcardApplication {
+                ssn: c.ssn.clone(),
+                name: c.name.clone(),
+                consent_privacy_terms: true,
+                channel: "city-app".into(),
+                password: EcardPassword::new(password).unwrap(),
+            },
+            actor,
+        )
+        .await
+        .unwrap()
 }

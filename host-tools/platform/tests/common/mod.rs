@@ -11,11 +11,42 @@ use file_structures::personalise::IssuerKeys;
 use sqlx::Connection;
 use sscard_ecard::{PlatformSecretKey, PublicKeySet, Signer, VerifyPolicy};
 use sscard_platform::ecard::api::EcardService;
+use sscard_platform::ecard::{EcardApplication, EcardPassword, EcardView};
 use sscard_platform::model::*;
 use sscard_platform::registry::Actor;
 use sscard_platform::{auth::Role, router, AppState, Client, Store};
 
 pub const POSTGRES_ENV: &str = "SSCARD_TEST_POSTGRES_URL";
+
+/// The password the test e-cards are applied for with.
+pub const ECARD_PASSWORD: &str = "246810";
+
+/// A platform signing key pair: the signer of codes and the key set that verifies them.
+pub struct PlatformKeys {
+    pub signer: Arc<Signer>,
+    pub keys: PublicKeySet,
+}
+
+impl PlatformKeys {
+    /// A fresh key, signing codes valid for `validity_secs`.
+    pub fn generate_valid_for(validity_secs: u16) -> PlatformKeys {
+        let secret = PlatformSecretKey::generate().unwrap();
+        let mut keys = PublicKeySet::new();
+        keys.insert(secret.public_key().clone()).unwrap();
+        let signer = Signer::new(&secret)
+            .unwrap()
+            .with_validity_secs(validity_secs);
+        PlatformKeys {
+            signer: Arc::new(signer),
+            keys,
+        }
+    }
+
+    /// A fresh key, signing codes of the default validity.
+    pub fn generate() -> PlatformKeys {
+        PlatformKeys::generate_valid_for(sscard_ecard::DEFAULT_VALIDITY_SECS)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -174,18 +205,17 @@ impl Harness {
     /// The e-card routes (API and pages) on a port of their own, signing with a fresh key whose
     /// codes are valid for `validity_secs`: the base URL and the signer.
     pub fn serve_ecard(&self, validity_secs: u16) -> (String, Arc<Signer>) {
-        let secret = PlatformSecretKey::generate().unwrap();
-        let mut keys = PublicKeySet::new();
-        keys.insert(secret.public_key().clone()).unwrap();
-        let signer = Arc::new(
-            Signer::new(&secret)
-                .unwrap()
-                .with_validity_secs(validity_secs),
-        );
+        let platform = PlatformKeys::generate_valid_for(validity_secs);
+        (self.serve_ecard_with(&platform), platform.signer)
+    }
+
+    /// The e-card routes (API and pages) on a port of their own, signing and verifying with
+    /// `platform`'s keys: the base URL.
+    pub fn serve_ecard_with(&self, platform: &PlatformKeys) -> String {
         let app = sscard_platform::ecard::api::router(EcardService {
             store: self.store.clone(),
-            signer: signer.clone(),
-            keys: Arc::new(keys),
+            signer: platform.signer.clone(),
+            keys: Arc::new(platform.keys.clone()),
             policy: VerifyPolicy::default(),
         });
         let listener = self
@@ -198,7 +228,56 @@ impl Harness {
             app,
             std::future::pending(),
         ));
-        (base, signer)
+        base
+    }
+
+    /// `c` registered and its card activated on 2024-03-15 by `actor`.
+    pub fn register_activated(&self, c: &CardRegistration, actor: &Actor) {
+        self.register(std::slice::from_ref(c));
+        self.rt
+            .block_on(self.store.record_activation(
+                &c.card_number,
+                &activation("20240315"),
+                actor,
+                None,
+            ))
+            .unwrap();
+    }
+
+    /// `c` registered and activated, with an e-card applied for through the city app with
+    /// [`ECARD_PASSWORD`]: the e-card.
+    pub fn ecard_holder(&self, c: &CardRegistration, actor: &Actor) -> EcardView {
+        self.register_activated(c, actor);
+        self.rt
+            .block_on(self.store.apply_ecard(
+                &EcardApplication {
+                    ssn: c.ssn.clone(),
+                    name: c.name.clone(),
+                    consent_privacy_terms: true,
+                    channel: "city-app".into(),
+                    password: EcardPassword::new(ECARD_PASSWORD).unwrap(),
+                },
+                actor,
+            ))
+            .unwrap()
+    }
+
+    /// The e-card `ecard_id` linked to the card's account for settlement (level 2: payment).
+    pub fn link_settlement(&self, ecard_id: &str, actor: &Actor) {
+        self.rt
+            .block_on(self.store.set_settlement_link(ecard_id, true, actor))
+            .unwrap();
+    }
+
+    /// The details of `card`'s events of `kind`, oldest first.
+    pub fn events(&self, card: &str, kind: &str) -> Vec<serde_json::Value> {
+        self.rt
+            .block_on(self.store.history(card))
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.detail)
+            .collect()
     }
 
     pub fn state_of(&self, card: &str) -> CardState {
@@ -230,6 +309,33 @@ pub async fn raw_pool(url: &str) -> sqlx::AnyPool {
         .connect(url)
         .await
         .unwrap()
+}
+
+/// (status, body) of an HTTP request, with `token` as the bearer credential when given.
+pub fn call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = ureq::request(method, url);
+    if let Some(t) = token {
+        request = request.set("Authorization", &format!("Bearer {t}"));
+    }
+    let result = match body {
+        Some(b) => request.send_json(b),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let status = response.status();
+    (
+        status,
+        response.into_json().unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// Test card `i`: its own holder, national 3.0, issued 2024-01-01.
