@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use common::{sample_card, sscard};
+use common::{sample_card, sscard, sscard_stdin};
 use host_tools::testdir::TestDir;
 
 const ID: &str = "110105199001010010";
@@ -121,8 +118,8 @@ fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
     let card = sample_card(dir.path(), "2.0");
     let card = card.to_str().unwrap();
     let journal = dir.path().join("terminal.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
-        .args([
+    let out = sscard_stdin(
+        &[
             "--card",
             card,
             "activate",
@@ -140,21 +137,11 @@ fn pins_from_stdin_that_differ_are_refused_and_a_lost_card_is_blocked() {
             "--name",
             NAME,
             "--pin-from-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"135790\n135791\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(36));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the two PIN entries differ"));
+        ],
+        "135790\n135791\n",
+    );
+    assert_eq!(out.code, 36);
+    assert!(out.stderr.contains("the two PIN entries differ"));
 
     let lost = dir.path().join("lost.txt");
     std::fs::write(&lost, "T0000001X\n").unwrap();

@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::*;
 use sscard_platform::model::CardRegistration;
 use sscard_platform::registry::Actor;
@@ -17,29 +14,6 @@ use sscard_platform::Store;
 const EXIT_PLATFORM_REFUSED: i32 = 50;
 /// A malformed or unreadable e-card password (docs/host-tools.md).
 const EXIT_PASSWORD_REJECTED: i32 = 36;
-
-/// Runs sscard with `stdin` on its standard input.
-fn sscard_stdin(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sscard runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// Person `i` born on 1 January `age` years ago, card activated, e-card with `password`.
 fn person(

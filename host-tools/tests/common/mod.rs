@@ -86,6 +86,26 @@ pub fn sscard(args: &[&str]) -> Run {
     )
 }
 
+/// Runs sscard with `stdin` on its standard input. A run that ends before reading it (a usage
+/// error refused at once) closes the pipe: that is its answer, not the test's failure.
+pub fn sscard_stdin(args: &[&str], stdin: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sscard runs");
+    if let Some(mut input) = child.stdin.take() {
+        match input.write_all(stdin.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.expect("sscard's standard input is written"),
+        }
+    }
+    finish(child.wait_with_output().expect("sscard ends"))
+}
+
 /// Runs sscard with extra environment variables.
 pub fn sscard_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sscard"));
